@@ -1,0 +1,262 @@
+"""A small training loop for the chapters: progress bar, finite-loss guard, atomic checkpoints and resume.
+
+The loop owns no model logic. A chapter writes a ``step_fn(step) -> dict`` that does one optimisation
+step and returns the numbers to log; the :class:`Trainer` calls it, checks the losses are finite,
+records a history, shows a tqdm bar, and writes a checkpoint (modules, optimizers, schedulers, RNG
+states, history and any ``extra_state``) every ``checkpoint_every`` steps and at the end. Running the
+same trainer again with the same ``checkpoint_path`` resumes where it stopped.
+
+Example::
+
+    trainer = Trainer(modules={"model": model}, optimizers={"opt": opt}, checkpoint_path="runs/m.pt",
+                      checkpoint_every=500, seed=0, desc="No-GAN")
+
+    def step_fn(step):
+        loss = model.loss(next(batches))
+        opt.zero_grad(); loss.backward(); opt.step()
+        return {"loss": loss}
+
+    history = trainer.run(step_fn, steps=2_000)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import sys
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .seed import seed_everything
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss became NaN or infinite; training stopped (the last checkpoint, if any, is intact)."""
+
+
+def _progress_enabled(progress: bool | None) -> bool:
+    if progress is not None:
+        return progress
+    return os.environ.get("PERCEPTUAL_COMPRESSION_PROGRESS", "1") not in ("0", "false", "no")
+
+
+class TrainingHistory:
+    """Logged values per step: a list of dicts with a ``step`` key."""
+
+    def __init__(self, rows: list[dict[str, float]] | None = None) -> None:
+        self.rows: list[dict[str, float]] = list(rows or [])
+
+    def append(self, step: int, values: Mapping[str, float]) -> None:
+        self.rows.append({"step": step, **values})
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def values(self, key: str) -> np.ndarray:
+        return np.array([r[key] for r in self.rows if key in r], dtype=float)
+
+    def steps(self, key: str) -> np.ndarray:
+        return np.array([r["step"] for r in self.rows if key in r], dtype=int)
+
+    def last(self, key: str, n: int = 1) -> float:
+        v = self.values(key)
+        if len(v) == 0:
+            raise KeyError(f"no logged values for {key!r}")
+        return float(v[-n:].mean())
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.rows)
+
+
+def _to_float(v: Any) -> float:
+    if isinstance(v, torch.Tensor):
+        return float(v.detach().float().mean().cpu())
+    return float(v)
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+class Trainer:
+    """Run a user step function with logging, finite-loss checks, checkpoints and resume.
+
+    Parameters
+    ----------
+    modules, optimizers, schedulers:
+        Named objects whose ``state_dict`` goes into checkpoints.
+    checkpoint_path:
+        File for checkpoints. If it exists when :meth:`run` starts, training resumes from it.
+    checkpoint_every:
+        Steps between checkpoints (0: only at the end). Checkpoints are written atomically.
+    seed:
+        If given, every RNG is seeded before the first step (not on resume: RNG states are restored).
+    loss_keys:
+        Keys of the step function's output that must be finite. By default every key containing "loss".
+    progress:
+        Show a tqdm bar (default: on unless ``PERCEPTUAL_COMPRESSION_PROGRESS=0``).
+    extra_state:
+        A dict saved in checkpoints and restored on resume (e.g. a rate controller's state).
+    """
+
+    def __init__(
+        self,
+        *,
+        modules: Mapping[str, nn.Module],
+        optimizers: Mapping[str, torch.optim.Optimizer] | None = None,
+        schedulers: Mapping[str, Any] | None = None,
+        checkpoint_path: str | Path | None = None,
+        checkpoint_every: int = 0,
+        seed: int | None = None,
+        loss_keys: tuple[str, ...] | None = None,
+        progress: bool | None = None,
+        desc: str = "training",
+        log_every: int = 1,
+        extra_state: dict[str, Any] | None = None,
+    ) -> None:
+        self.modules = dict(modules)
+        self.optimizers = dict(optimizers or {})
+        self.schedulers = dict(schedulers or {})
+        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
+        if checkpoint_every < 0:
+            raise ValueError("checkpoint_every must be >= 0")
+        self.checkpoint_every = checkpoint_every
+        self.seed = seed
+        self.loss_keys = loss_keys
+        self.progress = _progress_enabled(progress)
+        self.desc = desc
+        self.log_every = max(1, int(log_every))
+        self.extra_state: dict[str, Any] = dict(extra_state or {})
+        self.step = 0
+        self.history = TrainingHistory()
+        self.resumed_from: int | None = None
+        self._last_ckpt_step: int | None = None
+
+    # ----------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        rng = {
+            "python": random.getstate(),
+            "numpy": np.random.get_state(),
+            "torch": torch.get_rng_state(),
+        }
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        return {
+            "step": self.step,
+            "modules": {k: m.state_dict() for k, m in self.modules.items()},
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+            "history": self.history.rows,
+            "extra_state": self.extra_state,
+            "rng": rng,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        for k, m in self.modules.items():
+            m.load_state_dict(state["modules"][k])
+        for k, o in self.optimizers.items():
+            o.load_state_dict(state["optimizers"][k])
+        for k, s in self.schedulers.items():
+            s.load_state_dict(state["schedulers"][k])
+        self.step = int(state["step"])
+        self.history = TrainingHistory(state.get("history", []))
+        self.extra_state.update(state.get("extra_state", {}))
+        rng = state.get("rng", {})
+        if "python" in rng:
+            random.setstate(rng["python"])
+        if "numpy" in rng:
+            np.random.set_state(rng["numpy"])
+        if "torch" in rng:
+            torch.set_rng_state(rng["torch"].cpu() if hasattr(rng["torch"], "cpu") else rng["torch"])
+        if "cuda" in rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+
+    def save_checkpoint(self, path: str | Path | None = None) -> Path:
+        path = Path(path) if path else self.checkpoint_path
+        if path is None:
+            raise ValueError("no checkpoint path given")
+        _atomic_save(self.state_dict(), path)
+        return path
+
+    def load_checkpoint(self, path: str | Path | None = None) -> None:
+        path = Path(path) if path else self.checkpoint_path
+        if path is None or not path.is_file():
+            raise FileNotFoundError(f"no checkpoint at {path}")
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        self.load_state_dict(state)
+        self.resumed_from = self.step
+
+    # ------------------------------------------------------------------- the loop
+    def _check_finite(self, step: int, values: Mapping[str, float]) -> None:
+        keys = self.loss_keys if self.loss_keys is not None else tuple(k for k in values if "loss" in k)
+        bad = {k: values[k] for k in keys if k in values and not math.isfinite(values[k])}
+        if bad:
+            where = (f"the last checkpoint ({self.checkpoint_path}, step {self._last_ckpt_step}) is intact"
+                     if self._last_ckpt_step is not None else "no checkpoint was written")
+            shown = ", ".join(f"{k}={v}" for k, v in bad.items())
+            raise NonFiniteLossError(
+                f"{self.desc}: non-finite loss at step {step} ({shown}); training stopped and {where}. "
+                "Lower the learning rate, check the inputs for NaN, or resume from the checkpoint with another seed."
+            )
+
+    def run(self, step_fn: Callable[[int], Mapping[str, Any]], steps: int) -> TrainingHistory:
+        """Call ``step_fn(step)`` for ``step`` in ``[self.step, steps)`` and return the history."""
+        if steps < 0:
+            raise ValueError("steps must be >= 0")
+        if self.checkpoint_path is not None and self.checkpoint_path.is_file() and self.step == 0:
+            self.load_checkpoint()
+            self._last_ckpt_step = self.step
+        elif self.seed is not None and self.step == 0:
+            seed_everything(self.seed)
+        for m in self.modules.values():
+            m.train()
+
+        bar = None
+        if self.progress and steps > self.step:
+            from tqdm import tqdm
+
+            bar = tqdm(total=steps, initial=self.step, desc=self.desc, mininterval=2.0, file=sys.stderr,
+                       dynamic_ncols=True, leave=True)
+        try:
+            while self.step < steps:
+                step = self.step
+                out = step_fn(step)
+                values = {k: _to_float(v) for k, v in (out or {}).items()}
+                self._check_finite(step, values)
+                if step % self.log_every == 0 or step == steps - 1:
+                    self.history.append(step, values)
+                self.step = step + 1
+                if bar is not None:
+                    bar.update(1)
+                    if values and (step % 10 == 0 or self.step == steps):
+                        bar.set_postfix({k: f"{v:.4g}" for k, v in list(values.items())[:4]}, refresh=False)
+                if (self.checkpoint_path is not None and self.checkpoint_every
+                        and self.step % self.checkpoint_every == 0 and self.step < steps):
+                    self.save_checkpoint()
+                    self._last_ckpt_step = self.step
+        finally:
+            if bar is not None:
+                bar.close()
+        if self.checkpoint_path is not None:
+            self.save_checkpoint()
+            self._last_ckpt_step = self.step
+        for m in self.modules.values():
+            m.eval()
+        return self.history

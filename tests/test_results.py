@@ -1,0 +1,48 @@
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from perceptual_compression.results import ChapterResults, load_all, status_table
+
+
+def test_write_and_read_back(tmp_results):
+    r = ChapterResults("ch9_demo", "Demo chapter", "small", params={"rate": 0.14, "steps": np.int64(3)})
+    r.use_data("Kodak (24 images)")
+    r.use_fallback("LPIPS weights missing: LPIPS not computed")
+    r.add("psnr", "PSNR on Kodak", paper=27.53, ours=torch.tensor(25.0), unit="dB", source="results.csv",
+          status="qualitative")
+    r.add("nan", "undefined", paper=None, ours=float("nan"))
+    path = r.write()
+    assert path == tmp_results / "ch9_demo__small.json"
+    d = json.loads(path.read_text())
+    assert d["params"] == {"rate": 0.14, "steps": 3}
+    assert d["entries"][0]["ours"] == 25.0 and d["entries"][0]["paper"] == 27.53
+    assert d["entries"][1]["ours"] == "nan"
+    assert d["fallbacks"] == ["LPIPS weights missing: LPIPS not computed"]
+    assert "torch" in d["provenance"]
+    recs = load_all()
+    assert len(recs) == 1
+    table = status_table(recs)
+    assert list(table["quantity"]) == ["PSNR on Kodak", "undefined"]
+    assert table.loc[0, "book"] == 25.0
+
+
+def test_add_replaces_same_key_and_rejects_bad_status():
+    r = ChapterResults("c", "t", "small")
+    r.add("k", "q", paper=1, ours=2)
+    r.add("k", "q", paper=1, ours=3)
+    assert len(r.entries) == 1 and r.entries[0].ours == 3
+    with pytest.raises(ValueError, match="valid values are"):
+        r.add("k2", "q", paper=1, ours=2, status="great")
+
+
+def test_no_partial_file_on_rewrite(tmp_results):
+    r = ChapterResults("c", "t", "small")
+    r.write()
+    r.add("x", "x", paper=1.0, ours=math.pi)
+    r.write()
+    files = sorted(p.name for p in tmp_results.iterdir())
+    assert files == ["c__small.json"]

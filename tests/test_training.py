@@ -1,0 +1,123 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from perceptual_compression.training import NonFiniteLossError, Trainer, default_device, seed_everything
+from perceptual_compression.training.schedules import piecewise_constant, warmup_cosine
+
+
+def _regression_problem(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(256, 4, generator=g)
+    w = torch.tensor([[1.0], [-2.0], [0.5], [3.0]])
+    y = x @ w
+    return x, y
+
+
+def _make(tmp_path=None, every=0, seed=0):
+    seed_everything(seed)
+    model = nn.Linear(4, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    ckpt = tmp_path / "ckpt.pt" if tmp_path is not None else None
+    trainer = Trainer(modules={"model": model}, optimizers={"opt": opt}, schedulers={"sched": sched},
+                      checkpoint_path=ckpt, checkpoint_every=every, seed=seed, progress=False)
+    x, y = _regression_problem()
+
+    def step_fn(step):
+        idx = torch.randint(0, len(x), (32,))
+        loss = ((model(x[idx]) - y[idx]) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        return {"loss": loss}
+
+    return trainer, model, step_fn
+
+
+def test_training_lowers_the_loss():
+    trainer, model, step_fn = _make()
+    hist = trainer.run(step_fn, 200)
+    assert len(hist) == 200
+    assert hist.last("loss", 10) < 0.01 * hist.values("loss")[:10].mean()
+    assert not model.training  # back in eval mode
+
+
+def test_resume_is_identical_to_uninterrupted(tmp_path):
+    a_dir, b_dir = tmp_path / "a", tmp_path / "b"
+    a_dir.mkdir(); b_dir.mkdir()
+    t1, m1, f1 = _make(a_dir, every=25)
+    t1.run(f1, 100)
+    # interrupted run: 50 steps, then a fresh process-like trainer resumes from the checkpoint
+    t2, m2, f2 = _make(b_dir, every=25)
+    t2.run(f2, 50)
+    t3, m3, f3 = _make(b_dir, every=25)
+    t3.run(f3, 100)
+    assert t3.resumed_from == 50
+    for p, q in zip(m1.parameters(), m3.parameters()):
+        assert torch.equal(p, q)
+    assert len(t3.history) == 100
+
+
+def test_checkpoint_is_written_atomically(tmp_path):
+    t, m, f = _make(tmp_path, every=10)
+    t.run(f, 30)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pt"]
+    state = torch.load(tmp_path / "ckpt.pt", weights_only=False)
+    assert state["step"] == 30
+
+
+def test_nan_loss_stops_with_clear_message(tmp_path):
+    t, m, f = _make(tmp_path, every=5)
+
+    def bad(step):
+        out = f(step)
+        if step == 7:
+            return {"loss": torch.tensor(float("nan")), "aux": 1.0}
+        return out
+
+    with pytest.raises(NonFiniteLossError, match=r"non-finite loss at step 7 \(loss=nan\).*step 5\) is intact"):
+        t.run(bad, 20)
+    assert torch.load(tmp_path / "ckpt.pt", weights_only=False)["step"] == 5
+
+
+def test_seed_everything_reproducible_and_validates():
+    seed_everything(3)
+    a = torch.rand(3)
+    seed_everything(3)
+    assert torch.equal(a, torch.rand(3))
+    with pytest.raises(ValueError, match="non-negative integer"):
+        seed_everything(-1)
+
+
+def test_default_device(monkeypatch):
+    monkeypatch.delenv("PERCEPTUAL_COMPRESSION_DEVICE", raising=False)
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert default_device().type == expected
+    assert default_device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            default_device("cuda")
+
+
+def test_warmup_cosine_values():
+    f = lambda s: warmup_cosine(s, warmup_steps=10, total_steps=110)
+    assert f(0) == pytest.approx(0.1)
+    assert f(9) == pytest.approx(1.0)
+    assert f(10) == pytest.approx(1.0)
+    assert f(60) == pytest.approx(0.5)
+    assert f(110) == pytest.approx(0.0, abs=1e-12)
+    assert f(500) == pytest.approx(0.0, abs=1e-12)
+    assert warmup_cosine(60, warmup_steps=10, total_steps=110, final_factor=0.1) == pytest.approx(0.55)
+
+
+def test_piecewise_constant_pim_schedule():
+    f = lambda s: 1e-3 * piecewise_constant(s, boundaries=[50_000, 80_000], factors=[1, 0.1, 0.01])
+    assert f(0) == 1e-3 and f(49_999) == 1e-3
+    assert math.isclose(f(50_000), 1e-4) and math.isclose(f(79_999), 1e-4)
+    assert math.isclose(f(80_000), 1e-5) and math.isclose(f(10**6), 1e-5)
+    with pytest.raises(ValueError):
+        piecewise_constant(0, boundaries=[2, 1], factors=[1, 2, 3])
