@@ -1,0 +1,1 @@
+"""Data augmentations that define invariances (one module per data set); import from the modules."""

@@ -1,0 +1,1 @@
+"""Compressors built on top of other representations (e.g. an entropy bottleneck over features)."""

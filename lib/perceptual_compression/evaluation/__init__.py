@@ -1,0 +1,1 @@
+"""Evaluation of compressors: downstream predictors, Bayes-risk checks, rate-distortion summaries."""

@@ -1,0 +1,350 @@
+"""Invariant neural compressors (Dubois et al. 2021, Sec. 4): encoder -> entropy model -> decoder or critic.
+
+One :class:`InvariantCompressor` serves the three objectives of the chapter:
+
+- VC and VIC (:mod:`perceptual_compression.losses.vic`): a decoder ``q_phi(x | z)`` reconstructs the
+  augmented input (VC) or the unaugmented one (VIC);
+- BINCE (:mod:`perceptual_compression.losses.bince`): no decoder, a critic ``f_psi`` scores pairs of codes.
+
+The encoder is deterministic; the entropy model (:mod:`.vector_prior`) adds uniform noise while training
+and rounds at test time, so that ``Z`` is discrete and entropy-coded with
+:class:`perceptual_compression.coding.EntropyBottleneckCodec`.
+
+Architectures, per scale (see :class:`BananaConfig` and :class:`MNISTConfig`):
+
+- banana: MLPs (paper: 2 hidden layers of 1024 with batch norm and softplus — the authors' ``mlp_fancy``);
+- MNIST: the paper uses a ResNet-18 encoder (first convolution 3×3/stride 1, no max-pool, for small
+  images) and a transposed CNN decoder (channels 256-128-64-32 from 2×2 to 32×32, cropped to 28×28);
+  the small scale uses a two-layer strided CNN and its transpose.
+
+:func:`train_compressor` runs one objective with :class:`perceptual_compression.training.Trainer`
+(seeded, checkpoint/resume, progress bar), Adam with an exponential learning-rate decay, gradient
+clipping at 3 (the authors' trainer), and CompressAI's auxiliary quantile loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..losses.bince import Critic, bince_loss
+from ..losses.vic import distortion_bits, rate_distortion_loss
+from .vector_prior import VectorPrior, make_prior
+
+SCALES = ("small", "paper")
+OBJECTIVES = ("VC", "VIC", "BINCE")
+
+
+# ----------------------------------------------------------------------------------- architectures
+def mlp(in_dim: int, out_dim: int, hidden: int, layers: int = 2, *, activation: str = "softplus",
+        batchnorm: bool = False) -> nn.Sequential:
+    """``layers`` hidden layers of width ``hidden``."""
+    act = {"softplus": nn.Softplus, "relu": nn.ReLU}[activation]
+    mods: list[nn.Module] = []
+    d = in_dim
+    for _ in range(layers):
+        mods.append(nn.Linear(d, hidden, bias=not batchnorm))
+        if batchnorm:
+            mods.append(nn.BatchNorm1d(hidden))
+        mods.append(act())
+        d = hidden
+    mods.append(nn.Linear(d, out_dim))
+    return nn.Sequential(*mods)
+
+
+class SmallConvEncoder(nn.Module):
+    """28×28 -> two stride-2 3×3 convolutions (``c``, ``2c`` channels) -> linear -> ``z_dim``."""
+
+    def __init__(self, z_dim: int, channels: int = 16, in_channels: int = 1) -> None:
+        super().__init__()
+        c = channels
+        self.net = nn.Sequential(
+            nn.Conv2d(in_channels, c, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(c, 2 * c, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Flatten(), nn.Linear(2 * c * 7 * 7, 4 * c * 4), nn.ReLU(), nn.Linear(4 * c * 4, z_dim),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class SmallConvDecoder(nn.Module):
+    """The transpose of :class:`SmallConvEncoder`: ``z_dim`` -> 28×28 logits."""
+
+    def __init__(self, z_dim: int, channels: int = 16, out_channels: int = 1) -> None:
+        super().__init__()
+        c = channels
+        self.fc = nn.Sequential(nn.Linear(z_dim, 4 * c * 4), nn.ReLU(), nn.Linear(4 * c * 4, 2 * c * 7 * 7), nn.ReLU())
+        self.c = c
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(c, out_channels, 4, stride=2, padding=1),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(self.fc(z).view(-1, 2 * self.c, 7, 7))
+
+
+class ResNet18Encoder(nn.Module):
+    """torchvision's ResNet-18 for small images (3×3 stride-1 stem, no max-pool), output ``z_dim``."""
+
+    def __init__(self, z_dim: int, in_channels: int = 1) -> None:
+        super().__init__()
+        from torchvision.models import resnet18
+
+        net = resnet18(weights=None, num_classes=z_dim)
+        net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
+        net.maxpool = nn.Identity()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class PyramidConvDecoder(nn.Module):
+    """The authors' image decoder shape: linear -> 2×2×8c, four stride-2 transposed convolutions with batch
+    norm (8c, 4c, 2c, c channels) up to 32×32, then a centre crop to ``size``."""
+
+    def __init__(self, z_dim: int, channels: int = 32, out_channels: int = 1, size: int = 28) -> None:
+        super().__init__()
+        c = channels
+        chans = [8 * c, 4 * c, 2 * c, c]
+        self.fc = nn.Linear(z_dim, chans[0] * 2 * 2)
+        layers: list[nn.Module] = []
+        for a, b in zip(chans[:-1], chans[1:]):
+            layers += [nn.ConvTranspose2d(a, b, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU()]
+        layers.append(nn.ConvTranspose2d(chans[-1], out_channels, 4, stride=2, padding=1))
+        self.net = nn.Sequential(*layers)
+        self.c0 = chans[0]
+        self.size = size
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        y = self.net(F.relu(self.fc(z)).view(-1, self.c0, 2, 2))
+        off = (y.shape[-1] - self.size) // 2
+        return y[..., off:off + self.size, off:off + self.size]
+
+
+# ----------------------------------------------------------------------------------- the compressor
+class InvariantCompressor(nn.Module):
+    """Encoder + entropy model + (decoder for VC/VIC | critic for BINCE)."""
+
+    def __init__(self, encoder: nn.Module, prior: VectorPrior, *, decoder: nn.Module | None = None,
+                 critic: Critic | None = None) -> None:
+        super().__init__()
+        if (decoder is None) == (critic is None):
+            raise ValueError("give exactly one of decoder (VC/VIC) or critic (BINCE)")
+        self.encoder = encoder
+        self.prior = prior
+        self.decoder = decoder
+        self.critic = critic
+
+    @property
+    def z_dim(self) -> int:
+        return self.prior.dim
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(z_hat, bits per example)``: noisy ``z`` while training, rounded in eval mode."""
+        return self.prior(self.encode(x))
+
+    def decode(self, z_hat: torch.Tensor) -> torch.Tensor:
+        if self.decoder is None:
+            raise RuntimeError("a BINCE compressor has no decoder")
+        return self.decoder(z_hat)
+
+    @torch.no_grad()
+    def represent(self, x: torch.Tensor, batch_size: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
+        """Eval mode: the quantized codes ``z_hat`` and estimated bits of each example."""
+        was = self.training
+        self.eval()
+        try:
+            dev = next(self.parameters()).device
+            outs = [self(x[i:i + batch_size].to(dev)) for i in range(0, len(x), batch_size)]
+            return torch.cat([o[0] for o in outs]).cpu(), torch.cat([o[1] for o in outs]).cpu()
+        finally:
+            self.train(was)
+
+    @torch.no_grad()
+    def encode_latents(self, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
+        """Eval mode: the unquantized encoder outputs ``z`` (what an entropy coder quantizes and codes)."""
+        was = self.training
+        self.eval()
+        try:
+            dev = next(self.parameters()).device
+            return torch.cat([self.encode(x[i:i + batch_size].to(dev)) for i in range(0, len(x), batch_size)]).cpu()
+        finally:
+            self.train(was)
+
+
+# ----------------------------------------------------------------------------------- configurations
+def _check_scale(scale: str) -> None:
+    if scale not in SCALES:
+        raise ValueError(f"scale={scale!r} is not valid; valid values are: " + ", ".join(repr(s) for s in SCALES))
+
+
+@dataclass(frozen=True)
+class BananaConfig:
+    """Banana experiments (Fig. 5). ``paper`` holds the authors' settings (bin/banana/banana_RD.sh)."""
+
+    scale: str
+    hidden: int
+    layers: int
+    batchnorm: bool
+    z_dim: int
+    batch_size: int
+    steps: int
+    lr: float
+    lr_decay: float          # the learning rate decays exponentially by this factor over training
+    betas: tuple[float, ...]  # multiplies the distortion (bits); rate in bits
+    seeds: int
+    n_test: int
+    prior: str = "factorized"
+
+    @classmethod
+    def for_scale(cls, scale: str) -> "BananaConfig":
+        _check_scale(scale)
+        if scale == "paper":
+            # mlp_fancy (1024 wide, 2 hidden layers, batch norm, softplus); 100 epochs of 1,024,000 samples
+            # at batch 1024; Adam 3e-4 with a 1000x exponential decay; 9 values of beta (code: 1e-4..10 on
+            # the rate in nats, here 2 / beta_code on the distortion, see losses.vic.beta_from_lossyless);
+            # 5 runs (Fig. 5 caption); test set of 100,000 samples.
+            return cls("paper", 1024, 2, True, 2, 1024, 100_000, 3e-4, 1000.0,
+                       tuple(2.0 / b for b in (10, 3, 1, 0.3, 0.1, 0.03, 0.01, 0.001, 0.0001)), 5, 100_000)
+        return cls("small", 64, 2, False, 2, 256, 1000, 3e-3, 30.0, (1.0, 4.0, 16.0, 64.0), 2, 20_000)
+
+    def with_(self, **changes) -> "BananaConfig":
+        return replace(self, **changes)
+
+    def build(self, objective: str = "VIC") -> InvariantCompressor:
+        if objective not in ("VC", "VIC"):
+            raise ValueError(f"objective={objective!r} is not valid for the banana; valid values are: 'VC', 'VIC'")
+        enc = mlp(2, self.z_dim, self.hidden, self.layers, batchnorm=self.batchnorm)
+        dec = mlp(self.z_dim, 2, self.hidden, self.layers, batchnorm=self.batchnorm)
+        return InvariantCompressor(enc, make_prior(self.prior, self.z_dim), decoder=dec)
+
+
+@dataclass(frozen=True)
+class MNISTConfig:
+    """Augmented-MNIST experiments (Fig. 6, Sec. 5.1). ``paper``: bin/mnist/augmnist_RD.sh and config/."""
+
+    scale: str
+    encoder: str             # "small_cnn" | "resnet18"
+    decoder: str             # "small_cnn" | "pyramid_cnn"
+    channels: int
+    z_dim: int
+    prior: str               # "factorized" | "hyperprior"
+    batch_size: int
+    steps: int
+    lr: float
+    lr_decay: float
+    betas: tuple[float, ...]             # VC/VIC sweep (distortion in bits, rate in bits)
+    beta_vic: float                       # the single beta of the Sec. 5.1 runs and of the reconstructions
+    beta_bince: float
+    bince_steps: int
+    seeds: int
+    n_train: int | None      # None: all 60,000 training images
+    n_test: int | None
+    probe_steps: int
+    probe_hidden: int = 256
+
+    @classmethod
+    def for_scale(cls, scale: str) -> "MNISTConfig":
+        _check_scale(scale)
+        if scale == "paper":
+            # ResNet-18 encoder, z of 128, mean-scale hyperprior, batch 128, AdamW 1e-3 with a 100x decay,
+            # 100 epochs; 10 values of beta (code 1e-4..100 on the rate; beta = 1/beta_code here);
+            # Fig. 6 shows 5 runs (the script sweeps 3 seeds); figure 1 uses beta_code = 0.1.
+            return cls("paper", "resnet18", "pyramid_cnn", 32, 128, "hyperprior", 128, 45_000, 1e-3, 100.0,
+                       tuple(1.0 / b for b in (100, 10, 3, 1, 0.3, 0.1, 0.03, 0.01, 0.001, 0.0001)),
+                       10.0, 1.0, 45_000, 5, None, None, 20_000, 2048)
+        return cls("small", "small_cnn", "small_cnn", 16, 32, "factorized", 64, 450, 3e-3, 10.0,
+                   (0.1, 0.5), 0.5, 1.0, 300, 1, 12_000, 3_000, 300, 256)
+
+    def with_(self, **changes) -> "MNISTConfig":
+        return replace(self, **changes)
+
+    def build(self, objective: str) -> InvariantCompressor:
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective={objective!r} is not valid; valid values are: "
+                             + ", ".join(repr(o) for o in OBJECTIVES))
+        enc = ResNet18Encoder(self.z_dim) if self.encoder == "resnet18" else SmallConvEncoder(self.z_dim, self.channels)
+        prior = make_prior(self.prior, self.z_dim)
+        if objective == "BINCE":
+            return InvariantCompressor(enc, prior, critic=Critic(self.z_dim))
+        dec = (PyramidConvDecoder(self.z_dim, self.channels) if self.decoder == "pyramid_cnn"
+               else SmallConvDecoder(self.z_dim, self.channels))
+        return InvariantCompressor(enc, prior, decoder=dec)
+
+
+# ----------------------------------------------------------------------------------- training
+@dataclass
+class TrainResult:
+    model: InvariantCompressor
+    history: object
+    objective: str
+    beta: float
+    extra: dict = field(default_factory=dict)
+
+
+def train_compressor(model: InvariantCompressor, objective: str, batch_fn: Callable[[int], tuple[torch.Tensor, torch.Tensor]],
+                     *, beta: float, steps: int, lr: float, lr_decay: float = 1.0, aux_lr: float = 1e-2,
+                     likelihood: str = "bernoulli", seed: int = 0, checkpoint_path: str | Path | None = None,
+                     progress: bool | None = None, desc: str | None = None, grad_clip: float = 3.0) -> TrainResult:
+    """Train ``model`` on one objective. ``batch_fn(step)`` returns ``(input, target)`` for VC/VIC
+    (the caller chooses the target: ``A(x)`` for VC, ``x`` for VIC) or ``(view, positive view)`` for BINCE.
+    """
+    from ..training import Trainer, default_device
+
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective={objective!r} is not valid; valid values are: " + ", ".join(repr(o) for o in OBJECTIVES))
+    if objective == "BINCE" and model.critic is None:
+        raise ValueError("BINCE needs a compressor built with a critic")
+    if objective != "BINCE" and model.decoder is None:
+        raise ValueError(f"{objective} needs a compressor built with a decoder")
+    device = default_device()
+    model.to(device)
+    main = torch.optim.Adam([p for n, p in model.named_parameters() if not n.endswith("quantiles")], lr=lr)
+    aux = torch.optim.Adam(model.prior.aux_parameters(), lr=aux_lr)
+    decay = float(lr_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(main, lambda s: decay ** (-min(s, steps) / max(1, steps)))
+    main_params = [p for g in main.param_groups for p in g["params"]]
+
+    def step_fn(step: int) -> dict[str, torch.Tensor]:
+        a, b = batch_fn(step)
+        a, b = a.to(device), b.to(device)
+        if objective == "BINCE":
+            z_hat, bits = model(torch.cat([a, b]))
+            n = len(a)
+            out = bince_loss(bits[:n], z_hat[:n], z_hat[n:], model.critic, beta)
+        else:
+            z_hat, bits = model(a)
+            dist = distortion_bits(model.decode(z_hat), b, likelihood)
+            out = {"loss": rate_distortion_loss(bits, dist, beta), "rate": bits.mean(), "distortion": dist.mean()}
+        main.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        if grad_clip:
+            torch.nn.utils.clip_grad_norm_(main_params, grad_clip)
+        main.step()
+        sched.step()
+        aux.zero_grad(set_to_none=True)
+        aux_loss = model.prior.aux_loss()
+        aux_loss.backward()
+        aux.step()
+        return {"loss": out["loss"].detach(), "rate": out["rate"].detach(), "distortion": out["distortion"].detach(),
+                "aux": aux_loss.detach()}
+
+    trainer = Trainer(modules={"model": model}, optimizers={"main": main, "aux": aux}, schedulers={"main": sched},
+                      checkpoint_path=checkpoint_path, checkpoint_every=max(1, steps // 4) if checkpoint_path else 0,
+                      seed=seed, progress=progress, desc=desc or f"{objective} beta={beta:g}", log_every=10,
+                      loss_keys=("loss",))
+    history = trainer.run(step_fn, steps)
+    model.prior.update(force=True)
+    model.eval()
+    return TrainResult(model, history, objective, beta)
