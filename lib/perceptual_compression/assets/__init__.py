@@ -7,7 +7,7 @@
 Entries live in ``data/registry.toml`` (official URL, checksum, size, licence, citation, chapters).
 :func:`resolve` looks in the local data directories (``$PERCEPTUAL_COMPRESSION_DATA``, then
 ``data/config.toml``), then the cache, then downloads with checksum verification; see
-:mod:`perceptual_compression.assets.resolve` for the details and the environment switches
+:mod:`perceptual_compression.assets.resolver` for the details and the environment switches
 (``PERCEPTUAL_COMPRESSION_OFFLINE``, ``PERCEPTUAL_COMPRESSION_ALLOW_UNVERIFIED``,
 ``PERCEPTUAL_COMPRESSION_TIMEOUT``, ``PERCEPTUAL_COMPRESSION_PROGRESS``). Command line:
 ``python -m perceptual_compression.assets list | where ID | fetch ID``.
@@ -16,7 +16,7 @@ Entries live in ``data/registry.toml`` (official URL, checksum, size, licence, c
 from .checksums import Checksum, file_digest
 from .errors import AssetUnavailableError, ChecksumError, RegistryError
 from .registry import Asset, AssetFile, asset_info, load_registry, registry
-from .resolve import Probe, Resolution, cache_path, locate, probes, resolve
+from .resolver import Probe, Resolution, cache_path, locate, probes, resolve
 
 __all__ = [
     "resolve",

@@ -13,7 +13,7 @@ import sys
 
 from .errors import AssetUnavailableError
 from .registry import Asset, registry
-from .resolve import locate, probes
+from .resolver import locate, probes
 
 
 def _size(asset: Asset) -> str:

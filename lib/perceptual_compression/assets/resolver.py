@@ -336,7 +336,7 @@ def _download_file(f: AssetFile, dest: Path, *, desc: str, progress: bool, attem
             digests = _fetch(url, tmp, total=f.size, algorithms=algorithms, desc=desc, progress=progress)
             _verify_download(f, digests)
             os.replace(tmp, dest)
-            return digests
+            return digests | {"_url": url}
         except _TransferError as exc:
             attempts.append(f"download {url} (failed: {exc})")
         except _MismatchError as exc:
@@ -414,6 +414,8 @@ def _archive_copy(asset: Asset, f: AssetFile, *, download: bool, allow_unverifie
     digests = _download_file(f, kept, desc=f"{asset.id}: {name}", progress=progress, attempts=attempts)
     if not f.checksum.known:
         kept.with_name(kept.name + ".sha256").write_text(digests["sha256"] + "\n")
+    state = "verified" if f.checksum.known else "unverified, sha256 recorded"
+    attempts.append(f"download {digests['_url']} (ok, {state}, kept at {kept})")
     return kept, f.checksum.known, True
 
 
