@@ -107,7 +107,7 @@ class Resolution:
     detail: str = ""
 
     def describe(self) -> str:
-        check = "verified" if self.verified else "unverified: no published checksum"
+        check = "verified" if self.verified else f"unverified: {self.detail or 'no published checksum'}"
         return f"{self.location} {self.path} ({check})"
 
 
@@ -118,6 +118,8 @@ class Resolution:
 def _check_file(f: AssetFile, path: Path, *, tofu: bool = False) -> tuple[bool | None, str]:
     """``(True, how)`` verified, ``(None, why)`` present but unverifiable, ``(False, why)`` mismatch."""
     size = path.stat().st_size
+    if f.size is not None and size != f.size and not f.local_sha256:  # reject without hashing
+        return False, f"{f.name}: size mismatch (expected {f.size} bytes, got {size})"
     if f.checksum.known:
         digest = file_digest(path, f.checksum.algorithm)  # type: ignore[arg-type]
         if f.checksum.matches(digest):
@@ -288,7 +290,7 @@ def _fetch(url: str, dest: Path, *, total: int | None, algorithms: set[str], des
     with response:
         length = response.headers.get("Content-Length")
         expected = int(length) if length and length.isdigit() else None
-        from tqdm.auto import tqdm
+        from tqdm import tqdm  # plain text bar on stderr (no widget dependency in notebooks)
 
         bar = tqdm(total=expected or total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc,
                    disable=not progress, leave=False)
