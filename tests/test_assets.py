@@ -680,3 +680,14 @@ def test_cli_list_reports_shared_data_as_found_locally(capsys):
     assert cli_main(["list"]) == 0
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
     assert "found locally (verified)" in lines["kodak"] and "found locally (verified)" in lines["mnist"]
+
+
+def test_relative_env_data_dir_is_relative_to_the_repository_root(fake_repo, monkeypatch, tmp_path):
+    payload = b"relative"
+    fake_repo.write_registry(weights_entry("w", "https://example.invalid/w.pth", f"sha256:{sha256(payload)}"))
+    p = tmp_path / "reldata" / "weights" / "w.pth"
+    p.parent.mkdir(parents=True)
+    p.write_bytes(payload)
+    monkeypatch.setenv("PERCEPTUAL_COMPRESSION_DATA", "../reldata")
+    monkeypatch.chdir(fake_repo.cache.parent)  # somewhere else, as a notebook running in book/ would be
+    assert locate("w", download=False).path == p

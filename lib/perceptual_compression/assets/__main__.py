@@ -69,6 +69,8 @@ def _cmd_where(args) -> int:
     for f in asset.files:
         size = f"{f.size} bytes" if f.size is not None else "size unknown"
         print(f"  download {f.url} [{f.checksum}; {size}]" + (f" (+{len(f.mirrors)} mirrors)" if f.mirrors else ""))
+    if asset.combined_checksum is not None:
+        print(f"  combined {asset.combined_checksum} over all files in order ({asset.combined_checksum_source})")
     if not asset.verifiable:
         print("  note: no published checksum; downloading needs --allow-unverified")
     return 0 if ok else 1

@@ -1,6 +1,7 @@
 """Where the registry looks for assets before downloading them.
 
-1. ``$PERCEPTUAL_COMPRESSION_DATA`` (one directory, or several separated by ``os.pathsep``);
+1. ``$PERCEPTUAL_COMPRESSION_DATA`` (one directory, or several separated by ``os.pathsep``; relative
+   paths are relative to the repository root);
 2. the ``dirs`` of ``data/config.toml`` (relative paths are relative to the repository root; ours
    name ``../shared/data``);
 3. for weights only, torch.hub's checkpoint directory (``$TORCH_HOME/hub/checkpoints``), where
@@ -70,14 +71,26 @@ def config_dirs() -> list[Path]:
 
 
 def env_dirs() -> list[Path]:
+    """``$PERCEPTUAL_COMPRESSION_DATA`` as directories. Relative entries are taken relative to the
+    repository root (like data/config.toml), so ``../shared/data`` also works from notebooks that
+    Jupyter Book executes inside ``book/``."""
     env = os.environ.get(paths.ENV_DATA, "")
-    return [Path(p).expanduser() for p in env.split(os.pathsep) if p.strip()]
+    out = []
+    for part in env.split(os.pathsep):
+        if part.strip():
+            p = Path(part.strip()).expanduser()
+            out.append(p if p.is_absolute() else _normalize(paths.repo_root() / p))
+    return out
 
 
 def local_dirs() -> list[tuple[str, Path]]:
     """``(label, directory)`` pairs searched first, in order (env variable, then config.toml)."""
-    out: list[tuple[str, Path]] = [(f"${paths.ENV_DATA}", d) for d in env_dirs()]
-    out += [("data/config.toml", _normalize(d)) for d in config_dirs()]
+    candidates = [(f"${paths.ENV_DATA}", d) for d in env_dirs()]
+    candidates += [("data/config.toml", _normalize(d)) for d in config_dirs()]
+    out: list[tuple[str, Path]] = []
+    for label, d in candidates:  # a directory named twice is searched once, under its first label
+        if all(d != seen for _, seen in out):
+            out.append((label, d))
     return out
 
 

@@ -45,7 +45,7 @@ from pathlib import Path, PurePosixPath
 from typing import Iterator
 
 from .. import paths
-from .checksums import Checksum, combined_digest, file_digest
+from .checksums import combined_digest, file_digest
 from .errors import AssetUnavailableError, ChecksumError
 from .locations import (
     ENV_ALLOW_UNVERIFIED,
