@@ -140,7 +140,7 @@ def architecture_ids() -> list[str]:
 
 def test_every_architecture_id_is_in_the_registry():
     ids = architecture_ids()
-    assert len(ids) == 42 and "neuralcompression-msillm-quality-vlo2" in ids and "compressai-mbt2018-mean-q8" in ids
+    assert len(ids) >= 42 and "neuralcompression-msillm-quality-vlo2" in ids and "compressai-mbt2018-mean-q8" in ids
     missing = sorted(set(ids) - set(registry()))
     assert not missing, f"ids in docs/ARCHITECTURE.md without a registry entry: {missing}"
 
