@@ -62,9 +62,14 @@ def _probe_model(kind: str, in_dim: int, num_classes: int, hidden: int) -> nn.Mo
 
 
 def fit_probe(features: torch.Tensor, labels: torch.Tensor, *, kind: str = "mlp", num_classes: int | None = None,
-              steps: int = 500, batch_size: int = 256, lr: float = 1e-3, weight_decay: float = 1e-5,
+              steps: int = 1000, batch_size: int = 256, lr: float = 1e-3, weight_decay: float = 1e-5,
               hidden: int = 256, seed: int = 0) -> Probe:
-    """Train a classifier on frozen features (Adam, minibatches, standardised inputs)."""
+    """Train a classifier on frozen, standardised features.
+
+    ``"linear"``: multinomial logistic regression fitted full-batch with L-BFGS (a convex problem;
+    ``steps`` bounds the iterations, ``weight_decay`` is the L2 penalty). ``"mlp"``: two hidden ReLU
+    layers of width ``hidden`` trained with Adam on minibatches for ``steps`` steps (cosine decay).
+    """
     f = features.detach().flatten(1).float().cpu()
     y = torch.as_tensor(labels).long().cpu()
     if len(f) != len(y):
@@ -72,13 +77,25 @@ def fit_probe(features: torch.Tensor, labels: torch.Tensor, *, kind: str = "mlp"
     num_classes = int(num_classes if num_classes is not None else int(y.max()) + 1)
     mean, std = f.mean(0), f.std(0).clamp_min(1e-6)
     fn = (f - mean) / std
-    g = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model = _probe_model(kind, f.shape[1], num_classes, hidden)
+    model.train()
+    if kind == "linear":
+        opt = torch.optim.LBFGS(model.parameters(), lr=1.0, max_iter=max(1, steps), history_size=20,
+                                line_search_fn="strong_wolfe")
+
+        def closure():
+            opt.zero_grad()
+            loss = F.cross_entropy(model(fn), y) + weight_decay * model.weight.pow(2).sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        return Probe(model.eval(), mean, std, kind)
+    g = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, steps))
-    model.train()
     for _ in range(steps):
         idx = torch.randint(len(fn), (min(batch_size, len(fn)),), generator=g)
         loss = F.cross_entropy(model(fn[idx]), y[idx])
@@ -115,13 +132,26 @@ def _code_ids(*codes: torch.Tensor) -> list[torch.Tensor]:
 
 
 def cell_mean_regression(z_train: torch.Tensor, m_train: torch.Tensor, z_test: torch.Tensor) -> torch.Tensor:
-    """Predict ``E[M | Z = z]`` by the training mean of ``M`` in each code cell (global mean for unseen cells)."""
+    """Predict ``E[M | Z = z]`` by the training mean of ``M`` in each code cell.
+
+    A test code never seen in training takes the mean of the nearest (Euclidean) training code: a
+    rare cell in the tails of the source would otherwise get the global mean and dominate the error.
+    """
     id_tr, id_te = _code_ids(z_train, z_test)
     n = int(max(id_tr.max(), id_te.max())) + 1
     m = m_train.detach().double().cpu()
     count = torch.bincount(id_tr, minlength=n).double()
     total = torch.bincount(id_tr, weights=m, minlength=n)
-    means = torch.where(count > 0, total / count.clamp_min(1), m.mean())
+    means = total / count.clamp_min(1)
+    unseen = count == 0
+    if unseen.any():
+        codes = torch.zeros(n, z_train[0].numel(), dtype=torch.float64)
+        codes[id_tr] = z_train.detach().flatten(1).double().cpu()
+        codes[id_te] = z_test.detach().flatten(1).double().cpu()
+        seen_idx = torch.nonzero(~unseen).flatten()
+        unseen_idx = torch.nonzero(unseen).flatten()
+        nearest = torch.cdist(codes[unseen_idx], codes[seen_idx]).argmin(1)
+        means[unseen_idx] = means[seen_idx[nearest]]
     return means[id_te].to(m_train.dtype)
 
 

@@ -15,7 +15,7 @@ Architectures, per scale (see :class:`BananaConfig` and :class:`MNISTConfig`):
 - banana: MLPs (paper: 2 hidden layers of 1024 with batch norm and softplus — the authors' ``mlp_fancy``);
 - MNIST: the paper uses a ResNet-18 encoder (first convolution 3×3/stride 1, no max-pool, for small
   images) and a transposed CNN decoder (channels 256-128-64-32 from 2×2 to 32×32, cropped to 28×28);
-  the small scale uses a two-layer strided CNN and its transpose.
+  the small scale uses a three-layer strided CNN encoder and an MLP decoder.
 
 :func:`train_compressor` runs one objective with :class:`perceptual_compression.training.Trainer`
 (seeded, checkpoint/resume, progress bar), Adam with an exponential learning-rate decay, gradient
@@ -58,36 +58,33 @@ def mlp(in_dim: int, out_dim: int, hidden: int, layers: int = 2, *, activation: 
 
 
 class SmallConvEncoder(nn.Module):
-    """28×28 -> two stride-2 3×3 convolutions (``c``, ``2c`` channels) -> linear -> ``z_dim``."""
+    """28×28 -> three stride-2 conv–batch-norm–ReLU blocks (5×5 then 3×3; ``c``, ``2c``, ``2c`` channels)
+    -> linear -> ``z_dim``."""
 
     def __init__(self, z_dim: int, channels: int = 16, in_channels: int = 1) -> None:
         super().__init__()
         c = channels
-        self.net = nn.Sequential(
-            nn.Conv2d(in_channels, c, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(c, 2 * c, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Flatten(), nn.Linear(2 * c * 7 * 7, 4 * c * 4), nn.ReLU(), nn.Linear(4 * c * 4, z_dim),
-        )
+
+        def block(i: int, o: int, k: int) -> list[nn.Module]:
+            return [nn.Conv2d(i, o, k, stride=2, padding=k // 2, bias=False), nn.BatchNorm2d(o), nn.ReLU()]
+
+        self.net = nn.Sequential(*block(in_channels, c, 5), *block(c, 2 * c, 3), *block(2 * c, 2 * c, 3),
+                                 nn.Flatten(), nn.Linear(2 * c * 4 * 4, z_dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
 
-class SmallConvDecoder(nn.Module):
-    """The transpose of :class:`SmallConvEncoder`: ``z_dim`` -> 28×28 logits."""
+class MLPImageDecoder(nn.Module):
+    """``z_dim`` -> two hidden layers of ``hidden`` -> 28×28 logits (a cheap decoder for the small scale)."""
 
-    def __init__(self, z_dim: int, channels: int = 16, out_channels: int = 1) -> None:
+    def __init__(self, z_dim: int, hidden: int = 256, shape: tuple[int, int, int] = (1, 28, 28)) -> None:
         super().__init__()
-        c = channels
-        self.fc = nn.Sequential(nn.Linear(z_dim, 4 * c * 4), nn.ReLU(), nn.Linear(4 * c * 4, 2 * c * 7 * 7), nn.ReLU())
-        self.c = c
-        self.net = nn.Sequential(
-            nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1), nn.ReLU(),
-            nn.ConvTranspose2d(c, out_channels, 4, stride=2, padding=1),
-        )
+        self.shape = shape
+        self.net = mlp(z_dim, shape[0] * shape[1] * shape[2], hidden, 2, activation="relu")
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(self.fc(z).view(-1, 2 * self.c, 7, 7))
+        return self.net(z).view(-1, *self.shape)
 
 
 class ResNet18Encoder(nn.Module):
@@ -172,6 +169,21 @@ class InvariantCompressor(nn.Module):
             self.train(was)
 
     @torch.no_grad()
+    def compress(self, x: torch.Tensor) -> bytes:
+        """A batch of inputs as one bitstream: encode, quantize and entropy-code (eval mode)."""
+        was = self.training
+        self.eval()
+        try:
+            return self.prior.compress(self.encode(x))
+        finally:
+            self.train(was)
+
+    @torch.no_grad()
+    def decompress(self, data: bytes) -> torch.Tensor:
+        """The quantized codes ``z_hat`` of the batch (decode them with :meth:`decode` for VC/VIC)."""
+        return self.prior.decompress(data)
+
+    @torch.no_grad()
     def encode_latents(self, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
         """Eval mode: the unquantized encoder outputs ``z`` (what an entropy coder quantizes and codes)."""
         was = self.training
@@ -236,7 +248,7 @@ class MNISTConfig:
 
     scale: str
     encoder: str             # "small_cnn" | "resnet18"
-    decoder: str             # "small_cnn" | "pyramid_cnn"
+    decoder: str             # "mlp" | "pyramid_cnn"
     channels: int
     z_dim: int
     prior: str               # "factorized" | "hyperprior"
@@ -253,6 +265,7 @@ class MNISTConfig:
     n_test: int | None
     probe_steps: int
     probe_hidden: int = 256
+    decoder_hidden: int = 256
 
     @classmethod
     def for_scale(cls, scale: str) -> "MNISTConfig":
@@ -264,7 +277,7 @@ class MNISTConfig:
             return cls("paper", "resnet18", "pyramid_cnn", 32, 128, "hyperprior", 128, 45_000, 1e-3, 100.0,
                        tuple(1.0 / b for b in (100, 10, 3, 1, 0.3, 0.1, 0.03, 0.01, 0.001, 0.0001)),
                        10.0, 1.0, 45_000, 5, None, None, 20_000, 2048)
-        return cls("small", "small_cnn", "small_cnn", 16, 32, "factorized", 64, 450, 3e-3, 10.0,
+        return cls("small", "small_cnn", "mlp", 16, 32, "factorized", 64, 450, 3e-3, 10.0,
                    (0.1, 0.5), 0.5, 1.0, 300, 1, 12_000, 3_000, 300, 256)
 
     def with_(self, **changes) -> "MNISTConfig":
@@ -279,11 +292,20 @@ class MNISTConfig:
         if objective == "BINCE":
             return InvariantCompressor(enc, prior, critic=Critic(self.z_dim))
         dec = (PyramidConvDecoder(self.z_dim, self.channels) if self.decoder == "pyramid_cnn"
-               else SmallConvDecoder(self.z_dim, self.channels))
+               else MLPImageDecoder(self.z_dim, self.decoder_hidden))
         return InvariantCompressor(enc, prior, decoder=dec)
 
 
 # ----------------------------------------------------------------------------------- training
+def adam(params, lr: float) -> torch.optim.Adam:
+    """Adam with the fused kernel when this PyTorch has it (3x faster steps on CPU), else the default."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, lr=lr)
+
+
 @dataclass
 class TrainResult:
     model: InvariantCompressor
@@ -310,8 +332,8 @@ def train_compressor(model: InvariantCompressor, objective: str, batch_fn: Calla
         raise ValueError(f"{objective} needs a compressor built with a decoder")
     device = default_device()
     model.to(device)
-    main = torch.optim.Adam([p for n, p in model.named_parameters() if not n.endswith("quantiles")], lr=lr)
-    aux = torch.optim.Adam(model.prior.aux_parameters(), lr=aux_lr)
+    main = adam([p for n, p in model.named_parameters() if not n.endswith("quantiles")], lr)
+    aux = adam(model.prior.aux_parameters(), aux_lr)
     decay = float(lr_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(main, lambda s: decay ** (-min(s, steps) / max(1, steps)))
     main_params = [p for g in main.param_groups for p in g["params"]]

@@ -40,7 +40,8 @@ def _as_map(z: torch.Tensor) -> torch.Tensor:
 
 
 class VectorPrior(nn.Module):
-    """Common interface: ``forward(z) -> (z_hat, bits)``, ``aux_loss()``, ``update()``, ``estimate_bits(z)``."""
+    """Common interface: ``forward(z) -> (z_hat, bits)``, ``aux_loss()``, ``update()``, ``estimate_bits(z)``,
+    ``compress(z) -> bytes`` and ``decompress(bytes) -> z_hat`` (real bitstreams, a whole batch at once)."""
 
     dim: int
 
@@ -78,9 +79,33 @@ class FactorizedPrior(VectorPrior):
         z_hat, lik = self.entropy_bottleneck(_as_map(z))
         return z_hat.reshape(z.shape), _bits(lik)
 
+    def forward_elementwise(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Like :meth:`forward` but the bits of every coordinate, shape ``(B, C)``."""
+        z_hat, lik = self.entropy_bottleneck(_as_map(z))
+        return z_hat.reshape(z.shape), (-torch.log(lik) / _LOG2).reshape(z.shape)
+
     def update(self, force: bool = True) -> None:
         """Recompute the CDF tables used by the entropy coder (call after training)."""
         self.entropy_bottleneck.update(force=force)
+
+    def codec_id(self) -> str:
+        return f"ch5-factorized-prior-{self.dim}"
+
+    def _codec(self):
+        from ..coding import EntropyBottleneckCodec
+
+        return EntropyBottleneckCodec(self.entropy_bottleneck, codec_id=self.codec_id())
+
+    @torch.no_grad()
+    def compress(self, z: torch.Tensor) -> bytes:
+        """The whole batch ``z`` (``(B, C)``) as one bitstream: header + one rANS stream."""
+        return self._codec().compress(_as_map(z))
+
+    @torch.no_grad()
+    def decompress(self, data: bytes) -> torch.Tensor:
+        """The quantized ``z_hat`` (``(B, C)``), bit-exactly the eval-mode :meth:`forward` output."""
+        z_hat = self._codec().decompress(data)
+        return z_hat.reshape(z_hat.shape[0], self.dim)
 
 
 def _mlp(i: int, o: int, h: int, layers: int = 2) -> nn.Sequential:
@@ -130,6 +155,41 @@ class MeanScaleHyperprior(VectorPrior):
         """Recompute the CDF tables of the side bottleneck and the Gaussian scale table."""
         self.entropy_bottleneck.update(force=force)
         self.gaussian_conditional.update_scale_table(default_scale_table(), force=force)
+
+    def codec_id(self) -> str:
+        return f"ch5-mean-scale-hyperprior-{self.dim}-{self.side_dim}"
+
+    def _codecs(self):
+        from ..coding import EntropyBottleneckCodec, GaussianConditionalCodec
+
+        return (EntropyBottleneckCodec(self.entropy_bottleneck, codec_id=self.codec_id() + "-side"),
+                GaussianConditionalCodec(self.gaussian_conditional, codec_id=self.codec_id() + "-z"))
+
+    @torch.no_grad()
+    def compress(self, z: torch.Tensor) -> bytes:
+        """The batch as one bitstream holding two coded streams: the side information ``s_hat`` (factorized
+        prior), then ``z`` given the means and scales that the decoder recomputes from ``s_hat``."""
+        from ..coding import pack
+
+        side_codec, z_codec = self._codecs()
+        side_data = side_codec.compress(_as_map(self.side_encoder(z)))
+        s_hat = side_codec.decompress(side_data).reshape(len(z), self.side_dim)
+        scales, means = self.gaussian_params(s_hat)
+        z_data = z_codec.compress(_as_map(z), _as_map(scales), _as_map(means))
+        return pack(self.codec_id(), [len(z), self.dim], [side_data, z_data])
+
+    @torch.no_grad()
+    def decompress(self, data: bytes) -> torch.Tensor:
+        from ..coding import CodecError, unpack
+
+        box = unpack(data, self.codec_id())
+        if len(box.streams) != 2 or len(box.fields) != 2 or box.fields[1] != self.dim:
+            raise CodecError("bitstream is corrupt (expected side and latent streams)")
+        side_codec, z_codec = self._codecs()
+        s_hat = side_codec.decompress(box.streams[0]).reshape(box.fields[0], self.side_dim)
+        scales, means = self.gaussian_params(s_hat)
+        z_hat = z_codec.decompress(box.streams[1], _as_map(scales), _as_map(means))
+        return z_hat.reshape(box.fields[0], self.dim)
 
 
 def default_scale_table(low: float = 0.11, high: float = 256.0, levels: int = 64) -> torch.Tensor:
