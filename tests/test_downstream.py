@@ -19,6 +19,16 @@ from perceptual_compression.evaluation.downstream import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small models run several times faster on one thread when the CPU is shared."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+
 def test_aurd_known_curves():
     d = np.array([2.0, 0.0, 1.0])                       # unsorted on purpose
     assert aurd(d, 2.0 - d) == pytest.approx(2.0)       # triangle

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from perceptual_compression.models.ensemble import CompressorEnsemble, train_ensemble
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small models run several times faster on one thread when the CPU is shared."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 
 
 def test_members_equal_the_ensemble():

@@ -16,6 +16,16 @@ from perceptual_compression.models.invariant_compressor import (
 from perceptual_compression.sources.banana import Banana
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small models run several times faster on one thread when the CPU is shared."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+
 def test_paper_settings():
     b = BananaConfig.for_scale("paper")
     assert (b.hidden, b.layers, b.batchnorm, b.batch_size, b.steps, b.lr, b.lr_decay, b.seeds) == (

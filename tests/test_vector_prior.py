@@ -10,12 +10,14 @@ import torch
 from perceptual_compression.models.vector_prior import FactorizedPrior, MeanScaleHyperprior, make_prior
 
 
-def _fit_quantiles(prior, steps=300):
-    opt = torch.optim.Adam(prior.aux_parameters(), lr=0.05)
-    for _ in range(steps):
-        opt.zero_grad()
-        prior.aux_loss().backward()
-        opt.step()
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small models run several times faster on one thread when the CPU is shared."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 
 
 def test_factorized_prior_quantizes_around_medians():
@@ -54,12 +56,12 @@ def test_hyperprior_uses_its_means():
 def test_factorized_prior_bitstream_round_trip_and_size():
     torch.manual_seed(2)
     prior = FactorizedPrior(2)
-    _fit_quantiles(prior)
-    prior.update(force=True)
+    prior.update(force=True)          # tail quantiles by bisection on the (untrained) CDF
     prior.eval()
     z = torch.randn(4096, 2) * torch.tensor([3.0, 1.0])
     data = prior.compress(z)
-    z_hat, bits = prior(z)
+    with torch.no_grad():
+        z_hat, bits = prior(z)
     torch.testing.assert_close(prior.decompress(data), z_hat, rtol=0, atol=0)
     estimate = float(bits.sum())
     coded = 8 * len(data)
@@ -69,14 +71,20 @@ def test_factorized_prior_bitstream_round_trip_and_size():
 def test_hyperprior_bitstream_round_trip():
     torch.manual_seed(3)
     prior = MeanScaleHyperprior(16, hidden=32)
-    _fit_quantiles(prior)
+    sigma = torch.linspace(0.3, 4.0, 16)
+    opt = torch.optim.Adam(prior.main_parameters(), lr=3e-3)
+    for _ in range(300):   # fit the entropy model to the source (rate only)
+        _, bits = prior(torch.randn(256, 16) * sigma)
+        opt.zero_grad()
+        bits.mean().backward()
+        opt.step()
     prior.update(force=True)
     prior.eval()
-    z = torch.randn(2048, 16) * 2
+    z = torch.randn(4096, 16) * sigma
     data = prior.compress(z)
-    z_hat, bits = prior(z)
+    with torch.no_grad():
+        z_hat, bits = prior(z)
     torch.testing.assert_close(prior.decompress(data), z_hat, rtol=0, atol=1e-5)
-    # the Gaussian scales are coded with CompressAI's 64-level table (a coarser model than the estimate)
+    # the Gaussian scales are coded with CompressAI's 64-level scale table, a slightly coarser model
     ratio = 8 * len(data) / float(bits.sum())
-    assert 0.98 < ratio < 1.15, ratio
-    assert math.isfinite(ratio)
+    assert abs(ratio - 1) < 0.05, ratio

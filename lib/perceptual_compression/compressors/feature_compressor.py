@@ -101,7 +101,6 @@ def fit_feature_compressor(features: torch.Tensor, *, beta: float, steps: int = 
         torch.manual_seed(seed)
         model = FeatureCompressor(f.shape[1], prior=prior).to(device)
     main = adam([q for n, q in model.named_parameters() if not n.endswith("quantiles")], lr)
-    aux = adam(model.prior.aux_parameters(), 1e-2)
     g = torch.Generator().manual_seed(seed)
 
     def step_fn(step: int) -> dict[str, torch.Tensor]:
@@ -112,13 +111,9 @@ def fit_feature_compressor(features: torch.Tensor, *, beta: float, steps: int = 
         main.zero_grad(set_to_none=True)
         loss.backward()
         main.step()
-        aux.zero_grad(set_to_none=True)
-        aux_loss = model.prior.aux_loss()
-        aux_loss.backward()
-        aux.step()
         return {"loss": loss.detach(), "rate": bits.mean().detach(), "distortion": dist.mean().detach()}
 
-    Trainer(modules={"model": model}, optimizers={"main": main, "aux": aux}, checkpoint_path=checkpoint_path,
+    Trainer(modules={"model": model}, optimizers={"main": main}, checkpoint_path=checkpoint_path,
             checkpoint_every=max(1, steps // 4) if checkpoint_path else 0, seed=seed, progress=progress,
             desc=f"feature compressor beta={beta:g}", log_every=10, loss_keys=("loss",)).run(step_fn, steps)
     model.prior.update(force=True)

@@ -144,7 +144,7 @@ class CompressorEnsemble(nn.Module):
 
 
 def train_ensemble(ensemble: CompressorEnsemble, batch_fn: Callable[[int], tuple[torch.Tensor, torch.Tensor]],
-                   betas: Sequence[float], *, steps: int, lr: float, lr_decay: float = 1.0, aux_lr: float = 1e-2,
+                   betas: Sequence[float], *, steps: int, lr: float, lr_decay: float = 1.0,
                    likelihood: str = "gaussian", seed: int = 0, checkpoint_path: str | Path | None = None,
                    progress: bool | None = None, desc: str = "ensemble"):
     """Train every member on ``rate + beta_k * distortion`` (bits). ``batch_fn(step)`` returns
@@ -159,7 +159,6 @@ def train_ensemble(ensemble: CompressorEnsemble, batch_fn: Callable[[int], tuple
     ensemble.to(device)
     beta = torch.tensor([float(b) for b in betas], device=device)
     main = adam([p for n, p in ensemble.named_parameters() if not n.endswith("quantiles")], lr)
-    aux = adam(ensemble.prior.aux_parameters(), aux_lr)
     decay = float(lr_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(main, lambda s: decay ** (-min(s, steps) / max(1, steps)))
 
@@ -176,17 +175,13 @@ def train_ensemble(ensemble: CompressorEnsemble, batch_fn: Callable[[int], tuple
         loss.backward()
         main.step()
         sched.step()
-        aux.zero_grad(set_to_none=True)
-        aux_loss = ensemble.prior.aux_loss()
-        aux_loss.backward()
-        aux.step()
-        out = {"loss": loss.detach(), "aux": aux_loss.detach()}
+        out = {"loss": loss.detach()}
         if step % 10 == 0 or step == steps - 1:
             out.update({f"rate_{i}": rate_k[i].detach() for i in range(k)})
             out.update({f"distortion_{i}": dist_k[i].detach() for i in range(k)})
         return out
 
-    trainer = Trainer(modules={"ensemble": ensemble}, optimizers={"main": main, "aux": aux},
+    trainer = Trainer(modules={"ensemble": ensemble}, optimizers={"main": main},
                       schedulers={"main": sched}, checkpoint_path=checkpoint_path,
                       checkpoint_every=max(1, steps // 4) if checkpoint_path else 0, seed=seed, progress=progress,
                       desc=desc, log_every=10, loss_keys=("loss",))

@@ -19,7 +19,9 @@ Architectures, per scale (see :class:`BananaConfig` and :class:`MNISTConfig`):
 
 :func:`train_compressor` runs one objective with :class:`perceptual_compression.training.Trainer`
 (seeded, checkpoint/resume, progress bar), Adam with an exponential learning-rate decay, gradient
-clipping at 3 (the authors' trainer), and CompressAI's auxiliary quantile loss.
+clipping at 3 (the authors' trainer) and an optional warm-up of the rate weight. The entropy models'
+tail quantiles are found after training by bisection (:meth:`VectorPrior.update`), so CompressAI's
+auxiliary loss is not needed.
 """
 
 from __future__ import annotations
@@ -229,7 +231,7 @@ class BananaConfig:
             # 5 runs (Fig. 5 caption); test set of 100,000 samples.
             return cls("paper", 1024, 2, True, 2, 1024, 100_000, 3e-4, 1000.0,
                        tuple(2.0 / b for b in (10, 3, 1, 0.3, 0.1, 0.03, 0.01, 0.001, 0.0001)), 5, 100_000)
-        return cls("small", 64, 2, False, 2, 256, 1000, 3e-3, 30.0, (1.0, 4.0, 16.0, 64.0), 2, 20_000)
+        return cls("small", 32, 2, False, 2, 256, 1000, 5e-3, 30.0, (1.0, 4.0, 16.0, 64.0), 2, 20_000)
 
     def with_(self, **changes) -> "BananaConfig":
         return replace(self, **changes)
@@ -266,6 +268,11 @@ class MNISTConfig:
     probe_steps: int
     probe_hidden: int = 256
     decoder_hidden: int = 256
+    rate_warmup: float = 0.1     # the authors anneal the rate weight over the first 10% of training
+    beta_supervised: float | None = None   # VIC with the supervised augmentation (None: beta_vic)
+    feature_betas: tuple[float, ...] = (1.0, 10.0)   # Sec. 5.3 recipe on BINCE features (l1 distortion weight)
+    feature_steps: int = 300
+    feature_lr: float = 1e-2
 
     @classmethod
     def for_scale(cls, scale: str) -> "MNISTConfig":
@@ -276,9 +283,11 @@ class MNISTConfig:
             # Fig. 6 shows 5 runs (the script sweeps 3 seeds); figure 1 uses beta_code = 0.1.
             return cls("paper", "resnet18", "pyramid_cnn", 32, 128, "hyperprior", 128, 45_000, 1e-3, 100.0,
                        tuple(1.0 / b for b in (100, 10, 3, 1, 0.3, 0.1, 0.03, 0.01, 0.001, 0.0001)),
-                       10.0, 1.0, 45_000, 5, None, None, 20_000, 2048)
-        return cls("small", "small_cnn", "mlp", 16, 32, "factorized", 64, 450, 3e-3, 10.0,
-                   (0.1, 0.5), 0.5, 1.0, 300, 1, 12_000, 3_000, 300, 256)
+                       # BINCE: factor_beta 0.003 and beta_code 1e-4, one value of the authors sweep (1e-7..1e-3)
+                       10.0, 1.0 / (0.003 * 1e-4), 45_000, 5, None, None, 20_000, 2048)
+        # the supervised target depends on the label only: a smaller beta lets the rate fall towards H[Y]
+        return cls("small", "small_cnn", "mlp", 16, 32, "factorized", 64, 800, 1e-2, 10.0,
+                   (3.0, 10.0), 10.0, 300.0, 800, 1, 10_000, 5_000, 400, 256, beta_supervised=1.0)
 
     def with_(self, **changes) -> "MNISTConfig":
         return replace(self, **changes)
@@ -316,11 +325,16 @@ class TrainResult:
 
 
 def train_compressor(model: InvariantCompressor, objective: str, batch_fn: Callable[[int], tuple[torch.Tensor, torch.Tensor]],
-                     *, beta: float, steps: int, lr: float, lr_decay: float = 1.0, aux_lr: float = 1e-2,
+                     *, beta: float, steps: int, lr: float, lr_decay: float = 1.0,
                      likelihood: str = "bernoulli", seed: int = 0, checkpoint_path: str | Path | None = None,
-                     progress: bool | None = None, desc: str | None = None, grad_clip: float = 3.0) -> TrainResult:
+                     progress: bool | None = None, desc: str | None = None, grad_clip: float = 3.0,
+                     rate_warmup: float = 0.0) -> TrainResult:
     """Train ``model`` on one objective. ``batch_fn(step)`` returns ``(input, target)`` for VC/VIC
     (the caller chooses the target: ``A(x)`` for VC, ``x`` for VIC) or ``(view, positive view)`` for BINCE.
+
+    ``rate_warmup``: the weight of the rate grows linearly from 1e-5 to 1 over this fraction of the steps
+    (the authors anneal it over the first 10% on images, which keeps the code from collapsing before the
+    encoder has learnt anything); 0 trains on the final objective from the start.
     """
     from ..training import Trainer, default_device
 
@@ -333,36 +347,35 @@ def train_compressor(model: InvariantCompressor, objective: str, batch_fn: Calla
     device = default_device()
     model.to(device)
     main = adam([p for n, p in model.named_parameters() if not n.endswith("quantiles")], lr)
-    aux = adam(model.prior.aux_parameters(), aux_lr)
     decay = float(lr_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(main, lambda s: decay ** (-min(s, steps) / max(1, steps)))
     main_params = [p for g in main.param_groups for p in g["params"]]
 
+    warm = max(1, int(rate_warmup * steps))
+
     def step_fn(step: int) -> dict[str, torch.Tensor]:
         a, b = batch_fn(step)
         a, b = a.to(device), b.to(device)
+        w = 1.0 if rate_warmup <= 0 else max(1e-5, min(1.0, step / warm))
         if objective == "BINCE":
             z_hat, bits = model(torch.cat([a, b]))
             n = len(a)
             out = bince_loss(bits[:n], z_hat[:n], z_hat[n:], model.critic, beta)
+            loss = w * out["rate"] + beta * out["distortion"]
         else:
             z_hat, bits = model(a)
             dist = distortion_bits(model.decode(z_hat), b, likelihood)
             out = {"loss": rate_distortion_loss(bits, dist, beta), "rate": bits.mean(), "distortion": dist.mean()}
+            loss = w * out["rate"] + beta * out["distortion"]
         main.zero_grad(set_to_none=True)
-        out["loss"].backward()
+        loss.backward()
         if grad_clip:
             torch.nn.utils.clip_grad_norm_(main_params, grad_clip)
         main.step()
         sched.step()
-        aux.zero_grad(set_to_none=True)
-        aux_loss = model.prior.aux_loss()
-        aux_loss.backward()
-        aux.step()
-        return {"loss": out["loss"].detach(), "rate": out["rate"].detach(), "distortion": out["distortion"].detach(),
-                "aux": aux_loss.detach()}
+        return {"loss": out["loss"].detach(), "rate": out["rate"].detach(), "distortion": out["distortion"].detach()}
 
-    trainer = Trainer(modules={"model": model}, optimizers={"main": main, "aux": aux}, schedulers={"main": sched},
+    trainer = Trainer(modules={"model": model}, optimizers={"main": main}, schedulers={"main": sched},
                       checkpoint_path=checkpoint_path, checkpoint_every=max(1, steps // 4) if checkpoint_path else 0,
                       seed=seed, progress=progress, desc=desc or f"{objective} beta={beta:g}", log_every=10,
                       loss_keys=("loss",))

@@ -46,7 +46,8 @@ class VectorPrior(nn.Module):
     dim: int
 
     def aux_loss(self) -> torch.Tensor:
-        """CompressAI's auxiliary loss that fits the quantiles of every EntropyBottleneck (needed to code)."""
+        """CompressAI's auxiliary loss that fits the quantiles of every EntropyBottleneck. The training loops
+        of this package skip it: :meth:`update` finds the quantiles by bisection instead."""
         return sum(m.loss() for m in self.modules() if isinstance(m, EntropyBottleneck))
 
     def main_parameters(self):
@@ -85,8 +86,12 @@ class FactorizedPrior(VectorPrior):
         return z_hat.reshape(z.shape), (-torch.log(lik) / _LOG2).reshape(z.shape)
 
     def update(self, force: bool = True) -> None:
-        """Recompute the CDF tables used by the entropy coder (call after training)."""
-        self.entropy_bottleneck.update(force=force)
+        """Recompute the CDF tables used by the entropy coder (call after training).
+
+        The tail quantiles and medians are found by bisection on the learned CDF (CompressAI's
+        ``update_quantiles``), which is exact where the auxiliary loss is only approximately converged.
+        """
+        self.entropy_bottleneck.update(force=force, update_quantiles=True)
 
     def codec_id(self) -> str:
         return f"ch5-factorized-prior-{self.dim}"
@@ -152,8 +157,8 @@ class MeanScaleHyperprior(VectorPrior):
         return self.side_encoder(z)
 
     def update(self, force: bool = True) -> None:
-        """Recompute the CDF tables of the side bottleneck and the Gaussian scale table."""
-        self.entropy_bottleneck.update(force=force)
+        """Recompute the CDF tables of the side bottleneck (quantiles by bisection) and the Gaussian scale table."""
+        self.entropy_bottleneck.update(force=force, update_quantiles=True)
         self.gaussian_conditional.update_scale_table(default_scale_table(), force=force)
 
     def codec_id(self) -> str:

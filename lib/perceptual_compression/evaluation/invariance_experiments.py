@@ -1,0 +1,476 @@
+"""The experiments of Dubois et al. (2021) as the chapter runs them: one function per figure or table.
+
+- :func:`run_banana` — Fig. 5: VC and VIC on the banana source over a sweep of beta and seeds; rate
+  (estimated and entropy-coded) against the rotation-invariant distortion ``R[M(X) | Z]`` (squared error of
+  the Bayes predictor of the norm from the code, in Gaussian bits); :func:`aurd_table`;
+  :func:`quantization_map` / :func:`plot_quantization` for the cells and code vectors.
+- :func:`run_mnist` — Fig. 6 and Sec. 5.1 on augmented MNIST: VC and VIC over beta, VIC with the mild,
+  standard and supervised augmentations, BINCE with the supervised augmentation; each run is evaluated
+  on augmented test images (rate estimated and coded, linear and MLP probes on ``Z``, Bayes-risk check).
+- :func:`bince_feature_compression` — Sec. 5.3's recipe (an entropy bottleneck over frozen features) on the
+  chapter's own BINCE encoder.
+- :func:`check_parameters` — validation of the notebook's parameters (fails at once, naming valid values).
+
+Small models on a shared CPU run several times faster single-threaded: :func:`single_threaded` limits
+PyTorch's intra-op threads while the experiments run (it does nothing on CUDA).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..augment.mnist import RandomAffine, to_float_images
+from ..augment.views import ImageViews
+from ..models.ensemble import CompressorEnsemble, train_ensemble
+from ..models.invariant_compressor import BananaConfig, InvariantCompressor, MNISTConfig, train_compressor
+from ..sources.banana import Banana, maximal_invariant, random_rotation, representative
+from .downstream import aurd, bayes_risk_check, cell_mean_regression, gaussian_distortion_bits, probe_error
+
+CHAPTER = "ch5_invariant"
+
+
+# ----------------------------------------------------------------------------------- parameters
+def check_parameters(*, scale: str, seed: int, workers: int = 2, download_clip: bool = False,
+                     checkpoint_dir: str = "") -> dict:
+    """Validate the chapter's parameters; raise :class:`~perceptual_compression.params.ParameterError`."""
+    from ..params import ParameterError, check_choice, check_range
+
+    check_choice("scale", scale, ["small", "paper"])
+    check_range("seed", seed, 0, 2**31 - 1, integer=True)
+    check_range("workers", workers, 1, 64, integer=True)
+    check_choice("download_clip", download_clip, [False, True])
+    if not isinstance(checkpoint_dir, str):
+        raise ParameterError(f"checkpoint_dir={checkpoint_dir!r} is not valid; it must be a string "
+                             "(a directory, or '' for no checkpoints)")
+    return {"scale": scale, "seed": seed, "workers": workers, "download_clip": download_clip,
+            "checkpoint_dir": checkpoint_dir}
+
+
+@contextlib.contextmanager
+def single_threaded() -> Iterator[None]:
+    """Run PyTorch CPU ops on one thread inside the block (restored afterwards)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _ckpt(checkpoint_dir: str | Path | None, name: str) -> Path | None:
+    if not checkpoint_dir:
+        return None
+    return Path(checkpoint_dir) / f"{name}.pt"
+
+
+# ----------------------------------------------------------------------------------- banana (Fig. 5)
+@dataclass
+class BananaRun:
+    objective: str
+    beta: float
+    seed: int
+    model: InvariantCompressor
+    rate_bits: float = math.nan      # estimated, per sample
+    coded_bits: float = math.nan     # 8 * len(bitstream) / N for the whole test batch
+    mse: float = math.nan            # squared error of the Bayes predictor of |x| from Z
+    distortion_bits: float = math.nan
+    num_codes: int = 0
+
+
+def _banana_members(cfg: BananaConfig) -> list[tuple[str, float, int]]:
+    return [(obj, float(b), s) for obj in ("VC", "VIC") for b in cfg.betas for s in range(cfg.seeds)]
+
+
+def _banana_inputs(objective: str, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    return random_rotation(x, generator) if objective == "VIC" else x
+
+
+def run_banana(cfg: BananaConfig, seed: int = 0, *, progress: bool | None = None,
+               checkpoint_dir: str | Path | None = None) -> list[BananaRun]:
+    """Train VC and VIC for every (beta, seed) of ``cfg`` and evaluate them on a fixed test set."""
+    src = Banana()
+    members = _banana_members(cfg)
+    init_seeds = [10_000 * seed + 1000 * s + i for i, (_, _, s) in enumerate(members)]
+    models: list[InvariantCompressor] = []
+    if not cfg.batchnorm and cfg.prior == "factorized":
+        # small scale: every member in one vectorised pass (models/ensemble.py)
+        k, b = len(members), cfg.batch_size
+        is_vic = torch.tensor([o == "VIC" for o, _, _ in members]).view(k, 1, 1)
+        g = torch.Generator().manual_seed(seed)
+
+        def batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
+            x = src.sample(k * b, g).view(k, b, 2)
+            xa = random_rotation(x, g)
+            rep = representative(maximal_invariant(x))
+            return torch.where(is_vic, xa, x), torch.where(is_vic, rep, x)
+
+        ens = CompressorEnsemble(k, (2,), cfg.z_dim, cfg.hidden, cfg.layers, init_seeds)
+        train_ensemble(ens, batch, [bb for _, bb, _ in members], steps=cfg.steps, lr=cfg.lr, lr_decay=cfg.lr_decay,
+                       likelihood="gaussian", seed=seed, checkpoint_path=_ckpt(checkpoint_dir, f"banana-{cfg.scale}-{seed}"),
+                       progress=progress, desc=f"banana: {k} compressors")
+        models = [ens.member(i) for i in range(k)]
+    else:
+        for i, (obj, beta, s) in enumerate(members):
+            torch.manual_seed(init_seeds[i])
+            model = cfg.build(obj)
+            g = torch.Generator().manual_seed(init_seeds[i])
+            from ..augment.views import banana_pair
+
+            train_compressor(model, obj, lambda step, o=obj, gg=g: banana_pair(src, o, cfg.batch_size, gg),
+                             beta=beta, steps=cfg.steps, lr=cfg.lr, lr_decay=cfg.lr_decay, likelihood="gaussian",
+                             seed=init_seeds[i], progress=progress, desc=f"banana {obj} beta={beta:g} run {s}",
+                             checkpoint_path=_ckpt(checkpoint_dir, f"banana-{cfg.scale}-{seed}-{obj}-{beta:g}-{s}"))
+            models.append(model)
+    runs = [BananaRun(o, b, s, m) for (o, b, s), m in zip(members, models)]
+    evaluate_banana(runs, cfg.n_test, seed)
+    return runs
+
+
+@torch.no_grad()
+def evaluate_banana(runs: list[BananaRun], n: int, seed: int = 0) -> None:
+    """Fill in rates and distortions: codes of ``n`` fresh samples fit the cell means, ``n`` others test them."""
+    src = Banana()
+    x_fit = src.sample(n, torch.Generator().manual_seed(10_000 + seed))
+    x_test = src.sample(n, torch.Generator().manual_seed(20_000 + seed))
+    m_fit, m_test = maximal_invariant(x_fit), maximal_invariant(x_test)
+    for r in runs:
+        inp_fit = _banana_inputs(r.objective, x_fit, torch.Generator().manual_seed(30_000 + seed))
+        inp_test = _banana_inputs(r.objective, x_test, torch.Generator().manual_seed(40_000 + seed))
+        z_fit, _ = r.model.represent(inp_fit)
+        z_test, bits = r.model.represent(inp_test)
+        pred = cell_mean_regression(z_fit, m_fit, z_test)
+        r.mse = float(((pred - m_test) ** 2).mean())
+        r.distortion_bits = float(gaussian_distortion_bits(r.mse))
+        r.rate_bits = float(bits.mean())
+        data = r.model.compress(inp_test)
+        if not torch.equal(r.model.decompress(data), z_test):
+            raise RuntimeError("banana: the decoded codes differ from the encoder's (entropy coder mismatch)")
+        r.coded_bits = 8.0 * len(data) / n
+        r.num_codes = int(len(torch.unique(z_test, dim=0)))
+
+
+def banana_table(runs: list[BananaRun]) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "objective": r.objective, "beta": r.beta, "seed": r.seed, "rate_bits": r.rate_bits,
+        "coded_bits": r.coded_bits, "overhead_%": 100 * (r.coded_bits / r.rate_bits - 1) if r.rate_bits > 0 else math.nan,
+        "mse_norm": r.mse, "distortion_bits": r.distortion_bits, "codes": r.num_codes,
+    } for r in runs])
+
+
+def aurd_table(table: pd.DataFrame, rate: str = "rate_bits") -> pd.DataFrame:
+    """AURD per objective: mean and standard error over seeds, on the distortion interval every curve covers
+    (``aurd_common``), and on each curve's own interval as in the authors' script (``aurd_own``)."""
+    curves = {key: g.sort_values("distortion_bits") for key, g in table.groupby(["objective", "seed"])}
+    lo = max(float(g["distortion_bits"].min()) for g in curves.values())
+    hi = min(float(g["distortion_bits"].max()) for g in curves.values())
+    rows = []
+    for (obj, s), g in curves.items():
+        rows.append({"objective": obj, "seed": s,
+                     "aurd_common": aurd(g["distortion_bits"], g[rate], d_min=lo, d_max=hi) if hi > lo else math.nan,
+                     "aurd_own": aurd(g["distortion_bits"], g[rate])})
+    per = pd.DataFrame(rows)
+    out = per.groupby("objective").agg(
+        aurd_common=("aurd_common", "mean"), aurd_common_sem=("aurd_common", "sem"),
+        aurd_own=("aurd_own", "mean"), aurd_own_sem=("aurd_own", "sem"), runs=("seed", "count"))
+    out.attrs["interval"] = (lo, hi)
+    return out
+
+
+@torch.no_grad()
+def quantization_map(model: InvariantCompressor, extent: float = 6.0, n: int = 300) -> dict:
+    """Codes of a grid over ``[-extent, extent]^2``: cell ids, their boundaries, and each cell's code vector
+    (decoded reconstruction) with its probability under the entropy model."""
+    g = torch.linspace(-extent, extent, n)
+    yy, xx = torch.meshgrid(g, g, indexing="ij")
+    pts = torch.stack([xx.flatten(), yy.flatten()], 1)
+    z_hat, bits = model.represent(pts)
+    uniq, ids = torch.unique(z_hat, dim=0, return_inverse=True)
+    ids = ids.view(n, n)
+    boundary = torch.zeros(n, n, dtype=torch.bool)
+    boundary[:, 1:] |= ids[:, 1:] != ids[:, :-1]
+    boundary[1:, :] |= ids[1:, :] != ids[:-1, :]
+    centers = model.decode(uniq)
+    code_bits = model.prior.estimate_bits(uniq)   # the codes are on the quantization grid already
+    return {"grid": g.numpy(), "ids": ids.numpy(), "boundary": boundary.numpy(), "centers": centers.numpy(),
+            "probability": np.exp2(-code_bits.numpy())}
+
+
+def plot_quantization(ax, model: InvariantCompressor, title: str, *, extent: float = 6.0, n: int = 300,
+                      source: Banana | None = None) -> None:
+    """Fig. 5 (right): the banana density, quantization boundaries (pink) and code vectors (dots sized by
+    their probability under the learned entropy model)."""
+    src = source or Banana()
+    q = quantization_map(model, extent, n)
+    g = torch.linspace(-extent, extent, 200)
+    yy, xx = torch.meshgrid(g, g, indexing="ij")
+    dens = src.log_prob(torch.stack([xx, yy], -1)).exp().numpy()
+    ax.imshow(dens, extent=(-extent, extent, -extent, extent), origin="lower", cmap="Greys", alpha=0.8)
+    mask = np.ma.masked_where(~q["boundary"], q["boundary"])
+    ax.imshow(mask, extent=(-extent, extent, -extent, extent), origin="lower", cmap="spring", alpha=0.9,
+              interpolation="nearest")
+    p = q["probability"]
+    ax.scatter(q["centers"][:, 0], q["centers"][:, 1], s=4 + 400 * p / p.max(), c="#d6336c", edgecolors="white",
+               linewidths=0.5, zorder=3)
+    ax.set_xlim(-extent, extent)
+    ax.set_ylim(-extent, extent)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title)
+
+
+# ----------------------------------------------------------------------------------- augmented MNIST (Fig. 6, Sec. 5.1)
+@dataclass
+class MNISTData:
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    label: str
+
+
+def load_mnist(*, download: bool | None = None) -> MNISTData:
+    """MNIST through the asset registry (``perceptual_compression.datasets.mnist``), as float images."""
+    from ..datasets import mnist
+
+    trx, try_ = mnist("train", download=download)
+    tex, tey = mnist("test", download=download)
+    return MNISTData(to_float_images(trx), try_, to_float_images(tex), tey,
+                     f"MNIST ({len(trx):,} train / {len(tex):,} test images, asset 'mnist')")
+
+
+@dataclass(frozen=True)
+class MNISTSpec:
+    name: str
+    objective: str
+    augmentation: str  # "standard" | "mild" | "supervised"
+    beta: float
+
+
+def mnist_specs(cfg: MNISTConfig) -> list[MNISTSpec]:
+    """VC and VIC over ``cfg.betas`` (Fig. 6); VIC with the mild and supervised augmentations and BINCE with
+    the supervised one at a single beta (Sec. 5.1; VIC with the standard set is the sweep's ``beta_vic`` run)."""
+    specs = [MNISTSpec(f"{o} beta={b:g}", o, "standard", float(b)) for o in ("VC", "VIC") for b in cfg.betas]
+    if not any(s.objective == "VIC" and math.isclose(s.beta, cfg.beta_vic) for s in specs):
+        specs.append(MNISTSpec(f"VIC beta={cfg.beta_vic:g}", "VIC", "standard", cfg.beta_vic))
+    specs += [MNISTSpec("VIC mild", "VIC", "mild", cfg.beta_vic),
+              MNISTSpec("VIC supervised", "VIC", "supervised",
+                        cfg.beta_vic if cfg.beta_supervised is None else cfg.beta_supervised),
+              MNISTSpec("BINCE supervised", "BINCE", "supervised", cfg.beta_bince)]
+    return specs
+
+
+@dataclass
+class MNISTRun:
+    spec: MNISTSpec
+    model: InvariantCompressor
+    history: object = None
+    rate_bits: float = math.nan
+    coded_bits: float = math.nan
+    linear_error: float = math.nan
+    mlp_error: float = math.nan
+    bayes_error: float = math.nan
+    conflicting_images: int = -1
+    num_codes: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class MNISTEvalSet:
+    """Fixed augmented images (standard augmentation, fixed seed): a probe-training set and a test set."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+
+
+def mnist_eval_set(data: MNISTData, cfg: MNISTConfig, seed: int = 0) -> MNISTEvalSet:
+    g = torch.Generator().manual_seed(50_000 + seed)
+    n_tr = len(data.train_x) if cfg.n_train is None else min(cfg.n_train, len(data.train_x))
+    n_te = len(data.test_x) if cfg.n_test is None else min(cfg.n_test, len(data.test_x))
+    idx = torch.randperm(len(data.train_x), generator=g)[:n_tr]
+    aug = RandomAffine("standard")
+    return MNISTEvalSet(aug(data.train_x[idx], g), data.train_y[idx], aug(data.test_x[:n_te], g), data.test_y[:n_te])
+
+
+def _views(data: MNISTData, augmentation: str) -> ImageViews:
+    if augmentation == "supervised":
+        return ImageViews(data.train_x, data.train_y, affine=RandomAffine("standard"), supervised=True)
+    return ImageViews(data.train_x, data.train_y, affine=RandomAffine(augmentation))
+
+
+def train_mnist_run(spec: MNISTSpec, cfg: MNISTConfig, data: MNISTData, seed: int = 0, *,
+                    progress: bool | None = None, checkpoint_dir: str | Path | None = None) -> MNISTRun:
+    init = 1_000 * seed + sum(ord(c) for c in spec.name)
+    torch.manual_seed(init)
+    model = cfg.build(spec.objective)
+    views = _views(data, spec.augmentation)
+    g = torch.Generator().manual_seed(init)
+    steps = cfg.bince_steps if spec.objective == "BINCE" else cfg.steps
+    res = train_compressor(model, spec.objective, lambda step: views.pair(spec.objective, cfg.batch_size, g),
+                           beta=spec.beta, steps=steps, lr=cfg.lr, lr_decay=cfg.lr_decay, likelihood="bernoulli",
+                           seed=init, progress=progress, desc=f"MNIST {spec.name}", rate_warmup=cfg.rate_warmup,
+                           checkpoint_path=_ckpt(checkpoint_dir, f"mnist-{cfg.scale}-{seed}-{spec.name.replace(' ', '_')}"))
+    return MNISTRun(spec, res.model, res.history)
+
+
+@torch.no_grad()
+def evaluate_mnist_run(run: MNISTRun, ev: MNISTEvalSet, cfg: MNISTConfig, seed: int = 0) -> MNISTRun:
+    """Rates (estimated and coded) on the augmented test set; linear and MLP probes on ``Z``; Bayes check."""
+    model = run.model
+    z_tr, _ = model.represent(ev.train_x)
+    z_te, bits = model.represent(ev.test_x)
+    run.rate_bits = float(bits.mean())
+    data = model.compress(ev.test_x)
+    if not torch.equal(model.decompress(data).cpu(), z_te):
+        raise RuntimeError(f"MNIST {run.spec.name}: decoded codes differ from the encoder's")
+    run.coded_bits = 8.0 * len(data) / len(ev.test_x)
+    with torch.enable_grad():
+        run.linear_error = probe_error(z_tr, ev.train_y, z_te, ev.test_y, kind="linear", steps=100, seed=seed)["error"]
+        run.mlp_error = probe_error(z_tr, ev.train_y, z_te, ev.test_y, kind="mlp", steps=cfg.probe_steps,
+                                    hidden=cfg.probe_hidden, lr=2e-3, seed=seed)["error"]
+    check = bayes_risk_check(z_tr, ev.train_y, z_te, ev.test_y)
+    run.bayes_error = check.empirical_bayes_error
+    run.conflicting_images = check.num_conflicting_images
+    run.num_codes = check.num_codes
+    return run
+
+
+def run_mnist(cfg: MNISTConfig, data: MNISTData, seed: int = 0, *, progress: bool | None = None,
+              checkpoint_dir: str | Path | None = None) -> tuple[list[MNISTRun], MNISTEvalSet]:
+    """Train and evaluate every run of :func:`mnist_specs`, one after the other in this process."""
+    ev = mnist_eval_set(data, cfg, seed)
+    runs = []
+    for spec in mnist_specs(cfg):
+        run = train_mnist_run(spec, cfg, data, seed, progress=progress, checkpoint_dir=checkpoint_dir)
+        runs.append(evaluate_mnist_run(run, ev, cfg, seed))
+    return runs, ev
+
+
+# Buffers of CompressAI entropy models whose size depends on the trained model: rebuilt by ``update()``.
+_DYNAMIC_BUFFERS = ("_offset", "_quantized_cdf", "_cdf_length", "scale_table")
+
+
+def _portable_state(model: InvariantCompressor) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu() for k, v in model.state_dict().items() if not k.endswith(_DYNAMIC_BUFFERS)}
+
+
+def _rebuild(cfg: MNISTConfig, spec: MNISTSpec, state: dict[str, torch.Tensor]) -> InvariantCompressor:
+    model = cfg.build(spec.objective)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or any(not k.endswith(_DYNAMIC_BUFFERS) for k in missing):
+        raise RuntimeError(f"cannot rebuild {spec.name}: missing {missing}, unexpected {unexpected}")
+    model.prior.update(force=True)
+    return model.eval()
+
+
+_METRICS = ("rate_bits", "coded_bits", "linear_error", "mlp_error", "bayes_error", "conflicting_images", "num_codes")
+
+
+_WORKER_CACHE: dict = {}
+
+
+def _mnist_job(spec: MNISTSpec, cfg: MNISTConfig, seed: int, checkpoint_dir: str | None) -> dict:
+    """One training + evaluation in a worker process (loads MNIST once per process; returns weights and metrics)."""
+    torch.set_num_threads(1)
+    key = (cfg.n_train, cfg.n_test, seed)
+    if key not in _WORKER_CACHE:
+        _WORKER_CACHE.clear()
+        data = load_mnist(download=False)
+        _WORKER_CACHE[key] = (data, mnist_eval_set(data, cfg, seed))
+    data, ev = _WORKER_CACHE[key]
+    run = evaluate_mnist_run(train_mnist_run(spec, cfg, data, seed, progress=False, checkpoint_dir=checkpoint_dir),
+                             ev, cfg, seed)
+    return {"state": _portable_state(run.model), "history": list(run.history.rows),
+            "metrics": {k: getattr(run, k) for k in _METRICS}}
+
+
+class MNISTJobs:
+    """MNIST runs started in worker processes (:func:`start_mnist`); :meth:`result` waits for them."""
+
+    def __init__(self, cfg: MNISTConfig, data: MNISTData, seed: int, futures: list, executor) -> None:
+        self.cfg, self.data, self.seed = cfg, data, seed
+        self._futures, self._executor = futures, executor
+
+    def result(self) -> tuple[list[MNISTRun], MNISTEvalSet]:
+        from ..training import TrainingHistory
+
+        runs = []
+        try:
+            for spec, fut in self._futures:
+                out = fut.result()
+                run = MNISTRun(spec, _rebuild(self.cfg, spec, out["state"]), TrainingHistory(out["history"]))
+                for k, v in out["metrics"].items():
+                    setattr(run, k, v)
+                runs.append(run)
+        finally:
+            self._executor.shutdown(wait=True)
+        return runs, mnist_eval_set(self.data, self.cfg, self.seed)
+
+
+def start_mnist(cfg: MNISTConfig, data: MNISTData, seed: int = 0, *, workers: int = 2,
+                checkpoint_dir: str | Path | None = None) -> MNISTJobs:
+    """Start every run of :func:`mnist_specs` in ``workers`` single-threaded processes and return at once.
+
+    Small models do not profit from intra-op threads, but independent runs do profit from separate cores:
+    on a 2-core machine two workers halve the wall-clock time (the main process can meanwhile train the
+    banana models). Every run is seeded on its own, so the results do not depend on ``workers``.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    specs = sorted(mnist_specs(cfg), key=lambda s: s.objective != "BINCE")   # the longest job first
+    executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    ckpt = str(checkpoint_dir) if checkpoint_dir else None
+    futures = [(spec, executor.submit(_mnist_job, spec, cfg, seed, ckpt)) for spec in specs]
+    order = {s.name: i for i, s in enumerate(mnist_specs(cfg))}
+    futures.sort(key=lambda sf: order[sf[0].name])
+    return MNISTJobs(cfg, data, seed, futures, executor)
+
+
+def mnist_table(runs: list[MNISTRun]) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "run": r.spec.name, "objective": r.spec.objective, "augmentation": r.spec.augmentation, "beta": r.spec.beta,
+        "rate_bits": r.rate_bits, "coded_bits": r.coded_bits,
+        "overhead_%": 100 * (r.coded_bits / r.rate_bits - 1) if r.rate_bits > 0 else math.nan,
+        "linear_error": r.linear_error, "mlp_error": r.mlp_error, "bayes_error": r.bayes_error,
+        "codes": r.num_codes,
+    } for r in runs])
+
+
+@torch.no_grad()
+def reconstructions(run: MNISTRun, images: torch.Tensor) -> torch.Tensor:
+    """Decoded images (Bernoulli means) of a VC or VIC run, from the entropy-decoded codes."""
+    z_hat = run.model.decompress(run.model.compress(images))
+    return torch.sigmoid(run.model.decode(z_hat))
+
+
+# ----------------------------------------------------------------------------------- feature compressor (Sec. 5.3)
+def bince_feature_compression(run: MNISTRun, ev: MNISTEvalSet, betas: list[float], *, steps: int = 300,
+                              lr: float = 1e-2, seed: int = 0, progress: bool | None = None) -> pd.DataFrame:
+    """An entropy bottleneck over the (unquantized) outputs of a BINCE encoder, as the paper does with CLIP."""
+    from ..compressors.feature_compressor import feature_rate, fit_feature_compressor
+
+    f_tr = run.model.encode_latents(ev.train_x)
+    f_te = run.model.encode_latents(ev.test_x)
+    rows = [{"beta": math.inf, "features": "raw float32", "estimated_bits": 32.0 * f_te.shape[1],
+             "coded_bits": 32.0 * f_te.shape[1],
+             "linear_error": probe_error(f_tr, ev.train_y, f_te, ev.test_y, kind="linear", steps=100, seed=seed)["error"]}]
+    for b in betas:
+        fc = fit_feature_compressor(f_tr, beta=b, steps=steps, lr=lr, seed=seed, progress=progress)
+        rate = feature_rate(fc, f_te)
+        g_tr, _ = fc.reconstruct(f_tr)
+        g_te = fc.decompress(fc.compress(f_te))
+        err = probe_error(g_tr, ev.train_y, g_te, ev.test_y, kind="linear", steps=100, seed=seed)["error"]
+        rows.append({"beta": b, "features": "entropy bottleneck", "estimated_bits": rate.estimated_bits,
+                     "coded_bits": rate.coded_bits, "linear_error": err})
+    return pd.DataFrame(rows)

@@ -1,0 +1,71 @@
+"""evaluation.invariance_experiments: parameter validation and a tiny end-to-end banana sweep."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from perceptual_compression.evaluation import invariance_experiments as E
+from perceptual_compression.models.invariant_compressor import BananaConfig, MNISTConfig
+from perceptual_compression.params import ParameterError
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small models run several times faster on one thread when the CPU is shared."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+
+def test_check_parameters():
+    ok = E.check_parameters(scale="small", seed=3)
+    assert ok["scale"] == "small" and ok["seed"] == 3
+    with pytest.raises(ParameterError, match="'small', 'paper'"):
+        E.check_parameters(scale="huge", seed=0)
+    with pytest.raises(ParameterError):
+        E.check_parameters(scale="small", seed=-1)
+    with pytest.raises(ParameterError):
+        E.check_parameters(scale="small", seed=1.5)
+    with pytest.raises(ParameterError):
+        E.check_parameters(scale="small", seed=0, download_clip="yes")
+    with pytest.raises(ParameterError):
+        E.check_parameters(scale="small", seed=0, checkpoint_dir=None)
+    with pytest.raises(ParameterError, match="workers"):
+        E.check_parameters(scale="small", seed=0, workers=0)
+
+
+def test_mnist_specs_cover_fig6_and_sec51():
+    cfg = MNISTConfig.for_scale("small")
+    specs = E.mnist_specs(cfg)
+    names = [s.name for s in specs]
+    assert len(names) == len(set(names))
+    assert {(s.objective, s.augmentation) for s in specs} == {
+        ("VC", "standard"), ("VIC", "standard"), ("VIC", "mild"), ("VIC", "supervised"), ("BINCE", "supervised")}
+    assert any(s.objective == "VIC" and s.augmentation == "standard" and math.isclose(s.beta, cfg.beta_vic)
+               for s in specs)
+
+
+def test_tiny_banana_sweep():
+    cfg = BananaConfig.for_scale("small").with_(hidden=16, steps=400, batch_size=128, lr=1e-2, betas=(1.0, 32.0),
+                                                 n_test=3000)
+    with E.single_threaded():
+        runs = E.run_banana(cfg, seed=0, progress=False)
+    table = E.banana_table(runs)
+    assert len(table) == 2 * 2 * cfg.seeds
+    assert (table["coded_bits"] >= table["rate_bits"] * 0.98).all()
+    assert (table["overhead_%"].abs() < 5).all()
+    # a larger beta spends more bits and predicts the norm better, for both objectives
+    for obj, g in table.groupby("objective"):
+        lo, hi = g[g.beta == 1.0], g[g.beta == 32.0]
+        assert hi.rate_bits.mean() > lo.rate_bits.mean(), obj
+        assert hi.mse_norm.mean() < lo.mse_norm.mean(), obj
+    aurd = E.aurd_table(table)
+    assert set(aurd.index) == {"VC", "VIC"} and (aurd["runs"] == cfg.seeds).all()
+    q = E.quantization_map(runs[0].model, extent=4.0, n=40)
+    assert q["ids"].shape == (40, 40) and q["boundary"].any() and len(q["centers"]) == q["ids"].max() + 1
+    assert 0 < q["probability"].sum() <= 1.0 + 1e-6
