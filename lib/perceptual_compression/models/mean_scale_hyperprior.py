@@ -83,9 +83,11 @@ class MeanScaleHyperpriorAutoencoder(CompressionModel):
         stride: total downsampling factor (``latent_stride * 4``); images are padded to a multiple of it.
 
     ``forward(x)`` returns a dict with ``x_hat``, ``likelihoods`` (``{"y", "z"}``, CompressAI's convention),
-    ``y_hat`` (what the decoder saw), ``bits`` (estimated bits per image, differentiable: noisy in training)
-    and ``bits_quantized`` (the same with rounded latents, no gradient: the rate a hard-rate target compares).
-    ``compress``/``decompress`` follow CompressAI's protocol, so
+    ``y`` and ``y_hat`` (what the decoder saw), the predicted ``means`` and ``scales``, ``bits`` (estimated
+    bits per image, differentiable; noisy in training) and ``bits_quantized`` (no gradient: the bits of
+    the rounded ``z`` and of the rounded ``y`` under the means and scales decoded from it, i.e. what the
+    coder spends up to its overhead; the rate a hard rate target compares). ``compress``/``decompress`` follow
+    CompressAI's protocol, so
     :class:`~perceptual_compression.coding.ImageCodec` wraps the model. Call :meth:`update` after training.
     """
 
@@ -198,9 +200,11 @@ class MeanScaleHyperpriorAutoencoder(CompressionModel):
         x_hat = self.decoder(y_hat)
         bits = _bits_per_image(y_likelihoods) + _bits_per_image(z_likelihoods)
         if self.hyper_bottleneck.training or self.latent_bottleneck.training:
-            with torch.no_grad():
-                _, zq = self.hyper_bottleneck(z, training=False)
-                _, yq = self.latent_bottleneck(y, scales, means=means, training=False)
+            with torch.no_grad():  # what the coder would spend: rounded z, its means/scales, rounded y
+                z_hat, zq = self.hyper_bottleneck(z, training=False)
+                means_q = self.hyper_synthesis_mean(z_hat)
+                scales_q = self.hyper_synthesis_scale(z_hat)
+                _, yq = self.latent_bottleneck(y, scales_q, means=means_q, training=False)
                 bits_quantized = _bits_per_image(yq) + _bits_per_image(zq)
         else:
             bits_quantized = bits.detach()
@@ -209,6 +213,8 @@ class MeanScaleHyperpriorAutoencoder(CompressionModel):
             "likelihoods": {"y": y_likelihoods, "z": z_likelihoods},
             "y": y,
             "y_hat": y_hat,
+            "means": means,
+            "scales": scales,
             "bits": bits,
             "bits_quantized": bits_quantized,
         }
