@@ -253,3 +253,17 @@ def test_segments_share_one_stream_and_decode_in_order():
     assert ideal <= 8 * len(stream) <= ideal + 64 + 32
     with pytest.raises(CodecError):
         StreamDecoder(stream[:-1], 130)
+
+
+def test_gaussian_indexes_equal_compressai_build_indexes(gaussian):
+    from perceptual_compression.coding.tables import gaussian_indexes
+
+    table = gaussian.scale_table
+    g = torch.Generator().manual_seed(0)
+    scales = torch.cat([
+        torch.exp(torch.empty(5000).uniform_(-4, 7, generator=g)),  # 0.02 .. 1100, both ends clipped
+        table, torch.nextafter(table, torch.zeros_like(table)), torch.nextafter(table, table + 1),  # at the edges
+        torch.tensor([0.0, -3.0, 1e9]),
+    ]).reshape(1, -1, 1)
+    expected = gaussian.build_indexes(scales).to(torch.int64)
+    assert torch.equal(gaussian_indexes(gaussian, scales), expected)

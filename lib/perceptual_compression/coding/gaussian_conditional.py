@@ -9,7 +9,7 @@ from compressai.entropy_models import GaussianConditional
 
 from .container import CodecError, pack, unpack
 from .rans import StreamDecoder, encode_stream
-from .tables import entropy_model_fingerprint, require_updated, table_from_entropy_model
+from .tables import entropy_model_fingerprint, gaussian_indexes, require_updated, table_from_entropy_model
 
 
 class GaussianConditionalCodec:
@@ -29,7 +29,7 @@ class GaussianConditionalCodec:
         self.codec_id = codec_id
 
     def _indexes(self, scales: torch.Tensor):
-        return self.gaussian_conditional.build_indexes(scales).to(torch.int64).cpu().numpy()
+        return gaussian_indexes(self.gaussian_conditional, scales).cpu().numpy()
 
     @staticmethod
     def _check(y_shape, scales: torch.Tensor, means: torch.Tensor | None, exc=ValueError) -> None:

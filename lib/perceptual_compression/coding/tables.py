@@ -122,6 +122,20 @@ def model_fingerprint(model: nn.Module) -> bytes:
     return crc.to_bytes(4, "little")
 
 
+def gaussian_indexes(gaussian_conditional: GaussianConditional, scales: torch.Tensor) -> torch.Tensor:
+    """Table index for each scale: the same values as ``GaussianConditional.build_indexes``, vectorised.
+
+    CompressAI's version loops over the 64 table entries with a full-tensor comparison each; this is one
+    ``searchsorted``: index = number of table scales (all but the last) strictly below ``max(scale, bound)``.
+    """
+    table = gaussian_conditional.scale_table
+    if table.numel() == 0:
+        raise RuntimeError("GaussianConditional has no scale table yet: call update() first")
+    bounded = gaussian_conditional.lower_bound_scale(scales)
+    edges = table[:-1].to(device=bounded.device, dtype=bounded.dtype).contiguous()
+    return torch.searchsorted(edges, bounded.contiguous(), right=False).to(torch.int64)
+
+
 def table_from_pmf(pmf: torch.Tensor) -> CdfTable:
     """Quantized CDFs for a categorical pmf of shape ``(C, L)``: one table per row, symbols ``0 .. L-1``.
 

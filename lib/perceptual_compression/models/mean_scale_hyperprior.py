@@ -39,7 +39,7 @@ from torch import Tensor, nn
 
 from ..coding.entropy_bottleneck import channel_indexes
 from ..coding.rans import StreamDecoder, encode_stream
-from ..coding.tables import eb_medians, require_updated, table_from_entropy_model
+from ..coding.tables import eb_medians, gaussian_indexes, require_updated, table_from_entropy_model
 
 __all__ = ["MeanScaleHyperpriorAutoencoder", "minnen2018_mean_scale_hyperprior"]
 
@@ -242,7 +242,7 @@ class MeanScaleHyperpriorAutoencoder(CompressionModel):
         z_symbols = torch.round(z - medians).to(torch.int64)
         _, means, scales = self._hyper_decode(z_symbols)  # exactly as the decoder will compute them
         y_symbols = torch.round(y - means).to(torch.int64).cpu().numpy()
-        indexes = self.latent_bottleneck.build_indexes(scales).to(torch.int64).cpu().numpy()
+        indexes = gaussian_indexes(self.latent_bottleneck, scales).cpu().numpy()
         z_symbols = z_symbols.cpu().numpy()
         z_table = table_from_entropy_model(self.hyper_bottleneck)
         y_table = table_from_entropy_model(self.latent_bottleneck)
@@ -271,7 +271,7 @@ class MeanScaleHyperpriorAutoencoder(CompressionModel):
         device = eb_medians(self.hyper_bottleneck).device
         _, means, scales = self._hyper_decode(torch.from_numpy(z_symbols).to(device))
         y_table = table_from_entropy_model(self.latent_bottleneck)
-        indexes = self.latent_bottleneck.build_indexes(scales).to(torch.int64).cpu().numpy()
+        indexes = gaussian_indexes(self.latent_bottleneck, scales).cpu().numpy()
         y_symbols = np.stack([d.decode(indexes[b], y_table) for b, d in enumerate(decoders)])
         y_hat = torch.from_numpy(y_symbols).to(means) + means
         return {"x_hat": self.decoder(y_hat).clamp_(0.0, 1.0), "y_hat": y_hat}
