@@ -15,8 +15,9 @@ Layout (all integers are unsigned LEB128 varints unless a width is given)::
     -4      4     CRC32 (little-endian) of everything above, seeded with the codec id and a fingerprint
                   of the entropy model's tables
 
-A stream of one :class:`~perceptual_compression.coding.ImageCodec` Kodak image with one rANS stream has a
-17-byte header (2 + 1 + 1 + 7 fields + 1 + 4 CRC + a few varint bytes); see :func:`header_size`.
+A Kodak image coded by :class:`~perceptual_compression.coding.ImageCodec` as one rANS stream has a 17-byte
+header: 2 magic + 1 version + 1 tag + 1 field count + 7 bytes for the fields (512, 768, 1, 8, 12) + 1 stream
+count + 4 CRC (:func:`header_size`); 0.00035 bpp on 512x768 pixels.
 
 The CRC is seeded with ``codec_id`` and with a fingerprint of the entropy model (its quantized CDF tables,
 offsets and medians), so a bitstream decoded by a model whose entropy tables differ from the encoder's is
