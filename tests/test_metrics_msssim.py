@@ -9,17 +9,14 @@ import torch
 from perceptual_compression.metrics import ms_ssim
 from perceptual_compression.metrics.msssim import _ms_ssim_fewer_levels, max_ms_ssim_levels
 
+from _metrics_helpers import add_noise, one_thread, photo_crops  # noqa: F401  (one_thread: autouse fixture)
+
 
 def _photo(size=168, b=1):
-    import skimage.data
-
-    img = torch.from_numpy(skimage.data.astronaut().copy()).permute(2, 0, 1).float() / 255
-    return img[:, 100 : 100 + size, 150 : 150 + size].unsqueeze(0).repeat(b, 1, 1, 1).contiguous()
+    return photo_crops(size, 1, top=100, left=150).repeat(b, 1, 1, 1)
 
 
-def _noise(x, sigma, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return (x + sigma * torch.randn(x.shape, generator=g)).clamp(0, 1)
+_noise = add_noise
 
 
 def test_identity_is_one_per_image():

@@ -10,6 +10,8 @@ import torch
 from perceptual_compression.metrics import psnr
 from perceptual_compression.metrics.psnr import mse_to_psnr
 
+from _metrics_helpers import one_thread  # noqa: F401  (autouse fixture)
+
 
 def _grid_image(b=1, h=16, w=24, seed=0):
     """An image whose values lie on the 8-bit grid, away from 0 and 255 (so offsets are not clamped)."""
