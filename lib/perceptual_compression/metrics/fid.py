@@ -35,7 +35,10 @@ Small sample counts
 * FID needs at least 2 samples per set. With fewer samples than feature dimensions the covariances are
   singular and FID is strongly biased upwards (its estimator is biased at any finite N): compare FIDs only
   at equal sample counts, which is what the patch protocol helps with.
-KID can be slightly negative (it is an unbiased estimate of a non-negative quantity).
+KID can be slightly negative: it is an unbiased estimate of a non-negative quantity. The estimator drops the
+diagonal kernel terms within each set but not across sets, so even a set compared with itself gives a
+small non-zero value; two independent samples of one distribution give zero within the spread over subsets
+(``kid_std``).
 """
 
 from __future__ import annotations
