@@ -13,9 +13,14 @@ Procedure, following the SWD of Karras et al. (2018, "Progressive growing of GAN
 2. At each level draw ``patches_per_image`` (128) random ``7x7`` neighbourhoods per image; each is a
    descriptor of dimension ``3 * 7 * 7 = 147``.
 3. Normalise the descriptors of each level: subtract the mean and divide by the standard deviation of
-   each colour channel, computed over the descriptor set (``normalize="per_set"``: each set with its own
-   statistics, as Karras et al.; ``"reference"``: both sets with the real set's statistics, which also
-   registers global changes of contrast per band; ``None``: raw values).
+   each colour channel. ``normalize="reference"`` (default) takes these statistics from the real set and
+   applies them to both sets, so the distance is a true distance between the two descriptor
+   distributions in fixed units: it registers the loss of band energy that blur causes and the energy
+   that noise adds. ``normalize="per_set"`` normalises each set with its own statistics, exactly as
+   Karras et al.'s code does (``finalize_descriptors``); that variant is blind to a global gain per band
+   and per channel (a uniformly blurred or low-contrast set moves it only through the shape of the patch
+   distribution), which suits comparing GAN samples but hides the blur of MSE-optimised codecs.
+   ``None`` compares raw coefficients.
 4. Project both descriptor sets on ``num_projections`` (512 = Karras' 4 x 128) random unit directions;
    the distance between the two 1-D empirical distributions along a direction is the Wasserstein-1
    distance, the mean absolute difference of the sorted projections (quantile functions when the sets
@@ -25,7 +30,8 @@ Procedure, following the SWD of Karras et al. (2018, "Progressive growing of GAN
     \mathrm{SWD}_k(P, Q) = \frac{1}{K} \sum_{j=1}^{K} W_1\big(\theta_j^\top d^{(k)}_P,\ \theta_j^\top d^{(k)}_Q\big)
 
 The result holds one value per level (finest first) and their mean. Values are in units of the
-normalised descriptors; Karras et al. print them multiplied by 10³. Randomness (patch positions,
+normalised descriptors; Karras et al. print them multiplied by 10³. With ``"reference"`` the distance
+is not symmetric (the real set fixes the units): pass the real set first. Randomness (patch positions,
 directions) is seeded: the real and the fake set draw positions from two generators with the same seed,
 so identical sets give exactly 0, and the same call always gives the same number.
 """
@@ -142,15 +148,17 @@ def sliced_wasserstein(
     min_resolution: int = 16,
     num_levels: int | None = None,
     num_projections: int = 512,
-    normalize: str | None = "per_set",
+    normalize: str | None = "reference",
     seed: int = 0,
 ) -> SWDResult:
     """Sliced Wasserstein distance between the Laplacian-pyramid patch distributions of two image sets.
 
     real, fake: batches ``(N, 3, H, W)`` or lists of images in [0, 1] (sizes may differ within a set; the
         number of levels is the smallest any image allows, capped by ``num_levels``).
-    Returns an :class:`SWDResult` (``.levels`` finest first, ``.mean``). 0 for identical sets; symmetric
-    up to the random draws. Not differentiable (an evaluation metric).
+    normalize: ``"reference"`` (default: both sets in the real set's per-level, per-channel units),
+        ``"per_set"`` (Karras et al. 2018 exactly) or ``None``; see the module docstring.
+    Returns an :class:`SWDResult` (``.levels`` finest first, ``.mean``). 0 for identical sets.
+    Not differentiable (an evaluation metric).
     """
     if normalize not in _NORMALIZE:
         raise ValueError(f"normalize must be one of {_NORMALIZE}, got {normalize!r}")
