@@ -37,40 +37,43 @@ def add_noise(x: torch.Tensor, sigma: float, seed: int = 0) -> torch.Tensor:
     return (x + sigma * torch.randn(x.shape, generator=g)).clamp(0, 1)
 
 
-class FakeAssetUnavailableError(FileNotFoundError):
-    """Stand-in for ``assets.AssetUnavailableError`` while the registry is not importable."""
+def registry_with(tmp_path, monkeypatch, files: dict | None = None, *, offline: bool = True):
+    """The project's real registry in a temporary checkout, with no local data and an empty cache.
 
-
-def install_registry(monkeypatch, files: dict):
-    """Make ``perceptual_compression.assets.resolve`` return ``files[asset_id]`` (or raise the registry's error).
-
-    Uses the real registry module when it exists (patching its ``resolve``), else a minimal stand-in module
-    with the contract's names (``resolve(asset_id, *, download=None)``, ``AssetUnavailableError``).
-    Returns the module whose ``AssetUnavailableError`` the code under test raises.
+    ``files`` maps asset ids to weight files made by the test (e.g. random weights in torchvision's
+    layout): each is placed at its registry ``local`` path in the data directory, and the entry's checksum
+    in the temporary registry copy is replaced by the file's SHA-256, so the real resolver finds and
+    verifies it. Every other asset is missing. Returns the ``perceptual_compression.assets`` module.
     """
-    import sys
-    import types
+    import hashlib
+    import re
+    import shutil
+    from pathlib import Path
 
-    import perceptual_compression
+    from perceptual_compression import assets, paths
 
-    try:
-        from perceptual_compression import assets
-    except ImportError:
-        assets = types.ModuleType("perceptual_compression.assets")
-        assets.AssetUnavailableError = FakeAssetUnavailableError
-        monkeypatch.setitem(sys.modules, "perceptual_compression.assets", assets)
-        monkeypatch.setattr(perceptual_compression, "assets", assets, raising=False)
-
-    calls = []
-
-    def resolve(asset_id, *, download=None):
-        calls.append((asset_id, download))
-        if asset_id in files:
-            return files[asset_id]
-        raise assets.AssetUnavailableError(
-            f"asset {asset_id!r} not found (looked in the test's stand-in registry); provide it in the test"
-        )
-
-    monkeypatch.setattr(assets, "resolve", resolve, raising=False)
-    assets.calls = calls
+    repo = Path(__file__).resolve().parents[1]
+    root, data = tmp_path / "repo", tmp_path / "local-data"
+    (root / "data").mkdir(parents=True)
+    data.mkdir()
+    text = (repo / "data" / "registry.toml").read_text()
+    for asset_id, path in (files or {}).items():
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        section = re.search(rf"(?ms)^\[{re.escape(asset_id)}\]\n.*?(?=^\[|\Z)", text)
+        assert section, f"{asset_id} is not in data/registry.toml"
+        body = re.sub(r'(?m)^checksum = ".*"$', f'checksum = "sha256:{digest}"', section.group(0), count=1)
+        text = text[: section.start()] + body + text[section.end() :]
+        local = re.search(r'(?m)^local = "(.*)"$', body).group(1)
+        (data / local).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, data / local)
+    (root / "data" / "registry.toml").write_text(text)
+    (root / "data" / "config.toml").write_text("[local]\ndirs = []\n")
+    monkeypatch.setenv(paths.ENV_ROOT, str(root))
+    monkeypatch.setenv(paths.ENV_DATA, str(data))
+    monkeypatch.setenv(paths.ENV_CACHE, str(tmp_path / "cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    if offline:
+        monkeypatch.setenv("PERCEPTUAL_COMPRESSION_OFFLINE", "1")
+    else:
+        monkeypatch.delenv("PERCEPTUAL_COMPRESSION_OFFLINE", raising=False)
     return assets

@@ -17,7 +17,7 @@ from perceptual_compression.metrics import (
     kid_from_features,
 )
 
-from _metrics_helpers import add_noise, install_registry, one_thread, photo_crops  # noqa: F401
+from _metrics_helpers import add_noise, one_thread, photo_crops, registry_with  # noqa: F401
 
 
 class TinyExtractor(nn.Module):
@@ -188,18 +188,24 @@ def test_inception_weights_come_from_the_registry(monkeypatch, tmp_path):
             return (x.float().mean(dim=(2, 3)),)
 
     monkeypatch.setattr(fe, "FeatureExtractorInceptionV3", RecordingInception)
-    weights = tmp_path / "weights-inception-2015-12-05-6726825d.pth"
-    install_registry(monkeypatch, {"torch-fidelity-inception-v3": weights})
+    made = tmp_path / "made-by-test.pth"
+    torch.save({"stand-in": torch.zeros(1)}, made)
+    assets = registry_with(tmp_path, monkeypatch, {"torch-fidelity-inception-v3": made})
     assert InceptionFeatures.available() is True
     extractor = InceptionFeatures()
-    assert seen["path"] == str(weights) and seen["features"] == ["2048"]
+    expected = assets.resolve("torch-fidelity-inception-v3")
+    assert expected.name == "weights-inception-2015-12-05-6726825d.pth"
+    assert seen["path"] == str(expected) and seen["features"] == ["2048"]
     out = extractor(torch.full((2, 3, 8, 8), 0.5))
     assert seen["dtype"] == torch.uint8  # torch-fidelity's Inception takes 8-bit images
     assert torch.allclose(out, torch.full((2, 3), 128.0))  # floor(0.5 * 255 + 0.5)
 
 
-def test_missing_inception_weights_raise_the_registry_error(monkeypatch):
-    assets = install_registry(monkeypatch, {})
+def test_missing_inception_weights_raise_the_registry_error(tmp_path, monkeypatch):
+    from perceptual_compression.assets import AssetUnavailableError
+
+    registry_with(tmp_path, monkeypatch)
     assert InceptionFeatures.available() is False
-    with pytest.raises(assets.AssetUnavailableError, match="torch-fidelity-inception-v3"):
+    with pytest.raises(AssetUnavailableError, match="torch-fidelity-inception-v3") as info:
         fid_kid(torch.rand(2, 3, 256, 256), torch.rand(2, 3, 256, 256))
+    assert "\n" not in str(info.value)

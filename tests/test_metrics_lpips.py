@@ -9,7 +9,7 @@ from torch import nn
 from perceptual_compression.metrics import LPIPS
 from perceptual_compression.metrics.lpips import LPIPS_TRUNKS
 
-from _metrics_helpers import add_noise, install_registry, one_thread, photo_crops  # noqa: F401
+from _metrics_helpers import add_noise, one_thread, photo_crops, registry_with  # noqa: F401
 
 
 class TinyTrunk(nn.Module):
@@ -130,10 +130,11 @@ def test_registry_trunk_weights_reproduce_the_lpips_package(tmp_path, monkeypatc
     torch.manual_seed(0)
     reference = lpips.LPIPS(net="alex", pnet_rand=True, verbose=False)  # random trunk, shipped lin weights
     path = _alexnet_features_file(tmp_path, reference)
-    assets = install_registry(monkeypatch, {"torchvision-alexnet": path})
+    assets = registry_with(tmp_path, monkeypatch, {"torchvision-alexnet": path})
+    assert LPIPS.available("alex")
+    assert assets.resolve("torchvision-alexnet").name == "alexnet-owt-7be5be79.pth"
 
-    metric = LPIPS("alex")
-    assert assets.calls[0][0] == "torchvision-alexnet"
+    metric = LPIPS("alex")  # trunk weights through the real resolver (found locally, checksum verified)
     x, y = _images(b=2, size=64)
     with torch.no_grad():
         expected = reference(x, y, normalize=True).flatten()
@@ -166,20 +167,27 @@ def test_squeezenet_full_torchvision_state_dict_loads(tmp_path):
         LPIPS("alex", weights=path)
 
 
-def test_missing_weights_raise_the_registry_error_in_one_line(monkeypatch):
-    assets = install_registry(monkeypatch, {})
-    with pytest.raises(assets.AssetUnavailableError) as info:
+def test_missing_weights_raise_the_registry_error_in_one_line(tmp_path, monkeypatch):
+    from perceptual_compression.assets import AssetUnavailableError, asset_info
+
+    registry_with(tmp_path, monkeypatch)
+    with pytest.raises(AssetUnavailableError) as info:
         LPIPS("vgg")
+    message = str(info.value)
     assert isinstance(info.value, FileNotFoundError)
-    assert "torchvision-vgg16" in str(info.value) and "\n" not in str(info.value)
-    assert LPIPS.available("alex") is False
-    # available() never asks for a download
-    assert all(download is False for _, download in assets.calls if _ == "torchvision-alexnet")
+    assert "\n" not in message and "'torchvision-vgg16'" in message
+    assert asset_info("torchvision-vgg16").files[0].url in message  # says how to provide it
+    assert LPIPS.available("vgg") is False and LPIPS.available("alex") is False
 
 
-def test_available_true_when_resolvable(monkeypatch, tmp_path):
-    install_registry(monkeypatch, {"torchvision-squeezenet1_1": tmp_path / "w.pth"})
-    assert LPIPS.available("squeezenet1_1") is True
+def test_available_never_downloads(tmp_path, monkeypatch):
+    import time
+
+    registry_with(tmp_path, monkeypatch, offline=False)  # downloads allowed in general ...
+    t0 = time.perf_counter()
+    assert LPIPS.available("squeezenet1_1") is False  # ... but available() only looks locally
+    assert time.perf_counter() - t0 < 5
+    assert not any((tmp_path / "cache").rglob("*.pth*"))
     assert LPIPS.asset_id("vgg16") == "torchvision-vgg16"
     with pytest.raises(ValueError, match="net must be one of"):
         LPIPS.available("resnet")
