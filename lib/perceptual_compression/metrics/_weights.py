@@ -1,4 +1,5 @@
-"""Pretrained weights for the metrics come from the asset registry (never downloaded by lpips/torchvision/torch-fidelity).
+"""Pretrained weights for the metrics come from the asset registry, never from lpips, torchvision or
+torch-fidelity downloads.
 
 The registry (:mod:`perceptual_compression.assets`) is imported lazily, inside the functions that need
 weights, so that the weight-free metrics (PSNR, MS-SSIM, NLPD, SWD) never depend on it.

@@ -1,12 +1,14 @@
 r"""LPIPS (Zhang et al. 2018), the learned perceptual image patch similarity, on the ``lpips`` package.
 
 .. math::
-    d(x, \hat x) = \sum_l \frac{1}{H_l W_l} \sum_{h,w} \big\| w_l \odot (\hat f^l_{hw}(x) - \hat f^l_{hw}(\hat x)) \big\|_2^2,
+    d(x, \hat x) = \sum_l \frac{1}{H_l W_l} \sum_{h,w} \sum_c
+        w_{l,c} \big(\hat f^l_{hwc}(x) - \hat f^l_{hwc}(\hat x)\big)^2,
     \qquad \hat f^l_{hw} = \frac{f^l_{hw}}{\sqrt{\|f^l_{hw}\|_2^2 + \epsilon}}
 
 :math:`f^l` are the activations of layer :math:`l` of an ImageNet classifier trunk (AlexNet, VGG16 or
-SqueezeNet 1.1), unit-normalised along channels; :math:`w_l` are the linear calibration weights fitted by
-Zhang et al. on human 2AFC judgements ("lin" variant), or all ones (``lin=False``, the plain averaged
+SqueezeNet 1.1), unit-normalised along channels; :math:`w_{l,c} \ge 0` are the linear calibration weights
+fitted by Zhang et al. on human 2AFC judgements ("lin" variant; the paper writes them as
+:math:`\|w_l \odot \Delta\|^2`, i.e. the square roots of these), or all ones (``lin=False``, the plain
 variant). PIM's calibration (Bhardwaj et al. 2020) compares both: ``LPIPS-Alex-lin`` and ``LPIPS-Alex``.
 
 Where the pieces come from

@@ -1,7 +1,8 @@
 r"""Multi-scale structural similarity (Wang, Simoncelli & Bovik 2003) via ``pytorch-msssim``.
 
 .. math::
-    \mathrm{MS\text{-}SSIM}(x, \hat x) = \big[l_M(x,\hat x)\big]^{\alpha_M} \prod_{j=1}^{M} \big[c_j(x,\hat x)\, s_j(x,\hat x)\big]^{\beta_j}
+    \mathrm{MS\text{-}SSIM}(x, \hat x) = \big[l_M(x,\hat x)\big]^{\alpha_M}
+        \prod_{j=1}^{M} \big[c_j(x,\hat x)\, s_j(x,\hat x)\big]^{\beta_j}
 
 with M = 5 scales (four 2x average-pool downsamplings), an 11-tap Gaussian window (sigma 1.5),
 K1 = 0.01, K2 = 0.03 and the exponents (0.0448, 0.2856, 0.3001, 0.2363, 0.1333) of Wang et al.
