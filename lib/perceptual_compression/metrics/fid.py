@@ -44,6 +44,7 @@ small non-zero value; two independent samples of one distribution give zero with
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
@@ -125,6 +126,10 @@ def fid256_patches(images: Tensor | Iterable[Tensor], patch: int = 256) -> Tenso
     return torch.cat(out, dim=0)
 
 
+def _progress_default() -> bool:
+    return os.environ.get("PERCEPTUAL_COMPRESSION_PROGRESS", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
 @torch.no_grad()
 def extract_features(
     images: Tensor | Iterable[Tensor],
@@ -132,13 +137,22 @@ def extract_features(
     *,
     batch_size: int = 32,
     device: torch.device | str | None = None,
+    progress: bool | None = None,
 ) -> Tensor:
-    """Features ``(N, D)`` (float64, CPU) of images in [0, 1]; images of equal size are batched together."""
+    """Features ``(N, D)`` (float64, CPU) of images in [0, 1]; images of equal size are batched together.
+
+    Runs on ``device`` (default: CUDA when present). ``progress``: a tqdm bar on stderr (default: on unless
+    ``PERCEPTUAL_COMPRESSION_PROGRESS=0``).
+    """
+    from tqdm import tqdm
+
     from ..training import default_device
 
     device = torch.device(device) if device is not None else default_device()
     feature_extractor = feature_extractor.to(device).eval()
     imgs = image_list(images)
+    show = _progress_default() if progress is None else progress
+    bar = tqdm(total=len(imgs), desc="features", unit="img", mininterval=2.0, file=sys.stderr, disable=not show)
     feats = []
     i = 0
     while i < len(imgs):
@@ -150,7 +164,9 @@ def extract_features(
         if f.dim() != 2 or f.shape[0] != batch.shape[0]:
             raise ValueError(f"the feature extractor must return (N, D) features, got {tuple(f.shape)}")
         feats.append(f.detach().to("cpu", torch.float64))
+        bar.update(j - i)
         i = j
+    bar.close()
     return torch.cat(feats, dim=0)
 
 
@@ -240,6 +256,7 @@ def fid_kid(
     seed: int = 0,
     batch_size: int = 32,
     device: torch.device | str | None = None,
+    progress: bool | None = None,
 ) -> FidKidResult:
     """FID (and KID) of ``fake`` against ``real`` image sets (batches or lists of images in [0, 1]).
 
@@ -257,8 +274,9 @@ def fid_kid(
         extractor, name = InceptionFeatures(), "inception-v3 (torch-fidelity)"
     else:
         extractor, name = feature_extractor, type(feature_extractor).__name__
-    f_real = extract_features(real_list, extractor, batch_size=batch_size, device=device)
-    f_fake = extract_features(fake_list, extractor, batch_size=batch_size, device=device)
+    kw = dict(batch_size=batch_size, device=device, progress=progress)
+    f_real = extract_features(real_list, extractor, **kw)
+    f_fake = extract_features(fake_list, extractor, **kw)
     fid = fid_from_features(f_real, f_fake)
     kid_mean = kid_std = used = None
     if kid:

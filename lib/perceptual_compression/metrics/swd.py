@@ -125,6 +125,7 @@ def _wasserstein1_sorted(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _sliced_w1(a: Tensor, b: Tensor, num_projections: int, gen: torch.Generator, chunk: int = 128) -> float:
+    a, b = a.detach().cpu().double(), b.detach().cpu().double()
     dim = a.shape[1]
     total, done = 0.0, 0
     while done < num_projections:
@@ -132,8 +133,8 @@ def _sliced_w1(a: Tensor, b: Tensor, num_projections: int, gen: torch.Generator,
         dirs = torch.randn(dim, k, generator=gen, dtype=torch.float64)
         dirs = dirs / dirs.norm(dim=0, keepdim=True)
         # numpy's sort is much faster than torch's on CPU for these (n, k) column sorts
-        pa = np.sort((a.double() @ dirs).numpy(), axis=0)
-        pb = np.sort((b.double() @ dirs).numpy(), axis=0)
+        pa = np.sort((a @ dirs).numpy(), axis=0)
+        pb = np.sort((b @ dirs).numpy(), axis=0)
         total += _wasserstein1_sorted(pa, pb) * k
         done += k
     return total / num_projections
