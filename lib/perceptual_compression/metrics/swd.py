@@ -33,7 +33,14 @@ The result holds one value per level (finest first) and their mean. Values are i
 normalised descriptors; Karras et al. print them multiplied by 10³. With ``"reference"`` the distance
 is not symmetric (the real set fixes the units): pass the real set first. Randomness (patch positions,
 directions) is seeded: the real and the fake set draw positions from two generators with the same seed,
-so identical sets give exactly 0, and the same call always gives the same number.
+so identical sets give exactly 0, and the same call always gives the same number. When ``fake[i]`` is a
+reconstruction of ``real[i]`` (same size), both sets draw their descriptors at the same positions, so the
+sampling noise of the two sets is shared and the distance reflects the distortion, not the draw. Between
+*different* images the sampling noise of a few images is large (content differs): compare such values
+only at equal image counts and patch budgets.
+
+On six Kodak images, JPEG at quality 10 / 30 / 75 (0.39 / 0.79 / 1.62 bpp) gives a mean SWD of
+44 / 26 / 17 x 10^-3 (reference units), the finest level moving most (104 / 61 / 42 x 10^-3).
 """
 
 from __future__ import annotations
