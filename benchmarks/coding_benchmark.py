@@ -44,6 +44,7 @@ from tqdm.auto import tqdm
 from perceptual_compression.coding import ImageCodec, header_size, unpack
 from perceptual_compression.coding.tables import model_fingerprint
 from perceptual_compression.datasets import PatchDataset, embedded_images, natural_images
+from perceptual_compression.metrics import psnr
 from perceptual_compression.models.mean_scale_hyperprior import minnen2018_mean_scale_hyperprior
 from perceptual_compression.training import Trainer, default_device, seed_everything
 
@@ -104,15 +105,6 @@ def train(name: str, args, device: torch.device) -> tuple[torch.nn.Module, dict]
     return model, summary
 
 
-def psnr_db(x: torch.Tensor, x_hat: torch.Tensor) -> float | None:
-    """PSNR (perceptual_compression.metrics, 8-bit rounded), for context only; None until metrics is installed."""
-    try:
-        from perceptual_compression.metrics import psnr
-    except ImportError:
-        return None
-    return float(psnr(x[None], x_hat))
-
-
 def evaluate(name: str, model: torch.nn.Module, images, device: torch.device) -> list[dict]:
     codec = ImageCodec(model, codec_id=f"coding-benchmark-{name}")
     rows = []
@@ -145,7 +137,7 @@ def evaluate(name: str, model: torch.nn.Module, images, device: torch.device) ->
             "bpp_coded": 8 * len(data) / pixels,
             "encode_s": t1 - t0,
             "decode_s": t2 - t1,
-            "psnr_db": psnr_db(x.to(x_hat.device), x_hat),
+            "psnr_db": float(psnr(x[None].to(x_hat.device), x_hat)),
         })
     return rows
 
@@ -171,8 +163,7 @@ def summarize(rows: list[dict]) -> dict:
         "encode_ms_median": 1000 * statistics.median(r["encode_s"] for r in rows),
         "decode_ms_mean": 1000 * statistics.mean(r["decode_s"] for r in rows),
         "decode_ms_median": 1000 * statistics.median(r["decode_s"] for r in rows),
-        "psnr_db_mean": (statistics.mean(r["psnr_db"] for r in rows)
-                         if all(r["psnr_db"] is not None for r in rows) else None),
+        "psnr_db_mean": statistics.mean(r["psnr_db"] for r in rows),
     }
 
 
@@ -225,7 +216,7 @@ def markdown(result: dict) -> str:
             f"| {s['streams_per_image']:.0f} | {s['bpp_estimated']:.4f} | {s['bpp_strings']:.4f} "
             f"| {s['bpp_coded']:.4f} | {s['overhead_strings_pct']:+.2f} % | {s['overhead_coded_pct']:+.2f} % "
             f"| {s['header_bytes_mean']:.1f} | {s['encode_ms_mean']:.0f} | {s['decode_ms_mean']:.0f} "
-            + (f"| {s['psnr_db_mean']:.2f} |" if s["psnr_db_mean"] is not None else "| n/a |")
+            f"| {s['psnr_db_mean']:.2f} |"
         )
     mach = result["machine"]
     lines += [
