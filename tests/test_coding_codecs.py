@@ -78,6 +78,9 @@ def test_eb_requires_update_and_checks_shapes():
         codec.compress(torch.full((2, 4), float("nan")))
     with pytest.raises(ValueError, match="codable range"):
         codec.compress(torch.full((2, 4), 1e12))
+    # from 2**27 on CompressAI's rANS encoder loops forever: must be refused, not hang
+    with pytest.raises(ValueError, match="codable range"):
+        codec.compress(torch.tensor([[1.5e8, 0.0, 0.0, 0.0]]))
     with pytest.raises(TypeError):
         EntropyBottleneckCodec(GaussianConditional(None), "x")
 
@@ -168,6 +171,10 @@ def test_gaussian_conditional_checks(gaussian):
         codec.compress(y, torch.ones_like(y), torch.zeros(1))
     with pytest.raises(CodecError):
         codec.decompress(data[:-1], torch.ones_like(y))
+    with pytest.raises(ValueError, match="finite"):
+        codec.compress(y, torch.full_like(y, float("nan")))
+    with pytest.raises(ValueError, match="finite"):
+        codec.compress(y, torch.ones_like(y), torch.full_like(y, float("inf")))
     with pytest.raises(RuntimeError, match=r"update\(\)"):
         GaussianConditionalCodec(GaussianConditional(None), "gc").compress(y, torch.ones_like(y))
 

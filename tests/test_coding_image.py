@@ -130,6 +130,8 @@ def test_bad_inputs(ours):
         codec.compress(torch.zeros(3, 8, 8, dtype=torch.uint8))
     with pytest.raises(ValueError):
         codec.compress(torch.zeros(8, 8))
+    with pytest.raises(ValueError, match="NaN"):
+        codec.compress(torch.full((3, 8, 8), float("nan")))
     with pytest.raises(ValueError):
         ImageCodec(ours, "")
     with pytest.raises(TypeError, match="compress"):

@@ -47,9 +47,9 @@ class GaussianConditionalCodec:
         """Bytes (header + one rANS stream) for ``y`` of any shape ``(B, ...)``; scales/means of the same shape."""
         require_updated(self.gaussian_conditional, "gaussian_conditional")
         self._check(y.shape, scales, means)
-        if y.ndim < 1 or not torch.isfinite(y).all():
-            raise ValueError("latents must be a finite tensor of shape (B, ...)")
         centered = y if means is None else y - means
+        if y.ndim < 1 or not torch.isfinite(centered).all() or not torch.isfinite(scales).all():
+            raise ValueError("latents, means and scales must be finite tensors of shape (B, ...)")
         symbols = torch.round(centered).to(torch.int64).cpu().numpy()
         table = table_from_entropy_model(self.gaussian_conditional)
         stream = encode_stream([(symbols, self._indexes(scales), table)])

@@ -80,6 +80,8 @@ class ImageCodec:
             x = x.unsqueeze(0)
         if x.ndim != 4 or x.shape[0] < 1 or x.shape[2] < 1 or x.shape[3] < 1:
             raise ValueError(f"images must have shape (3, H, W) or (B, C, H, W), got {tuple(x.shape)}")
+        if not torch.isfinite(x).all():
+            raise ValueError("images contain NaN or infinite values")
         h, w = x.shape[-2:]
         ph, pw = (-h) % self.stride, (-w) % self.stride
         x = x.to(_model_device(self.model))

@@ -16,7 +16,9 @@ Measured per-stream overhead (coded bits minus the ideal ``-log2`` cost under th
 i.e. under 0.1% once a stream holds more than ~10^4 bits. Known limitation worked around here: CompressAI's
 encoder sizes its output buffer by the number of symbols and overruns it for streams of fewer than 4 symbols
 (heap corruption, seen as "double free" aborts), so short streams are padded with the most probable symbol,
-which the decoder simply never reads (rANS decodes in the order symbols were pushed).
+which the decoder simply never reads (rANS decodes in the order symbols were pushed). A second one: values
+at or beyond 2**27 from a table's offset make CompressAI's encoder loop forever; they are rejected with a
+``ValueError`` before it is called.
 """
 
 from __future__ import annotations
@@ -30,17 +32,25 @@ from .container import CodecError
 from .tables import CdfTable
 
 MIN_SYMBOLS = 4  # below this CompressAI's encoder writes outside its buffer (see module docstring)
-MAX_ABS_SYMBOL = 1 << 30  # the bypass mode codes values up to 2**31 in magnitude; stay well inside
+# The bypass mode codes |value - offset| with 4-bit nibbles; from 2**27 on, CompressAI's nibble count shifts a
+# 32-bit integer by 32 (undefined behaviour) and its encoder loops forever. Stay below.
+MAX_ABS_VALUE = (1 << 27) - 1
 
 
 def _as_int_list(a: np.ndarray | Sequence[int]) -> list[int]:
     return np.asarray(a, dtype=np.int64).reshape(-1).tolist()
 
 
-def check_symbols(symbols: np.ndarray, what: str = "symbols") -> None:
-    """Raise ``ValueError`` for values the coder cannot take (non-finite input or magnitude >= 2**30)."""
-    if symbols.size and int(np.abs(symbols).max()) >= MAX_ABS_SYMBOL:
-        raise ValueError(f"{what} out of the codable range (|value| must be < 2**30); is the input finite and scaled?")
+def check_values(symbols: np.ndarray, indexes: np.ndarray, table: CdfTable) -> None:
+    """Raise ``ValueError`` unless every ``symbol - offset`` is codable (magnitude below 2**27)."""
+    if symbols.size == 0:
+        return
+    values = symbols.astype(np.int64) - np.asarray(table.offsets, dtype=np.int64)[indexes]
+    if not ((values > -MAX_ABS_VALUE) & (values < MAX_ABS_VALUE)).all():
+        raise ValueError(
+            "values out of the codable range (|symbol - offset| must be < 2**27); "
+            "are the latents finite and sensibly scaled?"
+        )
 
 
 def encode_stream(segments: Sequence[tuple[np.ndarray, np.ndarray, CdfTable]]) -> bytes:
@@ -57,7 +67,7 @@ def encode_stream(segments: Sequence[tuple[np.ndarray, np.ndarray, CdfTable]]) -
             continue
         if int(indexes.min()) < 0 or int(indexes.max()) >= table.num_tables:
             raise ValueError(f"table indexes must lie in [0, {table.num_tables})")
-        check_symbols(symbols)
+        check_values(symbols, indexes, table)
         encoder.encode_with_indexes(
             _as_int_list(symbols), _as_int_list(indexes), table.cdfs, table.cdf_lengths, table.offsets
         )

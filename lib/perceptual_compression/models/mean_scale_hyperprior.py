@@ -238,6 +238,8 @@ class MeanScaleHyperpriorAutoencoder(CompressionModel):
             raise ValueError(f"height and width must be multiples of {self.stride} (ImageCodec pads for you)")
         y = self.encoder(x)
         z = self.hyper_analysis(y)
+        if not (torch.isfinite(y).all() and torch.isfinite(z).all()):
+            raise ValueError("the latents are not finite (non-finite input, or diverged weights)")
         medians = eb_medians(self.hyper_bottleneck).reshape(1, -1, 1, 1)
         z_symbols = torch.round(z - medians).to(torch.int64)
         _, means, scales = self._hyper_decode(z_symbols)  # exactly as the decoder will compute them
