@@ -1,1 +1,1 @@
-"""Model families, one module per family; import from the modules themselves."""
+"""Models, one module per family (hyperprior, HiFiC, factorized, PIM, VQ-VAE, ...). Import from the modules."""
