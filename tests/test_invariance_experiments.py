@@ -58,7 +58,13 @@ def test_tiny_banana_sweep():
     table = E.banana_table(runs)
     assert len(table) == 2 * 2 * cfg.seeds
     assert (table["coded_bits"] >= table["rate_bits"] * 0.98).all()
-    assert (table["overhead_%"].abs() < 5).all()
+    # the batch is one bitstream: the coded size exceeds the estimate by at most the container header
+    # (15 bytes here), the rANS flush (<= 64 bits) and 2% of the estimate (16-bit CDF tables)
+    n = cfg.n_test
+    excess = (table["coded_bits"] - table["rate_bits"]) * n
+    assert (excess <= 8 * 15 + 64 + 0.02 * table["rate_bits"] * n).all(), table
+    big = table["rate_bits"] * n > 10_000          # where the fixed cost is small: within 2% of the estimate
+    assert (table.loc[big, "overhead_%"].abs() < 2).all(), table
     # a larger beta spends more bits and predicts the norm better, for both objectives
     for obj, g in table.groupby("objective"):
         lo, hi = g[g.beta == 1.0], g[g.beta == 32.0]
