@@ -65,6 +65,9 @@ def test_tiny_banana_sweep():
     assert (excess <= 8 * 15 + 64 + 0.02 * table["rate_bits"] * n).all(), table
     big = table["rate_bits"] * n > 10_000          # where the fixed cost is small: within 2% of the estimate
     assert (table.loc[big, "overhead_%"].abs() < 2).all(), table
+    # one bitstream per example pays the header and the flush every time
+    assert (table["coded_alone_bits"] >= 8 * 15 + table["rate_bits"] * 0.5).all(), table
+    assert (table["coded_alone_bits"] > table["coded_bits"] + 8 * 10).all(), table
     # a larger beta spends more bits and predicts the norm better, for both objectives
     for obj, g in table.groupby("objective"):
         lo, hi = g[g.beta == 1.0], g[g.beta == 32.0]
