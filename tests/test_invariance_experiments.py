@@ -78,3 +78,21 @@ def test_tiny_banana_sweep():
     q = E.quantization_map(runs[0].model, extent=4.0, n=40)
     assert q["ids"].shape == (40, 40) and q["boundary"].any() and len(q["centers"]) == q["ids"].max() + 1
     assert 0 < q["probability"].sum() <= 1.0 + 1e-6
+
+
+def test_tiny_mnist_run_is_evaluated_end_to_end():
+    """One VIC and one BINCE run on random 'digits': coded rates, probes on codes and on decoded images."""
+    g = torch.Generator().manual_seed(0)
+    data = E.MNISTData(torch.rand(96, 1, 28, 28, generator=g), torch.arange(96) % 4,
+                       torch.rand(48, 1, 28, 28, generator=g), torch.arange(48) % 4, "random images")
+    cfg = MNISTConfig.for_scale("small").with_(steps=4, bince_steps=4, batch_size=8, n_train=64, n_test=32,
+                                               probe_steps=4, probe_hidden=16, decoder_hidden=16, channels=4, z_dim=8)
+    ev = E.mnist_eval_set(data, cfg)
+    for spec in (E.MNISTSpec("VIC", "VIC", "standard", 10.0), E.MNISTSpec("BINCE", "BINCE", "supervised", 10.0)):
+        run = E.evaluate_mnist_run(E.train_mnist_run(spec, cfg, data, progress=False), ev, cfg)
+        assert run.coded_bits * 32 - run.rate_bits * 32 <= 8 * 15 + 64 + 0.02 * run.rate_bits * 32
+        assert run.coded_alone_bits >= 8 * 15
+        assert 0 <= run.linear_error <= 1 and 0 <= run.mlp_error <= 1 and 0 <= run.bayes_error <= 1
+        assert math.isfinite(run.recon_linear_error) == (spec.objective == "VIC")
+    table = E.mnist_table([run])
+    assert {"coded_alone_bits", "recon_linear_error"} <= set(table.columns)

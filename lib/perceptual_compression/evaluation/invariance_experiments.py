@@ -6,7 +6,8 @@
   :func:`quantization_map` / :func:`plot_quantization` for the cells and code vectors.
 - :func:`run_mnist` — Fig. 6 and Sec. 5.1 on augmented MNIST: VC and VIC over beta, VIC with the mild,
   standard and supervised augmentations, BINCE with the supervised augmentation; each run is evaluated
-  on augmented test images (rate estimated and coded, linear and MLP probes on ``Z``, Bayes-risk check).
+  on augmented test images (rate estimated and coded, linear and MLP probes on ``Z``, a linear probe on
+  the decoded images of VC and VIC, Bayes-risk check).
 - :func:`bince_feature_compression` — Sec. 5.3's recipe (an entropy bottleneck over frozen features) on the
   chapter's own BINCE encoder.
 - :func:`check_parameters` — validation of the notebook's parameters (fails at once, naming valid values).
@@ -291,6 +292,7 @@ class MNISTRun:
     coded_alone_bits: float = math.nan
     linear_error: float = math.nan
     mlp_error: float = math.nan
+    recon_linear_error: float = math.nan   # linear probe on the decoded images (VC, VIC)
     bayes_error: float = math.nan
     conflicting_images: int = -1
     num_codes: int = 0
@@ -351,6 +353,9 @@ def evaluate_mnist_run(run: MNISTRun, ev: MNISTEvalSet, cfg: MNISTConfig, seed: 
     run.coded_alone_bits = coded_alone_bits(model, ev.test_x)
     with torch.enable_grad():
         run.linear_error = probe_error(z_tr, ev.train_y, z_te, ev.test_y, kind="linear", steps=100, seed=seed)["error"]
+        if model.decoder is not None:   # predictors trained on reconstructions instead of codes
+            run.recon_linear_error = probe_error(_decoded(model, z_tr), ev.train_y, _decoded(model, z_te), ev.test_y,
+                                                 kind="linear", steps=100, seed=seed)["error"]
         run.mlp_error = probe_error(z_tr, ev.train_y, z_te, ev.test_y, kind="mlp", steps=cfg.probe_steps,
                                     hidden=cfg.probe_hidden, lr=2e-3, seed=seed)["error"]
     check = bayes_risk_check(z_tr, ev.train_y, z_te, ev.test_y)
@@ -358,6 +363,14 @@ def evaluate_mnist_run(run: MNISTRun, ev: MNISTEvalSet, cfg: MNISTConfig, seed: 
     run.conflicting_images = check.num_conflicting_images
     run.num_codes = check.num_codes
     return run
+
+
+@torch.no_grad()
+def _decoded(model: InvariantCompressor, z_hat: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
+    """Bernoulli means of the decoder for quantized codes, on the CPU."""
+    dev = next(model.parameters()).device
+    return torch.cat([torch.sigmoid(model.decode(z_hat[i:i + batch_size].to(dev))).cpu()
+                      for i in range(0, len(z_hat), batch_size)])
 
 
 def run_mnist(cfg: MNISTConfig, data: MNISTData, seed: int = 0, *, progress: bool | None = None,
@@ -388,7 +401,8 @@ def _rebuild(cfg: MNISTConfig, spec: MNISTSpec, state: dict[str, torch.Tensor]) 
     return model.eval()
 
 
-_METRICS = ("rate_bits", "coded_bits", "coded_alone_bits", "linear_error", "mlp_error", "bayes_error", "conflicting_images", "num_codes")
+_METRICS = ("rate_bits", "coded_bits", "coded_alone_bits", "linear_error", "mlp_error", "recon_linear_error",
+            "bayes_error", "conflicting_images", "num_codes")
 
 
 _WORKER_CACHE: dict = {}
@@ -458,7 +472,8 @@ def mnist_table(runs: list[MNISTRun]) -> pd.DataFrame:
         "rate_bits": r.rate_bits, "coded_bits": r.coded_bits,
         "overhead_%": 100 * (r.coded_bits / r.rate_bits - 1) if r.rate_bits > 0 else math.nan,
         "coded_alone_bits": r.coded_alone_bits,
-        "linear_error": r.linear_error, "mlp_error": r.mlp_error, "bayes_error": r.bayes_error,
+        "linear_error": r.linear_error, "mlp_error": r.mlp_error, "recon_linear_error": r.recon_linear_error,
+        "bayes_error": r.bayes_error,
         "codes": r.num_codes,
     } for r in runs])
 
