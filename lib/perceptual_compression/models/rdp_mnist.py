@@ -21,11 +21,12 @@ Images are ``(B, 1, 28, 28)`` floats in ``[0, 1]``.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..quantizers.fixed_centers import FixedCenterQuantizer
 
-__all__ = ["Encoder", "Decoder", "Critic", "RDPMnistCodec", "MnistClassifier", "LEAKY_SLOPE"]
+__all__ = ["ConvTranspose2d", "Encoder", "Decoder", "Critic", "RDPMnistCodec", "MnistClassifier", "LEAKY_SLOPE"]
 
 #: Leaky-ReLU negative slope (not given in the paper).
 LEAKY_SLOPE = 0.2
@@ -53,6 +54,27 @@ class Encoder(nn.Module):
         return self.net(x)
 
 
+class ConvTranspose2d(nn.ConvTranspose2d):
+    """``nn.ConvTranspose2d`` (same parameters, same output) that, on the CPU, runs as an ordinary convolution of
+    the zero-interleaved input with the flipped kernel — about three times faster there than PyTorch's
+    transposed-convolution kernel for these small layers. Only the case used here (no padding, no output
+    padding, no dilation, one group) takes the fast path; anything else falls back to the parent class."""
+
+    def forward(self, x: torch.Tensor, output_size=None) -> torch.Tensor:
+        if (x.device.type != "cpu" or output_size is not None or self.padding != (0, 0)
+                or self.output_padding != (0, 0) or self.dilation != (1, 1) or self.groups != 1 or x.dim() != 4):
+            return super().forward(x, output_size)
+        sh, sw = self.stride
+        if (sh, sw) != (1, 1):
+            b, c, h, w = x.shape
+            up = x.new_zeros(b, c, (h - 1) * sh + 1, (w - 1) * sw + 1)
+            up[:, :, ::sh, ::sw] = x
+            x = up
+        kh, kw = self.kernel_size
+        weight = self.weight.transpose(0, 1).flip(2, 3)
+        return F.conv2d(x, weight, self.bias, padding=(kh - 1, kw - 1))
+
+
 def _width(channels: int, width: float) -> int:
     if not width > 0:
         raise ValueError("width must be > 0")
@@ -71,9 +93,9 @@ class Decoder(nn.Module):
         c1, c2 = _width(64, width), _width(128, width)
         self.fc = nn.Sequential(*_fc(dim, 128), *_fc(128, 512))
         self.deconv = nn.Sequential(
-            nn.ConvTranspose2d(32, c1, 5, stride=2), nn.BatchNorm2d(c1), nn.LeakyReLU(LEAKY_SLOPE),
-            nn.ConvTranspose2d(c1, c2, 5, stride=2), nn.BatchNorm2d(c2), nn.LeakyReLU(LEAKY_SLOPE),
-            nn.ConvTranspose2d(c2, 1, 4, stride=1), nn.Sigmoid(),
+            ConvTranspose2d(32, c1, 5, stride=2), nn.BatchNorm2d(c1), nn.LeakyReLU(LEAKY_SLOPE),
+            ConvTranspose2d(c1, c2, 5, stride=2), nn.BatchNorm2d(c2), nn.LeakyReLU(LEAKY_SLOPE),
+            ConvTranspose2d(c2, 1, 4, stride=1), nn.Sigmoid(),
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
