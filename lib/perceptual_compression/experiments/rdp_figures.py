@@ -99,19 +99,29 @@ def fig5_theorem2(var: float = 1.0, sims=None):
 
 
 def perception_levels(df, n: int = 2) -> list[float]:
-    """Two (or ``n``) perception thresholds for equi-perception curves: quantiles of the λ > 0 models' indices
-    such that every threshold is met at two or more rates when possible."""
+    """``n`` perception thresholds for equi-perception curves, from strict to loose: the loosest is the largest
+    index among the λ > 0 models (so that its curve passes through every rate that has one), the others are
+    lower quantiles of those indices."""
     vals = np.sort(df.loc[df["lam"] > 0, "perception"].to_numpy())
     if len(vals) == 0:
         vals = np.sort(df["perception"].to_numpy())
-    qs = np.linspace(0.35, 0.8, n)
+    qs = np.linspace(0.4, 1.0, n) if n > 1 else np.array([1.0])
     return [float(np.quantile(vals, q)) for q in qs]
 
 
+def _tile(images: np.ndarray) -> np.ndarray:
+    """Stack ``(n, 28, 28)`` images as a 2-column grid."""
+    images = np.asarray(images)
+    if len(images) % 2:
+        images = images[:-1]
+    return np.concatenate([np.concatenate(list(images[i:i + 2]), axis=1) for i in range(0, len(images), 2)], axis=0)
+
+
 def fig_rd_plane(df, *, distortion_col: str = "mse", P_levels=None, rate: str = "nominal", title: str = "",
-                 xlabel: str = "Distortion (MSE per pixel)", n_digits: int = 6):
+                 xlabel: str = "Distortion (MSE per pixel)", n_digits: int = 6, originals=None):
     """Fig. 6 / Fig. 8: models on the rate–distortion plane coloured by perception index, Shannon's curve
-    (λ = 0), equi-perception curves (footnote 8), and decoded test digits along each curve."""
+    (λ = 0), equi-perception curves (footnote 8), and decoded test digits along each curve (below the
+    ``originals``, the same test digits, when given)."""
     import matplotlib.pyplot as plt
     from matplotlib.gridspec import GridSpec
 
@@ -123,19 +133,21 @@ def fig_rd_plane(df, *, distortion_col: str = "mse", P_levels=None, rate: str = 
         curves.append((f"$P\\leq{P:.3g}$", equi_perception_curve(df, P, distortion_col=distortion_col, rate=rate),
                        colors[i % len(colors)]))
     rates = sorted(df[rcol].unique())
-    fig = plt.figure(figsize=(12, 4.6))
-    gs = GridSpec(len(curves), 2, width_ratios=[1.05, 1.0], figure=fig, wspace=0.15, hspace=0.35)
+    rows = ([("original", None, "0.4")] if originals is not None else []) + curves
+    fig = plt.figure(figsize=(12, 1.5 + 1.25 * len(rows)))
+    gs = GridSpec(len(rows), 2, width_ratios=[1.05, 1.0], figure=fig, wspace=0.15, hspace=0.35)
     ax = fig.add_subplot(gs[:, 0])
     sc = ax.scatter(df[distortion_col], df[rcol], c=df["perception"], cmap="viridis_r", s=36, zorder=3,
                     edgecolor="k", lw=0.3)
     fig.colorbar(sc, ax=ax, label="perception index $d_W$ (lower is better)")
-    for name, cur, col in curves:
+    styles = ["-", "--", ":", "-."]
+    for i, (name, cur, col) in enumerate(curves):
         if len(cur):
-            ax.plot(cur[distortion_col], cur["rate"], "-", color=col, lw=2 if col == "k" else 1.6, label=name,
-                    zorder=2, marker="o" if len(cur) == 1 else None)
+            ax.plot(cur[distortion_col], cur["rate"], styles[i % len(styles)], color=col, lw=2 if col == "k" else 1.8,
+                    label=name, zorder=2, marker="o" if len(cur) == 1 else None)
     ax.set(xlabel=xlabel, ylabel=f"Rate [bits per digit, {rate}]", title=title or "Rate–distortion plane")
     ax.legend(frameon=False, fontsize=8, loc="upper right")
-    for r, (name, cur, col) in enumerate(curves):
+    for r, (name, cur, col) in enumerate(rows):
         sub = gs[r, 1].subgridspec(1, max(1, len(rates)), wspace=0.05)
         for c, rt in enumerate(rates):
             a = fig.add_subplot(sub[0, c])
@@ -143,14 +155,18 @@ def fig_rd_plane(df, *, distortion_col: str = "mse", P_levels=None, rate: str = 
             a.set_yticks([])
             for s in a.spines.values():
                 s.set_color(col)
+            if cur is None:  # the original digits
+                a.imshow(_tile(np.asarray(originals)[:n_digits]), cmap="gray", vmin=0, vmax=1)
+                if r == 0:
+                    a.set_title(f"{rt:.3g} bits", fontsize=8)
+                if c == 0:
+                    a.set_ylabel(name, fontsize=8, color=col)
+                continue
             row = cur[np.isclose(cur["rate"].to_numpy(dtype=float), rt)] if len(cur) else cur
             if len(row):
                 m = df[(df["dim"] == row.iloc[0]["dim"]) & (df["L"] == row.iloc[0]["L"])
                        & (df["lam"] == row.iloc[0]["lam"])].iloc[0]
-                ex = np.asarray(m["examples"])[:n_digits]
-                tile = np.concatenate([np.concatenate(list(ex[i:i + 2]), axis=1) for i in range(0, len(ex) - 1, 2)],
-                                      axis=0)
-                a.imshow(tile, cmap="gray", vmin=0, vmax=1)
+                a.imshow(_tile(np.asarray(m["examples"])[:n_digits]), cmap="gray", vmin=0, vmax=1)
             if r == 0:
                 a.set_title(f"{rt:.3g} bits", fontsize=8)
             if c == 0:
