@@ -134,7 +134,7 @@ def _synthetic_digits(n=256, seed=0):
 
 def _tiny(**kw):
     base = RDPMnistConfig.for_scale("small")
-    return dataclasses.replace(base, base_epochs=30 / 8, continue_epochs=5 / 8, lr_drop_epoch=25 / 8, width=0.25,
+    return dataclasses.replace(base, base_epochs=20 / 8, continue_epochs=3 / 8, lr_drop_epoch=15 / 8, width=0.25,
                                batch_size=32, n_critic=1, **kw)
 
 
@@ -155,8 +155,8 @@ def test_a_short_training_run_lowers_the_loss_and_resumes(tmp_path, one_thread):
     codec, critic, hist = train_codec(cfg, 2, 4, 0.0, data, checkpoint=ckpt, seed=0, device=torch.device("cpu"),
                                       progress=False)
     d = hist.values("distortion")
-    assert len(d) == 4 and hist.steps("distortion")[-1] == 29  # logged every 10 steps and at the last
-    assert d[-2:].mean() < 0.6 * d[:1].mean()
+    assert len(d) == 3 and hist.steps("distortion")[-1] == 19  # logged every 10 steps and at the last
+    assert d[-1] < 0.6 * d[0]
     assert ckpt.is_file()
     # a finished checkpoint is reloaded, not retrained
     codec2, _, hist2 = train_codec(cfg, 2, 4, 0.0, data, checkpoint=ckpt, seed=0, device=torch.device("cpu"),
@@ -166,7 +166,7 @@ def test_a_short_training_run_lowers_the_loss_and_resumes(tmp_path, one_thread):
     # a λ > 0 run continues from the λ = 0 weights and uses the critic
     init = {"codec": codec.state_dict(), "critic": critic.state_dict()}
     _, _, hist3 = train_codec(cfg, 2, 4, 5.0, data, init=init, seed=0, device=torch.device("cpu"), progress=False)
-    assert len(hist3.values("loss")) == 1 + 1  # 5 steps: logged at step 0 and at the last
+    assert len(hist3.values("loss")) == 1 + 1  # 3 steps: logged at step 0 and at the last
     assert math.isfinite(hist3.last("w_batch"))
 
 
