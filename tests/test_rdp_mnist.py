@@ -97,7 +97,7 @@ def test_paper_configuration():
     assert cfg.width == 1.0 and cfg.train_size is None and cfg.eval_size is None
     assert cfg.steps(cfg.base_epochs) == 25 * 938
     c = cfg.classifier
-    assert (c.epochs, c.batch_size, c.lr, c.lr_drop_epoch, c.lr_factor, c.momentum) == (30, 30, 1e-2, 20, 0.2, 0.0)
+    assert (c.epochs, c.batch_size, c.lr, c.lr_drop_epoch, c.lr_factor, c.momentum) == (30, 30, 1e-2, 20, 0.2, 0.9)
     assert c.steps(60_000) == 30 * 2000
 
 
