@@ -1,1 +1,1 @@
-"""Model families, one module each."""
+"""Models, one module per family (hyperprior, HiFiC, factorized, PIM, VQ-VAE, ...). Import from the modules."""
