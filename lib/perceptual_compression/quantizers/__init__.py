@@ -1,0 +1,1 @@
+"""Quantizers that are not CompressAI's (fixed-center soft/hard quantizers), one module per quantizer."""
