@@ -109,7 +109,7 @@ class EntropyLimitedAutoencoder(nn.Module):
     def _codec(self):
         from ..coding import CategoricalCodec
 
-        return CategoricalCodec(self.pmf.detach().cpu())
+        return CategoricalCodec(self.pmf.detach().cpu(), codec_id=f"ch2-entropy-limited-L{self.quantizer.n_centers}")
 
     @torch.no_grad()
     def compress(self, x: torch.Tensor) -> dict:
@@ -118,7 +118,7 @@ class EntropyLimitedAutoencoder(nn.Module):
         y = self.encoder(x)
         sym = self.quantizer.symbols(y)  # (B, M, h, w)
         codec = self._codec()
-        strings = [codec.compress(s.permute(1, 2, 0).reshape(-1, self.m).cpu()) for s in sym]
+        strings = [codec.compress(s.unsqueeze(0).cpu()) for s in sym]
         return {"strings": [strings], "shape": tuple(y.shape[-2:])}
 
     @torch.no_grad()
@@ -129,8 +129,10 @@ class EntropyLimitedAutoencoder(nn.Module):
         codec = self._codec()
         syms = []
         for s in strings[0]:
-            flat = codec.decompress(s)  # (h*w, M)
-            syms.append(flat.reshape(h, w, self.m).permute(2, 0, 1))
+            sym = codec.decompress(s)  # (1, M, h, w)
+            if tuple(sym.shape) != (1, self.m, h, w):
+                raise ValueError(f"decoded symbols have shape {tuple(sym.shape)}, expected (1, {self.m}, {h}, {w})")
+            syms.append(sym[0])
         sym = torch.stack(syms).to(self.pmf.device)
         y_hat = self.quantizer.dequantize(sym)
         return {"x_hat": self.decoder(y_hat).clamp(0, 1)}
