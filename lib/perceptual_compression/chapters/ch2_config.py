@@ -56,11 +56,10 @@ class FactorizedConfig:
     lambdas_mse: tuple[float, ...] = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800)
     lambdas_msssim: tuple[float, ...] = (2.40, 4.58, 8.73, 16.64, 31.73, 60.50, 115.37, 220.0)
     n_low_rates: int = 5                             # how many of the lambdas use (n_low, m_low)
-    patch_size: int = 256
-    batch_size: int = 8
-    steps: int = 1_000_000
-    lr: float = 1e-4
-    msssim_win_size: int = 11                        # MS-SSIM Gaussian window (11 is the standard)
+    patch_size: int = 256                            # Balle et al. 2018 (the paper used pretrained models)
+    batch_size: int = 8                              # Balle et al. 2018
+    steps: int = 1_000_000                           # our choice (the paper trains none itself)
+    lr: float = 1e-4                                 # our choice (CompressAI's default)
     checkpoint_every: int = 10_000
     log_every: int = 100
 
@@ -74,11 +73,10 @@ class EntropyLimitedConfig:
     centers: tuple[tuple[float, ...], ...] = ((-1.0, 1.0), (-2.0, -1.0, 0.0, 1.0, 2.0))  # 0.25 / "0.5" bpp
     losses: tuple[str, ...] = ("mse", "ms-ssim", "nlpd")
     soft_scale: float = 1.0                          # s of eq. 15 ("which we fix to 1")
-    patch_size: int = 256
-    batch_size: int = 8
-    steps: int = 100_000
-    lr: float = 1e-4
-    msssim_win_size: int = 11
+    patch_size: int = 256                            # not stated in the paper (our choice)
+    batch_size: int = 8                              # not stated in the paper (our choice)
+    steps: int = 100_000                             # not stated in the paper (our choice)
+    lr: float = 1e-4                                 # not stated in the paper (our choice)
     checkpoint_every: int = 10_000
     log_every: int = 100
 
@@ -92,24 +90,26 @@ class SmallBatchConfig:
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)         # 5 seeds (appendix E.1)
     steps: int = 1_000                               # Fig. 20's horizontal axis (not stated exactly)
     lr: float = 1e-5                                 # "a small learning rate" (value not stated)
-    patch_size: int = 256
+    patch_size: int = 256                            # not stated (our choice)
     eval_every: int = 1                              # "evaluated after every batch of size 1"
     eval_images: int = 24                            # Kodak
+    eval_size: int | None = None                     # None: whole images (their sides must be multiples of 16)
 
 
 @dataclass(frozen=True)
 class DensityConfig:
     """Observation 1: a tractable density model (the paper: PixelCNN++ on CIFAR-10, appendix A)."""
 
-    patch_size: int = 32                             # CIFAR-10's size
-    channels: int = 64
+    patch_size: int = 48                             # evaluation patches (CIFAR-10 is 32; our NLPD needs >= 33 px)
+    train_patch_size: int = 32                       # training patches (the model is convolutional)
+    channels: int = 64                               # our model (the paper: a pretrained PixelCNN++)
     layers: int = 8
-    mixtures: int = 5                                # discretized logistic mixture components
+    mixtures: int = 5                                # discretized logistic mixture components (PixelCNN++: 10)
     steps: int = 50_000
     batch_size: int = 32
     lr: float = 2e-4
-    n_eval: int = 1000
-    sigmas: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0)  # noise std, 0-255 units (Fig. 6)
+    n_eval: int = 1000                               # evaluation patches (the paper: CIFAR-10 test images)
+    sigmas: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0)  # noise std, 0-255 units (Fig. 8)
     log_every: int = 100
 
 
@@ -121,8 +121,9 @@ class EvalConfig:
     contrast_low: float = 0.0                        # x_low: solid grey (Sec. 5.1: "alpha = 0 ... solid gray")
     contrast_high: float = 2.0                       # x_high: contrast doubled (factor not given in the paper)
     eval_size: int | None = None                     # None: whole Kodak images
-    eval_images: int = 24
-    distortion_levels: int = 5                       # TID2013: 5 levels per distortion type
+    eval_images: int = 24                            # Kodak
+    obs5_references: int = 24                        # reference images of the TID2013 stand-in (TID2013: 25)
+    obs5_size: int | None = None                     # crop of the stand-in's references (None: whole)
 
 
 @dataclass(frozen=True)
@@ -148,22 +149,23 @@ class Ch2Config:
         return cls(
             scale="small",
             study2d=Study2DConfig(
-                hidden=32, steps=1500, batch_size=512, lambdas=(3.0, 12.0, 50.0, 200.0),
-                inverse_lambdas=(12.0,), uniform_lambda=12.0, fig12_lambda=12.0, n_eval=20_000,
+                hidden=32, steps=1500, batch_size=256, lr=5e-3, final_lr_factor=0.1, lambdas=(3.0, 20.0, 150.0),
+                inverse_lambdas=(20.0,), uniform_lambda=20.0, fig12_lambda=20.0, n_eval=20_000,
                 line_points=400, checkpoint_every=0, log_every=10,
             ),
             factorized=FactorizedConfig(
                 n_low=32, m_low=48, n_high=32, m_high=48, lambdas_mse=(0.0067, 0.0483),
-                lambdas_msssim=(8.73, 60.50), n_low_rates=2, patch_size=64, batch_size=8, steps=150,
-                lr=1e-3, msssim_win_size=3, checkpoint_every=0, log_every=10,
+                lambdas_msssim=(8.73, 60.50), n_low_rates=2, patch_size=48, batch_size=8, steps=100,
+                lr=1e-3, checkpoint_every=0, log_every=10,
             ),
             entropy_limited=EntropyLimitedConfig(
-                n=32, m=64, centers=((-1.0, 1.0),), patch_size=64, batch_size=8, steps=120, lr=1e-3,
-                msssim_win_size=3, checkpoint_every=0, log_every=10,
+                n=32, m=64, centers=((-1.0, 1.0),), patch_size=48, batch_size=8, steps=80, lr=1e-3,
+                checkpoint_every=0, log_every=10,
             ),
-            small_batch=SmallBatchConfig(n=16, m=16, steps=60, lr=1e-4, patch_size=32, eval_every=5,
-                                         eval_images=6),
-            density=DensityConfig(patch_size=16, channels=24, layers=4, mixtures=3, steps=150, batch_size=32,
-                                  lr=3e-3, n_eval=300, log_every=10),
-            evaluation=EvalConfig(n_alpha=21, eval_size=128, eval_images=8),
+            small_batch=SmallBatchConfig(n=16, m=16, steps=40, lr=1e-4, patch_size=48, eval_every=5,
+                                         eval_images=6, eval_size=64),
+            density=DensityConfig(patch_size=48, train_patch_size=16, channels=24, layers=4, mixtures=3,
+                                  steps=100, batch_size=32, lr=3e-3, n_eval=300, sigmas=(1.0, 5.0, 20.0, 50.0),
+                                  log_every=10),
+            evaluation=EvalConfig(n_alpha=11, eval_size=192, eval_images=8, obs5_references=4, obs5_size=192),
         )

@@ -164,14 +164,14 @@ def observation5(models: dict[str, object], references: Sequence[Tensor], distor
 
 
 @torch.no_grad()
-def contrast_performance(model_pairs: Sequence[tuple[object, object]], images: Tensor, alphas: Sequence[float], *,
+def contrast_performance(model_pairs: Sequence[tuple[object, object]], images: Sequence[Tensor], alphas: Sequence[float], *,
                          low: float = 0.0, high: float = 2.0, codec_prefix: str = "ch2-contrast") -> dict[str, np.ndarray]:
     """Relative performance ``P_perceptual / P_mse`` with ``P = MSE / bpp`` along the contrast axis (Fig. 4 right).
 
-    ``model_pairs``: ``(perceptual model, MSE model)`` trained for similar rates. For every ``alpha`` each
-    image ``x(alpha)`` (eq. 14) is coded for real by both models; ``P`` uses the mean squared error of the
-    decoded image and the real bits per pixel. Returns ``alpha``, the ratio per pair (mean over images)
-    and its mean over pairs ("average across rates").
+    ``model_pairs``: ``(perceptual model, MSE model)`` trained for similar rates; ``images``: ``(3, H, W)``
+    tensors (a batch or a list). For every ``alpha`` each image ``x(alpha)`` (eq. 14) is coded for real by
+    both models; ``P`` uses the mean squared error of the decoded image and the real bits per pixel (eq. 12).
+    Returns ``alpha``, the ratio per pair (mean over images) and its mean over pairs ("average across rates").
     """
     from ..coding import ImageCodec
 
@@ -180,16 +180,15 @@ def contrast_performance(model_pairs: Sequence[tuple[object, object]], images: T
         codecs = [ImageCodec(perc, f"{codec_prefix}-perceptual-{k}"), ImageCodec(mse_model, f"{codec_prefix}-mse-{k}")]
         per_alpha = []
         for a in alphas:
-            xa = contrast_axis(images, float(a), low=low, high=high)
             vals = []
-            for x in xa:
-                x = x[None]
+            for x in images:
+                xa = contrast_axis(x[None], float(a), low=low, high=high)
                 dr = []
                 for codec in codecs:
-                    data = codec.compress(x)
-                    x_hat = codec.decompress(data).to(x.device)
-                    dr.append(((x - x_hat) ** 2).mean().item())
-                    dr.append(8 * len(data) / (x.shape[-1] * x.shape[-2]))
+                    data = codec.compress(xa)
+                    x_hat = codec.decompress(data).to(xa.device)
+                    dr.append(((xa - x_hat) ** 2).mean().item())
+                    dr.append(8 * len(data) / (xa.shape[-1] * xa.shape[-2]))
                 vals.append(relative_performance(dr[0], dr[1], dr[2], dr[3]))
             per_alpha.append(float(np.mean(vals)))
         ratios.append(per_alpha)
@@ -247,14 +246,14 @@ class SmallBatchResult:
         return self.test_mse["nlpd"] / self.test_mse["mse"]
 
 
-def small_batch_run(cfg, patches_factory: Callable[[int], object], test_images: Tensor, *, device=None,
+def small_batch_run(cfg, patches_factory: Callable[[int], object], test_images: Tensor | Sequence[Tensor], *, device=None,
                     progress: bool | None = None) -> SmallBatchResult:
     """Appendix E.1: the Fig. 17 architecture without quantization trained with batch size 1 on ``D = MSE``
     and on ``D = NLPD``, from the same initialisation and image order per seed; the mean test MSE over
     ``test_images`` is recorded every ``cfg.eval_every`` steps. ``patches_factory(seed)`` returns a patch
     dataset whose stream gives the image order for that seed."""
     device = device or default_device()
-    test_images = test_images.to(device)
+    tests = [test_images.to(device)] if isinstance(test_images, Tensor) else [t[None].to(device) for t in test_images]
     results = {"mse": [], "nlpd": []}
     steps = None
     for seed in cfg.seeds:
@@ -268,9 +267,9 @@ def small_batch_run(cfg, patches_factory: Callable[[int], object], test_images: 
             @torch.no_grad()
             def test_mse() -> float:
                 model.eval()
-                v = ((model(test_images)["x_hat"].clamp(0, 1) - test_images) ** 2).mean().item()
+                errs = [((model(t)["x_hat"].clamp(0, 1) - t) ** 2).mean().item() for t in tests]
                 model.train()
-                return v
+                return float(np.mean(errs))
 
             def step_fn(step: int):
                 if step % cfg.eval_every == 0:
