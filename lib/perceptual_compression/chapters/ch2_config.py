@@ -30,6 +30,7 @@ class Study2DConfig:
     lambdas: tuple[float, ...] = (2.0, 6.0, 20.0, 60.0, 200.0, 600.0)
     inverse_lambdas: tuple[float, ...] = (2.0, 6.0, 20.0, 60.0, 200.0, 600.0)  # L3 = R + p^-0.1 lambda D
     gamma: float = 0.1                               # exponent of p(x) in eqs. 10-11 and Fig. 13b
+    normalise_weights: bool = True                   # divide p^+-gamma by its mean: similar rates at equal lambda
     uniform_half_width: float = 3.0                  # uniform samples on [-w, w]^2 (Fig. 13; not given)
     uniform_lambda: float = 20.0                     # lambda of the Fig. 13 models
     fig12_lambda: float = 20.0                       # the lambda shown in Figs. 11-12
@@ -131,6 +132,7 @@ class Ch2Config:
     """All settings of the chapter for one scale."""
 
     scale: str
+    cpu_threads: int | None = None                   # torch threads on a CPU (None: torch's default)
     study2d: Study2DConfig = field(default_factory=Study2DConfig)
     factorized: FactorizedConfig = field(default_factory=FactorizedConfig)
     entropy_limited: EntropyLimitedConfig = field(default_factory=EntropyLimitedConfig)
@@ -148,6 +150,8 @@ class Ch2Config:
             return cls(scale="paper")
         return cls(
             scale="small",
+            # the small models' tensors are tiny: one thread avoids synchronisation stalls on a shared CPU
+            cpu_threads=1,
             study2d=Study2DConfig(
                 hidden=32, steps=1500, batch_size=256, lr=5e-3, final_lr_factor=0.1, lambdas=(3.0, 20.0, 150.0),
                 inverse_lambdas=(20.0,), uniform_lambda=20.0, fig12_lambda=20.0, n_eval=20_000,

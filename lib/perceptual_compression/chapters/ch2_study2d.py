@@ -61,6 +61,15 @@ class Member:
         return f"{self.family}-λ{self.lmbda:g}"
 
 
+def distortion_weight_normalisers(source: StudentT2D, gamma: float, *, n: int = 1_000_000, seed: int = 12345) -> dict[str, float]:
+    """``E_p[p(x)^gamma]`` and ``E_p[p(x)^-gamma]`` (Monte Carlo): dividing the weights of eqs. 10-11 by them
+    keeps the average weight at 1, so that the three objectives reach similar rates at the same lambda
+    (appendix C tunes lambda for that; this does it once for all lambdas)."""
+    x = source.sample(n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    lp = source.log_prob(x)
+    return {"L2": float(torch.exp(gamma * lp).mean()), "L3": float(torch.exp(-gamma * lp).mean())}
+
+
 def bank_members(cfg) -> list[Member]:
     """The members of the bank described by a :class:`~.ch2_config.Study2DConfig`."""
     members = [Member("L1", lm) for lm in cfg.lambdas]
@@ -117,6 +126,8 @@ def train_bank(cfg, *, seed: int = 0, checkpoint_path: str | Path | None = None,
     fam = [m.family for m in members]
     is_uniform = torch.tensor([f in ("U", "UW") for f in fam], device=device)
     gamma_d = torch.tensor([{"L2": cfg.gamma, "L3": -cfg.gamma}.get(f, 0.0) for f in fam], device=device)
+    norm = distortion_weight_normalisers(source, cfg.gamma) if cfg.normalise_weights else {}
+    log_norm_d = torch.tensor([math.log(norm.get(f, 1.0)) for f in fam], device=device)
     gamma_all = torch.tensor([cfg.gamma if f == "UW" else 0.0 for f in fam], device=device)
     gen = torch.Generator().manual_seed(seed)
     hw = cfg.uniform_half_width
@@ -126,7 +137,7 @@ def train_bank(cfg, *, seed: int = 0, checkpoint_path: str | Path | None = None,
         xu = ((torch.rand(cfg.batch_size, 2, generator=gen) * 2 - 1) * hw).to(device)
         x = torch.where(is_uniform[:, None, None], xu.unsqueeze(0), xs.unsqueeze(0))  # (K, B, 2)
         logp = source.log_prob(x).float()
-        wd = torch.exp(gamma_d[:, None] * logp)
+        wd = torch.exp(gamma_d[:, None] * logp - log_norm_d[:, None])
         wt = torch.exp(gamma_all[:, None] * logp)
         out = model.loss(x, lm, distortion_weight=wd, weight=wt)
         opt.zero_grad(set_to_none=True)
@@ -191,11 +202,13 @@ def sensitivity_correlations(bank: TrainedBank, *, n: int, delta: float, seed: i
     ``x1`` are ``n`` Student-t samples, ``x2 = x1 + delta u`` with ``u`` a random unit vector. ``D_s``
     uses the coded reconstruction (rounding); ``D_r`` and ``D_in`` use the continuous maps ``d(e(x))``
     and ``e(x)``, whose sensitivity is a derivative (with rounding, a displacement of ``delta`` rarely
-    leaves its quantization cell and ``D_r`` would be mostly 0). The rounded variants are reported too.
+    leaves its quantization cell and ``D_r`` would be mostly 0). Also reported: the rounded variants
+    (``*_rounded``) and displacements along the high-variance x-axis only (``*_xaxis``).
     """
     g = torch.Generator().manual_seed(seed)
     x1 = bank.source.sample(n, generator=g)
     x2 = perturb(x1, delta, generator=g)
+    x2_axis = x1 + torch.tensor([delta, 0.0])
     dev = next(bank.model.parameters()).device
     p1 = bank.source.prob(x1).numpy()
     rows = []
@@ -211,10 +224,12 @@ def sensitivity_correlations(bank: TrainedBank, *, n: int, delta: float, seed: i
                                     rec_quantized=True, inner_quantized=True)
         c = cont.spearman_with(p1)
         r = rounded.spearman_with(p1)
+        a = induced_distances(x1, x2_axis, enc, dec, quantize=quant).spearman_with(p1)
         rows.append({"member": member.name, "family": member.family, "lambda": member.lmbda,
                      "rho_Ds": c["D_s"], "rho_Dr": c["D_r/RMSE"], "rho_Din": c["D_in/RMSE"],
                      "rho_Ds_continuous": induced_distances(x1, x2, enc, dec).spearman_with(p1)["D_s"],
-                     "rho_Dr_rounded": r["D_r/RMSE"], "rho_Din_rounded": r["D_in/RMSE"]})
+                     "rho_Dr_rounded": r["D_r/RMSE"], "rho_Din_rounded": r["D_in/RMSE"],
+                     "rho_Dr_xaxis": a["D_r/RMSE"], "rho_Din_xaxis": a["D_in/RMSE"]})
     return rows
 
 
