@@ -72,9 +72,11 @@ def test_same_model_on_both_sides_gives_ratio_one_and_observation5(test_images):
     lin = factorized_prior(8, 3).eval()
     lin.g_a, lin.g_s = _Scale(100.0), _Scale(0.01)
     lin.update(force=True)
-    rows = img.observation5({"lin": lin}, refs, distorted, scores)
+    out = img.observation5({"lin": lin}, refs, distorted, {"mse": scores, "-mse": [-v for v in scores]})
+    rows = out["mse"]
     assert rows[0]["model"] == "RMSE" and rows[0]["rho_Dr"] == pytest.approx(1.0)
     assert rows[1]["rho_Din"] == pytest.approx(1.0) and rows[1]["rho_Dr"] > 0.95
+    assert out["-mse"][1]["rho_Din"] == pytest.approx(-1.0)
 
 
 class _Scale(torch.nn.Module):

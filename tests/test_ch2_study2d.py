@@ -35,5 +35,6 @@ def test_short_training_lowers_the_loss_and_codes_for_real(tmp_path):
     assert len(corr) == 1 and -1 <= corr[0]["rho_Ds"] <= 1
     xs, ys, labels, codes = s2d.quantization_cells(bank.model.extract(0), extent=(-4, 4, -2, 2), resolution=50)
     assert labels.shape == (50, 50) and codes.shape[1] == 2 and labels.max() + 1 == len(codes)
-    rel = s2d.relative_performance_along_x(bank, n=50)
-    assert rel["raw"].shape == (1, 50) and np.isfinite(rel["mean_fit"]).all()
+    rel = s2d.relative_performance_along_x(bank, n=700, x_max=35.0, window=0.5)
+    assert rel["raw"].shape == (1, 70) and np.isfinite(rel["mean_fit"]).all()
+    np.testing.assert_allclose(rel["x"][:2], [0.25, 0.75])

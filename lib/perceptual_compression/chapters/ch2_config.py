@@ -36,7 +36,8 @@ class Study2DConfig:
     fig12_lambda: float = 20.0                       # the lambda shown in Figs. 11-12
     n_eval: int = 100_000                            # samples for Fig. 2 correlations and rates
     delta: float = 1e-3                              # size of the small displacement x2 - x1
-    line_points: int = 1000                          # points (x, 0), x in [0, 35] (Fig. 4 left)
+    line_points: int = 3500                          # points (x, 0), x in [0, 35] (Fig. 4 left)
+    line_window: float = 0.5                         # width of the point sets whose D/R is compared (eq. 12)
     checkpoint_every: int = 10_000
     log_every: int = 100
 
@@ -61,6 +62,8 @@ class FactorizedConfig:
     batch_size: int = 8                              # Balle et al. 2018
     steps: int = 1_000_000                           # our choice (the paper trains none itself)
     lr: float = 1e-4                                 # our choice (CompressAI's default)
+    msssim_from_mse: bool = False                    # start the MS-SSIM models from the MSE ones (fine-tuning)
+    msssim_steps: int | None = None                  # steps of the MS-SSIM models (None: ``steps``)
     checkpoint_every: int = 10_000
     log_every: int = 100
 
@@ -123,6 +126,7 @@ class EvalConfig:
     contrast_high: float = 2.0                       # x_high: contrast doubled (factor not given in the paper)
     eval_size: int | None = None                     # None: whole Kodak images
     eval_images: int = 24                            # Kodak
+    contrast_images: int = 24                        # Kodak images along the contrast axis
     obs5_references: int = 24                        # reference images of the TID2013 stand-in (TID2013: 25)
     obs5_size: int | None = None                     # crop of the stand-in's references (None: whole)
 
@@ -153,17 +157,17 @@ class Ch2Config:
             # the small models' tensors are tiny: one thread avoids synchronisation stalls on a shared CPU
             cpu_threads=1,
             study2d=Study2DConfig(
-                hidden=32, steps=1500, batch_size=256, lr=5e-3, final_lr_factor=0.1, lambdas=(3.0, 20.0, 150.0),
+                hidden=32, steps=1200, batch_size=256, lr=5e-3, final_lr_factor=0.1, lambdas=(3.0, 20.0, 150.0),
                 inverse_lambdas=(20.0,), uniform_lambda=20.0, fig12_lambda=20.0, n_eval=20_000,
-                line_points=400, checkpoint_every=0, log_every=10,
+                line_points=1400, checkpoint_every=0, log_every=10,
             ),
             factorized=FactorizedConfig(
                 n_low=32, m_low=48, n_high=32, m_high=48, lambdas_mse=(0.0067, 0.0483),
-                lambdas_msssim=(8.73, 60.50), n_low_rates=2, patch_size=48, batch_size=8, steps=100,
-                lr=1e-3, checkpoint_every=0, log_every=10,
+                lambdas_msssim=(8.73, 60.50), n_low_rates=2, patch_size=48, batch_size=8, steps=120,
+                lr=1e-3, msssim_from_mse=True, msssim_steps=60, checkpoint_every=0, log_every=10,
             ),
             entropy_limited=EntropyLimitedConfig(
-                n=32, m=64, centers=((-1.0, 1.0),), patch_size=48, batch_size=8, steps=80, lr=1e-3,
+                n=32, m=64, centers=((-1.0, 1.0),), patch_size=48, batch_size=8, steps=100, lr=2e-3,
                 checkpoint_every=0, log_every=10,
             ),
             small_batch=SmallBatchConfig(n=16, m=16, steps=40, lr=1e-4, patch_size=48, eval_every=5,
@@ -171,5 +175,6 @@ class Ch2Config:
             density=DensityConfig(patch_size=48, train_patch_size=16, channels=24, layers=4, mixtures=3,
                                   steps=100, batch_size=32, lr=3e-3, n_eval=300, sigmas=(1.0, 5.0, 20.0, 50.0),
                                   log_every=10),
-            evaluation=EvalConfig(n_alpha=11, eval_size=192, eval_images=8, obs5_references=4, obs5_size=192),
+            evaluation=EvalConfig(n_alpha=11, eval_size=192, eval_images=8, contrast_images=4, obs5_references=3,
+                                  obs5_size=192),
         )

@@ -56,18 +56,24 @@ def uniform_noise_batch(batch_size: int, size: int, generator: torch.Generator) 
 
 # ------------------------------------------------------------------------------- factorized prior
 def train_factorized(cfg, dist: str, lmbda: float, rate_index: int, patches, *, seed: int = 0,
-                     device=None, progress: bool | None = None, checkpoint_path=None):
+                     device=None, progress: bool | None = None, checkpoint_path=None, init_from=None,
+                     steps: int | None = None):
     """Train one factorized-prior model with ``bpp + lmbda D`` (``D``: ``"mse"`` -> 255^2 MSE, ``"ms-ssim"``).
 
     ``patches``: a :class:`~perceptual_compression.datasets.PatchDataset` (its ``batch`` gives training
     batches). Widths follow appendix D (``cfg.n_low/m_low`` for the first ``cfg.n_low_rates`` rates).
-    Returns the model in evaluation mode with its entropy tables updated.
+    ``init_from``: a trained model to start from (fine-tuning; the small scale starts its MS-SSIM models
+    from the MSE ones), ``steps``: overrides ``cfg.steps``. Returns the model in evaluation mode with its
+    entropy tables updated.
     """
     device = device or default_device()
     seed_everything(seed)
     n, m = widths_for_rate(rate_index, n_low_rates=cfg.n_low_rates, low=(cfg.n_low, cfg.m_low),
                            high=(cfg.n_high, cfg.m_high))
     model = factorized_prior(n, m).to(device)
+    if init_from is not None:
+        state = {k: v for k, v in init_from.state_dict().items() if not k.startswith("entropy_bottleneck._")}
+        model.load_state_dict(state, strict=False)
     main = [p for name, p in model.named_parameters() if not name.endswith("quantiles")]
     aux = [p for name, p in model.named_parameters() if name.endswith("quantiles")]
     opt = torch.optim.Adam(main, lr=cfg.lr)
@@ -90,7 +96,7 @@ def train_factorized(cfg, dist: str, lmbda: float, rate_index: int, patches, *, 
     trainer = Trainer(modules={"model": model}, optimizers={"opt": opt, "aux": aux_opt},
                       checkpoint_path=checkpoint_path, checkpoint_every=cfg.checkpoint_every if checkpoint_path else 0,
                       progress=progress, desc=f"factorized {dist} λ={lmbda:g}", log_every=cfg.log_every)
-    history = trainer.run(step_fn, cfg.steps)
+    history = trainer.run(step_fn, cfg.steps if steps is None else steps)
     model.eval()
     model.update(force=True)
     model.history = history
@@ -135,32 +141,37 @@ def evaluate_codec(model, images: Sequence[Tensor], codec_id: str, *, msssim_lev
 
 @torch.no_grad()
 def observation5(models: dict[str, object], references: Sequence[Tensor], distorted: Sequence[tuple[int, Tensor]],
-                 scores: Sequence[float]) -> list[dict[str, float]]:
-    """Spearman correlation of ``D_r``, ``D_in`` and RMSE with ``scores`` over (reference, distorted) pairs.
+                 scores: dict[str, Sequence[float]]) -> dict[str, list[dict[str, float]]]:
+    """Spearman correlation of ``D_r``, ``D_in`` (and RMSE) with quality scores over (reference, distorted) pairs.
 
-    ``distorted``: ``(reference index, image)``; ``scores``: one per pair, oriented so that a *larger* score
-    means *more* distortion (a distance, or ``-MOS``), so agreement is a positive correlation.
+    ``distorted``: ``(reference index, image)``; ``scores``: name -> one score per pair, oriented so that a
+    *larger* score means *more* distortion (a distance, or ``-MOS``), so agreement is a positive correlation.
     ``D_r = ||f(x1) - f(x2)||`` with the coded reconstruction, ``D_in = ||e(x1) - e(x2)||`` before rounding.
+    The distances are computed once and correlated with every score. Returns name -> rows (one per model,
+    the first being RMSE).
     """
-    scores = np.asarray(scores, dtype=np.float64)
-    x2 = [d for _, d in distorted]
     x1 = [references[i] for i, _ in distorted]
-    rows = [{"model": "RMSE", "rho_Dr": spearman([float(rmse(a[None], b[None])) for a, b in zip(x1, x2)], scores),
-             "rho_Din": float("nan")}]
+    dist = {"RMSE": ([float(rmse(a[None], b[None])) for a, (_, b) in zip(x1, distorted)], None)}
     for name, model in models.items():
         dev = next(model.parameters()).device
         cache: dict[int, tuple[Tensor, Tensor]] = {}
         d_r, d_in = [], []
-        for (i, img) in distorted:
+        for (i, image) in distorted:
             if i not in cache:
                 r = references[i][None].to(dev)
                 cache[i] = (inner(model, r), reconstruct(model, r))
             y1, f1 = cache[i]
-            b = img[None].to(dev)
+            b = image[None].to(dev)
             d_in.append(float((inner(model, b) - y1).norm()))
             d_r.append(float((reconstruct(model, b) - f1).norm()))
-        rows.append({"model": name, "rho_Dr": spearman(d_r, scores), "rho_Din": spearman(d_in, scores)})
-    return rows
+        dist[name] = (d_r, d_in)
+    out = {}
+    for sname, sc in scores.items():
+        sc = np.asarray(sc, dtype=np.float64)
+        out[sname] = [{"model": name, "rho_Dr": spearman(d_r, sc),
+                       "rho_Din": spearman(d_in, sc) if d_in is not None else float("nan")}
+                      for name, (d_r, d_in) in dist.items()]
+    return out
 
 
 @torch.no_grad()

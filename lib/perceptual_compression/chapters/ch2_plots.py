@@ -70,7 +70,7 @@ def fig2(rows_by_rate, paper_points=None):
 
 
 def cells(panels, extent=(-4, 4, -2, 2), source=None):
-    """Figs. 11c, 12, 13: quantization cells (colours, boundaries) and code vectors (dots), one panel each.
+    """Figs. 11c, 12, 13: quantization cells (boundaries) and code vectors (dots) over the log-density.
 
     ``panels``: list of ``(title, (xs, ys, labels, codes))`` from ``ch2_study2d.quantization_cells``.
     """
@@ -78,9 +78,12 @@ def cells(panels, extent=(-4, 4, -2, 2), source=None):
     for ax, (title, (xs, ys, labels, codes)) in zip(axes[0], panels):
         if source is not None:
             gx, gy = np.meshgrid(xs, ys)
-            dens = source.prob(torch.from_numpy(np.stack([gx, gy], -1))).numpy()
-            ax.imshow(dens, extent=extent, origin="lower", aspect="auto", cmap="Blues", alpha=0.9)
-        edges = (np.diff(labels, axis=0, prepend=labels[:1]) != 0) | (np.diff(labels, axis=1, prepend=labels[:, :1]) != 0)
+            logp = source.log_prob(torch.from_numpy(np.stack([gx, gy], -1))).numpy()
+            ax.imshow(logp, extent=extent, origin="lower", aspect="auto", cmap="Blues", vmin=logp.max() - 8)
+        edges = np.zeros(labels.shape, dtype=bool)
+        edges[1:, :] |= labels[1:, :] != labels[:-1, :]
+        edges[:, 1:] |= labels[:, 1:] != labels[:, :-1]
+        edges[:-1, :] |= edges[1:, :].copy()  # two pixels wide, so that no line vanishes when resampled
         ax.imshow(np.ma.masked_where(~edges, edges), extent=extent, origin="lower", aspect="auto", cmap="Greys",
                   vmin=0, vmax=1, interpolation="nearest")
         ax.plot(codes[:, 0], codes[:, 1], "o", ms=3, color="tab:red")
@@ -100,12 +103,11 @@ def relative_2d(rel, paper_gain=None):
     axes[0].plot(rel["x"], rel["mean_fit"], "k", lw=2, label="mean over rates")
     if paper_gain is not None:
         axes[0].plot([0], [paper_gain], "*", ms=13, color="k", mfc="gold", label="paper: max mean gain")
-    for ax, t in zip(axes, ("(a) degree-20 polynomial fit", "(b) raw values")):
+    for ax, t in zip(axes, ("(a) degree-20 polynomial fit", "(b) raw values (per window of points)")):
         ax.axhline(1, ls="--", color="0.5")
-        ax.set_xlabel("x (samples (x, 0))")
+        ax.set_xlabel("x (points (x, 0))")
         ax.set_ylabel(r"$P_{p^{0.1}} / P$")
         ax.set_title(t, fontsize=9)
-    axes[1].set_yscale("log")
     axes[0].legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -261,14 +261,26 @@ def pointwise_rate_distortion(model: MLPAutoencoder, x: torch.Tensor) -> tuple[n
     return sse.numpy(), out["bits"][0].cpu().numpy()
 
 
-def relative_performance_along_x(bank: TrainedBank, *, n: int = 200, x_max: float = 35.0,
+def relative_performance_along_x(bank: TrainedBank, *, n: int = 3500, x_max: float = 35.0, window: float = 0.5,
                                  degree: int = 20) -> dict[str, object]:
     """Relative performance ``P_L2 / P_L1`` along ``(x, 0), x in [0, x_max]`` (Fig. 4 left, Fig. 14).
 
-    Pairs the ``L2`` and ``L1`` members with the same lambda. Returns ``x``, the raw ratio per pair, its
-    polynomial fit (degree 20 as in Fig. 14a) and the mean over pairs (the paper's "average across rates").
+    Pairs the ``L2`` and ``L1`` members with the same lambda. Eq. 12 defines the performance of a network
+    on a *set* of points as its mean distortion over its mean rate; here the sets are consecutive windows
+    of width ``window`` along the line (a single point's ``D/R`` swings by orders of magnitude depending on
+    how close it lies to a code vector). Returns the window centres ``x``, the ratio per pair (``raw``),
+    its polynomial fit (degree 20 as in Fig. 14a) and the means over pairs ("average across rates").
     """
     line = bank.source.line_along_x(n, x_max)
+    xs = line[:, 0].numpy()
+    edges = np.arange(0.0, x_max + window, window)
+    which = np.clip(np.digitize(xs, edges) - 1, 0, len(edges) - 2)
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    keep = np.array([np.any(which == b) for b in range(len(centres))])
+
+    def windowed(v):
+        return np.array([v[which == b].mean() for b in range(len(centres)) if keep[b]])
+
     raw, fits, lambdas = [], [], []
     for i in bank.family_indices("L1"):
         lm = bank.members[i].lmbda
@@ -278,10 +290,10 @@ def relative_performance_along_x(bank: TrainedBank, *, n: int = 200, x_max: floa
             continue
         d1, r1 = pointwise_rate_distortion(bank.model.extract(i), line)
         d2, r2 = pointwise_rate_distortion(bank.model.extract(j), line)
-        ratio = relative_performance(d2, r2, d1, r1)
+        ratio = relative_performance(windowed(d2), windowed(r2), windowed(d1), windowed(r1))
         raw.append(ratio)
-        fits.append(polynomial_smooth(line[:, 0].numpy(), ratio, degree))
+        fits.append(polynomial_smooth(centres[keep], ratio, degree))
         lambdas.append(lm)
     raw_a, fit_a = np.array(raw), np.array(fits)
-    return {"x": line[:, 0].numpy(), "lambdas": lambdas, "raw": raw_a, "fit": fit_a,
+    return {"x": centres[keep], "lambdas": lambdas, "raw": raw_a, "fit": fit_a,
             "mean_raw": raw_a.mean(0), "mean_fit": fit_a.mean(0)}
