@@ -76,6 +76,7 @@ class EntropyLimitedConfig:
     m: int = 64                                      # M, appendix E (Fig. 17)
     centers: tuple[tuple[float, ...], ...] = ((-1.0, 1.0), (-2.0, -1.0, 0.0, 1.0, 2.0))  # 0.25 / "0.5" bpp
     losses: tuple[str, ...] = ("mse", "ms-ssim", "nlpd")
+    data: tuple[str, ...] = ("natural", "uniform")    # training distributions: P(x) and U(x) of Table 1
     soft_scale: float = 1.0                          # s of eq. 15 ("which we fix to 1")
     patch_size: int = 256                            # not stated in the paper (our choice)
     batch_size: int = 8                              # not stated in the paper (our choice)
@@ -167,7 +168,7 @@ class Ch2Config:
                 lr=1e-3, msssim_from_mse=True, msssim_steps=60, checkpoint_every=0, log_every=10,
             ),
             entropy_limited=EntropyLimitedConfig(
-                n=32, m=64, centers=((-1.0, 1.0),), patch_size=48, batch_size=8, steps=100, lr=2e-3,
+                n=32, m=64, centers=((-1.0, 1.0),), data=("uniform",), patch_size=48, batch_size=8, steps=150, lr=2e-3,
                 checkpoint_every=0, log_every=10,
             ),
             small_batch=SmallBatchConfig(n=16, m=16, steps=40, lr=1e-4, patch_size=48, eval_every=5,
@@ -176,5 +177,5 @@ class Ch2Config:
                                   steps=100, batch_size=32, lr=3e-3, n_eval=300, sigmas=(1.0, 5.0, 20.0, 50.0),
                                   log_every=10),
             evaluation=EvalConfig(n_alpha=11, eval_size=192, eval_images=8, contrast_images=4, obs5_references=3,
-                                  obs5_size=192),
+                                  obs5_size=128),
         )

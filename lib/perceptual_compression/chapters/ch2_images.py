@@ -72,8 +72,7 @@ def train_factorized(cfg, dist: str, lmbda: float, rate_index: int, patches, *, 
                            high=(cfg.n_high, cfg.m_high))
     model = factorized_prior(n, m).to(device)
     if init_from is not None:
-        state = {k: v for k, v in init_from.state_dict().items() if not k.startswith("entropy_bottleneck._")}
-        model.load_state_dict(state, strict=False)
+        model.load_state_dict(init_from.state_dict())  # CompressAI resizes the entropy tables; update() redoes them
     main = [p for name, p in model.named_parameters() if not name.endswith("quantiles")]
     aux = [p for name, p in model.named_parameters() if name.endswith("quantiles")]
     opt = torch.optim.Adam(main, lr=cfg.lr)
