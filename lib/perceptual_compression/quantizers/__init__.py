@@ -1,1 +1,1 @@
-"""Quantizers that are not CompressAI's (fixed-center soft/hard quantization, ...)."""
+"""Quantizers that are not CompressAI's (fixed-center and soft-center quantizers), one module per quantizer."""
