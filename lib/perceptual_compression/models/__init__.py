@@ -1,0 +1,1 @@
+"""Models, one module per model family (import from the module itself)."""
