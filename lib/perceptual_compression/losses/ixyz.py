@@ -56,17 +56,15 @@ def beta_schedule(step: int, anneal_steps: int) -> float:
 def log_minibatch_marginal(z: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
     r"""log p̂(z_i) with p̂ the mixture of unit-variance Gaussians N(μ_j, I) over the batch, per position.
 
-    ``z`` and ``means``: (B, D, ...) with the same trailing (spatial) shape. Returns (B, ...):
+    ``z``: (N, D, ...) points (in training N = B, the samples of the batch); ``means``: (B, D, ...) with
+    the same trailing (spatial) shape. Returns (N, ...):
     :math:`\log \frac1B \sum_j \mathcal N(z_i; \mu_j, I)` evaluated independently at every position.
-    Memory is O(B² · positions) (the squared distances are formed with an inner product).
+    Memory is O(N · B · D · positions).
     """
-    if z.shape != means.shape:
-        raise ValueError(f"z and means must have the same shape, got {tuple(z.shape)} and {tuple(means.shape)}")
-    b, d = z.shape[:2]
-    zz = z.pow(2).sum(1)                                 # (B, ...)
-    mm = means.pow(2).sum(1)                             # (B, ...)
-    zm = torch.einsum("id...,jd...->ij...", z, means)    # (B, B, ...)
-    sq = (zz.unsqueeze(1) - 2.0 * zm + mm.unsqueeze(0)).clamp_min(0.0)
+    if z.shape[1:] != means.shape[1:]:
+        raise ValueError(f"z and means must agree beyond the first dimension, got {tuple(z.shape)} and {tuple(means.shape)}")
+    b, d = means.shape[:2]
+    sq = (z.unsqueeze(1) - means.unsqueeze(0)).pow(2).sum(2)   # (N, B, ...), direct differences (exact)
     log_n = -0.5 * sq - 0.5 * d * _LOG_2PI
     return torch.logsumexp(log_n, dim=1) - math.log(b)
 
