@@ -76,12 +76,14 @@ def fourier_shift(x: torch.Tensor, dy: float, dx: float) -> torch.Tensor:
     h, w = x.shape[-2:]
     fy = torch.fft.fftfreq(h, device=x.device, dtype=torch.float64)
     fx = torch.fft.rfftfreq(w, device=x.device, dtype=torch.float64)
-    phase = torch.exp(-2j * math.pi * (fy[:, None] * dy + fx[None, :] * dx))
-    if h % 2 == 0:  # keep the result real: the Nyquist row/column cannot carry a fractional shift
-        phase[h // 2, :] = phase[h // 2, :].real
+    py = torch.exp(-2j * math.pi * fy * dy)
+    px = torch.exp(-2j * math.pi * fx * dx)
+    # keep the result real: at the Nyquist frequency a translation can only scale by cos(pi d)
+    if h % 2 == 0:
+        py[h // 2] = math.cos(math.pi * dy)
     if w % 2 == 0:
-        phase[:, -1] = phase[:, -1].real
-    spec = torch.fft.rfft2(x.to(torch.float64)) * phase
+        px[-1] = math.cos(math.pi * dx)
+    spec = torch.fft.rfft2(x.to(torch.float64)) * (py[:, None] * px[None, :])
     return torch.fft.irfft2(spec, s=(h, w)).to(x.dtype)
 
 
