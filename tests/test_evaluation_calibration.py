@@ -100,3 +100,14 @@ def test_results_do_not_depend_on_which_metrics_are_evaluated():
 def test_unknown_corruption_fails_at_once():
     with pytest.raises(ValueError, match="valid values"):
         metric_values({"mse": mse}, _images(1, 16), corruptions=["rain"], progress=False)
+
+
+def test_imagenet_crop_resizes_the_short_side_then_centre_crops():
+    from perceptual_compression.evaluation.calibration import imagenet_crop
+
+    img = torch.rand(3, 512, 768)
+    out = imagenet_crop(img, 224)
+    assert out.shape == (3, 224, 224) and 0 <= float(out.min()) and float(out.max()) <= 1
+    ramp = torch.linspace(0, 1, 768).view(1, 1, -1).expand(3, 512, 768)
+    centre = imagenet_crop(ramp, 168)
+    assert float(centre.mean()) == pytest.approx(0.5, abs=0.01)     # centred horizontally

@@ -162,3 +162,21 @@ def test_ixyz_terms_shapes_on_crops():
     assert len(t["z"]) == 8
     assert all(z.shape == (3, 4, 8, 8) for z in t["z"])
     assert all(m.shape == (3, 8, 8) for key in ("log_q_x", "log_q_y", "log_p_joint") for m in t[key])
+
+
+def test_pim_distance_metric_caches_the_reference_and_matches_model_distance():
+    from perceptual_compression.models.pim import PIMDistance
+
+    torch.manual_seed(0)
+    model = PIM(PIMArchitecture(num_filters=(4, 4, 3), nmix=2, z_dim=3))
+    x, y, w = torch.rand(5, 3, 32, 32), torch.rand(5, 3, 32, 32), torch.rand(5, 3, 32, 32)
+    metric = PIMDistance(model, kld_samples=3, seed=1, batch_size=2)
+    a = metric(x, y)
+    ref_reps = metric._ref_reps
+    b = metric(x, w)
+    assert metric._ref_reps is ref_reps                       # reference encoded once
+    assert a.shape == (5,) and torch.equal(metric(x, y), a)    # reproducible
+    assert torch.equal(metric(x, x), torch.zeros(5))
+    # with one batch covering everything it equals PIM.distance with the same seed
+    one = PIMDistance(model, kld_samples=3, seed=1, batch_size=8)
+    torch.testing.assert_close(one(x, y), model.distance(x, y, kld_samples=3, seed=1, batch_size=8))

@@ -27,9 +27,12 @@ def test_small_scale_keeps_relative_schedule_positions():
     c = PIMConfig.for_scale("small")
     assert c.lr_boundaries == scaled_boundaries(c.steps)
     assert c.lr_boundaries[0] == round(0.5 * c.steps) and c.lr_boundaries[1] == round(0.8 * c.steps)
-    assert c.beta_anneal_steps == scaled_anneal(c.steps) == max(1, round(0.1 * c.steps))
+    # the small scale ramps beta over the first half (a 10 % ramp collapses the small model)
+    assert c.beta_anneal_steps == scaled_anneal(c.steps, 0.5) == round(0.5 * c.steps)
     c2 = PIMConfig.for_scale("small", steps=1000)
-    assert c2.lr_boundaries == (500, 800) and c2.beta_anneal_steps == 100
+    assert c2.lr_boundaries == (500, 800) and c2.beta_anneal_steps == 500
+    p2 = PIMConfig.for_scale("paper", steps=1000)
+    assert p2.lr_boundaries == (500, 800) and p2.beta_anneal_steps == 100
 
 
 def test_invalid_scale_names_valid_values():
@@ -52,7 +55,7 @@ def test_short_training_run_resumes_from_its_checkpoint(tmp_path):
     model, hist = train_pim(cfg, _source(), seed=0, checkpoint_path=ckpt, progress=False,
                             device=torch.device("cpu"))
     assert len(hist) == 6 and ckpt.is_file()
-    assert hist.values("beta").tolist() == pytest.approx([0.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+    assert hist.values("beta").tolist() == pytest.approx([0.0, 1 / 3, 2 / 3, 1.0, 1.0, 1.0])
     for key in ("loss", "i_zxy", "i_xz_y", "i_yz_x", "ixyz"):
         assert torch.isfinite(torch.tensor(hist.values(key))).all()
     # a second run with more steps continues from step 6

@@ -31,6 +31,7 @@ from ..augment.imagenet_c import (
 )
 
 __all__ = [
+    "imagenet_crop",
     "noise_levels",
     "add_noise",
     "metric_values",
@@ -40,6 +41,20 @@ __all__ = [
 ]
 
 Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def imagenet_crop(image: torch.Tensor, size: int = 224) -> torch.Tensor:
+    """ImageNet-C's preprocessing of a photograph: resize the shorter side to ``size * 256 / 224``
+    (``Resize(256)`` for 224), antialiased, then take the central ``size × size`` crop. (3, H, W) -> (3, size, size)."""
+    if image.dim() != 3:
+        raise ValueError(f"expected one (3, H, W) image, got shape {tuple(image.shape)}")
+    h, w = image.shape[-2:]
+    short = round(size * 256 / 224)
+    nh, nw = (short, max(short, round(w * short / h))) if h <= w else (max(short, round(h * short / w)), short)
+    out = torch.nn.functional.interpolate(image[None].float(), size=(nh, nw), mode="bilinear", antialias=True,
+                                          align_corners=False)[0]
+    top, left = (nh - size) // 2, (nw - size) // 2
+    return out[:, top:top + size, left:left + size].clamp(0, 1).contiguous()
 
 
 def noise_levels(n: int = 40, low: float = 0.01, high: float = 0.60) -> np.ndarray:
