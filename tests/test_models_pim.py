@@ -180,3 +180,19 @@ def test_pim_distance_metric_caches_the_reference_and_matches_model_distance():
     # with one batch covering everything it equals PIM.distance with the same seed
     one = PIMDistance(model, kld_samples=3, seed=1, batch_size=8)
     torch.testing.assert_close(one(x, y), model.distance(x, y, kld_samples=3, seed=1, batch_size=8))
+
+
+def test_ixyz_terms_match_separate_evaluation_of_both_frames():
+    torch.manual_seed(0)
+    model = PIM(PIMArchitecture(num_filters=(4, 4, 3), nmix=2, z_dim=3))
+    x, y = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    t = model.ixyz_terms(x, y, crop=8, generator=torch.Generator().manual_seed(0))
+    fx, fy = model.frontend.forward_crops(x, 8), model.frontend.forward_crops(y, 8)
+    mu = model.joint(fx, fy)
+    z = [m + torch.randn(m.shape, generator=g) for g in [torch.Generator().manual_seed(0)] for m in mu]
+    for a, b in zip(t["z"], z):
+        torch.testing.assert_close(a, b)
+    for a, b in zip(t["log_q_x"], model.marginal(fx).log_prob_maps(z)):
+        torch.testing.assert_close(a, b)
+    for a, b in zip(t["log_q_y"], model.marginal(fy).log_prob_maps(z)):
+        torch.testing.assert_close(a, b)

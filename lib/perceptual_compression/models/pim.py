@@ -227,15 +227,17 @@ class PIMFrontEnd(nn.Module):
         r = self.arch.receptive_radius
         rows = aligned_crop_starts([b.shape[-2] for b in bands], strides, crop)
         cols = aligned_crop_starts([b.shape[-1] for b in bands], strides, crop)
-        out = []
-        for cnn, b, r0, c0 in zip(self.cnns, bands, rows, cols):
+        inputs, where = [], []  # CNN input per subband, and where its output crop lies
+        for b, r0, c0 in zip(bands, rows, cols):
             h, w = b.shape[-2:]
             if r0 - r >= 0 and c0 - r >= 0 and r0 + crop + r <= h and c0 + crop + r <= w:
-                window = b[..., r0 - r:r0 + crop + r, c0 - r:c0 + crop + r]
-                out.append(cnn(window)[..., r:r + crop, r:r + crop])
+                inputs.append(b[..., r0 - r:r0 + crop + r, c0 - r:c0 + crop + r])
+                where.append((r, r))
             else:
-                out.append(cnn(b)[..., r0:r0 + crop, c0:c0 + crop])
-        return out
+                inputs.append(b)
+                where.append((r0, c0))
+        outputs = [cnn(t) for cnn, t in zip(self.cnns, inputs)]
+        return [o[..., a:a + crop, c:c + crop] for o, (a, c) in zip(outputs, where)]
 
 
 # ---------------------------------------------------------------------------------- distributions
@@ -467,18 +469,21 @@ class PIM(nn.Module):
         and ``joint_means`` and ``z`` (B, z_dim, h, w) from which the minibatch marginal is computed.
         ``crop=None`` uses the full tensors.
         """
-        if crop is None:
-            fx, fy = self.frontend(x), self.frontend(y)
-        else:
-            fx, fy = self.frontend.forward_crops(x, crop), self.frontend.forward_crops(y, crop)
-        qx, qy = self.marginal(fx), self.marginal(fy)
+        if x.shape != y.shape:
+            raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+        b = x.shape[0]
+        xy = torch.cat([x, y])  # both frames in one pass through the shared networks
+        f = self.frontend(xy) if crop is None else self.frontend.forward_crops(xy, crop)
+        fx, fy = [t[:b] for t in f], [t[b:] for t in f]
+        q = self.marginal(f)  # q(z|x) for the first b entries, q(z|y) for the last b
         mu = self.joint(fx, fy)
         z = [m + torch.randn(m.shape, generator=generator, device=m.device, dtype=m.dtype) for m in mu]
+        log_q = q.log_prob_maps([torch.cat([zi, zi]) for zi in z])
         return {
             "z": z,
             "joint_means": mu,
-            "log_q_x": qx.log_prob_maps(z),
-            "log_q_y": qy.log_prob_maps(z),
+            "log_q_x": [lq[:b] for lq in log_q],
+            "log_q_y": [lq[b:] for lq in log_q],
             "log_p_joint": [gaussian_log_density(zi, m, dim=1) for zi, m in zip(z, mu)],
         }
 

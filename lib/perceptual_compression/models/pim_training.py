@@ -70,7 +70,7 @@ class PIMConfig:
                       checkpoint_every=5_000)
         else:
             steps = 300
-            cfg = cls(scale="small", arch=PIMArchitecture(num_filters=(16, 16, 16, 3), nmix=1),
+            cfg = cls(scale="small", arch=PIMArchitecture(num_filters=(8, 8, 8, 3), nmix=1),
                       batch_size=16, steps=steps,
                       lr_boundaries=scaled_boundaries(steps), beta_anneal_steps=scaled_anneal(steps, fraction),
                       frames=FramePairConfig(buffer_size=256), calib_size=168, calib_images=8,
