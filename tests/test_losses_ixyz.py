@@ -111,4 +111,4 @@ def test_loss_backpropagates_into_every_part_of_the_model():
     out["loss"].backward()
     for name, p in model.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all(), name
-    assert float(out["loss"]) == pytest.approx(-float(out["objective"]))
+    assert out["loss"].item() == pytest.approx(-out["objective"].item())
