@@ -1,1 +1,1 @@
-"""Models, one module per model family (import from the module itself)."""
+"""Models, one module per family (hyperprior, HiFiC, factorized, PIM, VQ-VAE, ...). Import from the modules."""
