@@ -73,7 +73,7 @@ class PIMConfig:
             cfg = cls(scale="small", arch=PIMArchitecture(num_filters=(8, 8, 8, 3), nmix=1),
                       batch_size=16, steps=steps,
                       lr_boundaries=scaled_boundaries(steps), beta_anneal_steps=scaled_anneal(steps, fraction),
-                      frames=FramePairConfig(buffer_size=256), calib_size=168, calib_images=8,
+                      frames=FramePairConfig(buffer_size=256), calib_size=168, calib_images=6,
                       checkpoint_every=0)
         if "steps" in overrides and "lr_boundaries" not in overrides and "beta_anneal_steps" not in overrides:
             overrides = {**overrides, "lr_boundaries": scaled_boundaries(overrides["steps"]),
