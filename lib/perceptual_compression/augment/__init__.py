@@ -1,0 +1,1 @@
+"""Image corruptions and augmentations, one module per family (import from the module itself)."""
