@@ -1,0 +1,1 @@
+"""Training objectives, one module per objective (import from the modules)."""

@@ -1,0 +1,1 @@
+"""Models, one module per family (import from the modules, e.g. ``models.hific``)."""
