@@ -1,0 +1,295 @@
+"""Image sets (Kodak, embedded, folders), MNIST parsing and the patch dataset."""
+
+from __future__ import annotations
+
+import gzip
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from perceptual_compression.assets import AssetUnavailableError
+from perceptual_compression.datasets import (
+    MNIST,
+    IDXFormatError,
+    ImageSet,
+    PatchDataset,
+    embedded_images,
+    image_folder,
+    kodak,
+    mnist,
+    natural_images,
+    read_idx,
+)
+from perceptual_compression.params import ParameterError
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = (ROOT / ".." / "shared" / "data").resolve()
+
+# Known MNIST class counts (digits 0..9).
+MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def needs_shared(asset_id: str) -> None:
+    if not (SHARED / asset_id).is_dir():
+        pytest.skip(f"shared data directory not present ({SHARED / asset_id}); CI always has it")
+
+
+@pytest.fixture
+def no_kodak(tmp_path, monkeypatch):
+    """The project's registry with no local data, an empty cache and downloads off."""
+    root = tmp_path / "repo"
+    (root / "data").mkdir(parents=True)
+    shutil.copy(ROOT / "data" / "registry.toml", root / "data" / "registry.toml")
+    (root / "data" / "config.toml").write_text("[local]\ndirs = []\n")
+    monkeypatch.setenv("PERCEPTUAL_COMPRESSION_ROOT", str(root))
+    monkeypatch.setenv("PERCEPTUAL_COMPRESSION_DATA", str(tmp_path / "nodata"))
+    monkeypatch.setenv("PERCEPTUAL_COMPRESSION_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PERCEPTUAL_COMPRESSION_OFFLINE", "1")
+
+
+# --------------------------------------------------------------------------------------------------
+# image sets
+
+
+def test_kodak_has_24_images_of_the_right_sizes_in_unit_range():
+    needs_shared("kodak")
+    images = kodak(download=False)
+    assert len(images) == 24 and images.names[0] == "kodim01" and images.names[-1] == "kodim24"
+    assert not images.is_fallback and images.label.startswith("Kodak (24 images, local data directory")
+    shapes = set()
+    for x in images:
+        assert x.dtype == torch.float32 and x.shape[0] == 3
+        assert 0.0 <= x.min().item() and x.max().item() <= 1.0
+        shapes.add(tuple(x.shape[1:]))
+    assert shapes == {(512, 768), (768, 512)}
+    portrait = [n for n, hw in zip(images.names, images.sizes) if hw == (768, 512)]
+    assert portrait == ["kodim04", "kodim09", "kodim10", "kodim17", "kodim18", "kodim19"]
+
+
+def test_kodak_pixels_are_the_decoded_png():
+    needs_shared("kodak")
+    images = kodak(download=False)
+    ref = np.asarray(Image.open(SHARED / "kodak" / "kodim07.png").convert("RGB"))
+    assert torch.equal(images.uint8(6), torch.from_numpy(ref.copy()).permute(2, 0, 1))
+    assert torch.allclose(images[6] * 255, images.uint8(6).float())
+
+
+def test_kodak_missing_raises_asset_unavailable(no_kodak):
+    with pytest.raises(AssetUnavailableError, match="'kodak'"):
+        kodak()
+
+
+def test_embedded_images_load_offline_and_are_labeled(no_kodak):
+    images = embedded_images()
+    assert len(images) == 5 and images.name == "embedded" and "embedded" in images.label
+    assert images.names == ["astronaut", "chelsea", "coffee", "rocket", "motorcycle_left"]
+    assert images.sizes == [(512, 512), (300, 451), (400, 600), (427, 640), (500, 741)]
+    for x in images:
+        assert x.shape[0] == 3 and x.dtype == torch.float32 and 0 <= x.min() and x.max() <= 1
+        assert x.std() > 0.05  # real photographs, not blank
+    assert not images.is_fallback
+
+
+def test_natural_images_falls_back_to_embedded_with_the_reason(no_kodak):
+    images = natural_images()
+    assert images.is_fallback and images.name == "embedded"
+    assert "embedded" in images.label and "fallback" in images.label
+    assert images.fallback_reason.startswith("Asset 'kodak'") and "PERCEPTUAL_COMPRESSION_OFFLINE=1" in images.fallback_reason
+    assert "fallback" in repr(images)
+
+
+def test_natural_images_prefers_kodak_when_present():
+    needs_shared("kodak")
+    images = natural_images()
+    assert images.name == "kodak" and not images.is_fallback and images.fallback_reason is None
+
+
+def test_natural_images_validates_its_choice():
+    with pytest.raises(ParameterError, match="'kodak', 'embedded'"):
+        natural_images(prefer="imagenet")
+    assert natural_images(prefer="embedded").name == "embedded"
+
+
+def test_image_folder_round_trips_pixels_and_indexing(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = [rng.integers(0, 256, (20, 30, 3), dtype=np.uint8), rng.integers(0, 256, (16, 12, 3), dtype=np.uint8)]
+    for i, a in enumerate(arrays):
+        Image.fromarray(a).save(tmp_path / f"img{i}.png")
+    (tmp_path / "notes.txt").write_text("not an image")
+    images = image_folder(tmp_path)
+    assert len(images) == 2 and images.names == ["img0", "img1"] and str(tmp_path) in images.label
+    for x, a in zip(images, arrays):
+        assert torch.equal((x * 255).round().to(torch.uint8), torch.from_numpy(a).permute(2, 0, 1))
+    assert torch.equal(images[-1], images[1])
+    with pytest.raises(IndexError):
+        images[2]
+    sub = images[1:]
+    assert isinstance(sub, ImageSet) and len(sub) == 1 and sub.names == ["img1"] and "1 of 2 images" in sub.label
+    assert images.subset(1).names == ["img0"]
+
+
+def test_image_folder_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        image_folder(tmp_path / "nope")
+    with pytest.raises(FileNotFoundError, match="no images"):
+        image_folder(tmp_path)
+
+
+# --------------------------------------------------------------------------------------------------
+# MNIST
+
+
+def test_mnist_shapes_types_and_class_counts():
+    needs_shared("mnist")
+    x, y = mnist("train", download=False)
+    assert x.shape == (60000, 28, 28) and x.dtype == torch.uint8
+    assert y.shape == (60000,) and y.dtype == torch.int64
+    assert torch.bincount(y, minlength=10).tolist() == MNIST_TRAIN_COUNTS
+    xt, yt = mnist("test", download=False)
+    assert xt.shape == (10000, 28, 28) and yt.shape == (10000,)
+    assert torch.bincount(yt, minlength=10).tolist() == MNIST_TEST_COUNTS  # e.g. 980 zeros
+    assert int(x.max()) == 255 and int(x.min()) == 0
+    assert x[0].float().mean().item() == pytest.approx(35.108418, abs=1e-4)  # the first training digit (a 5)
+    assert int(y[0]) == 5 and int(yt[0]) == 7
+
+
+def test_mnist_returns_fresh_tensors():
+    needs_shared("mnist")
+    x1, _ = mnist("test", download=False)
+    x1.zero_()
+    x2, _ = mnist("test", download=False)
+    assert x2.sum() > 0
+
+
+def test_mnist_dataset_wrapper():
+    needs_shared("mnist")
+    ds = MNIST("test", download=False)
+    x, label = ds[0]
+    assert len(ds) == 10000 and x.shape == (1, 28, 28) and x.dtype == torch.float32 and label == 7
+    assert 0 <= x.min() and x.max() <= 1
+
+
+def test_mnist_split_is_validated():
+    with pytest.raises(ParameterError, match="'train', 'test'"):
+        mnist("validation")
+
+
+def _idx(magic: int, dims: tuple[int, ...], payload: bytes) -> bytes:
+    return magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in dims) + payload
+
+
+def test_read_idx_validates_magic_shape_and_length(tmp_path):
+    good = tmp_path / "good.gz"
+    data = np.arange(2 * 28 * 28, dtype=np.uint8).tobytes()
+    good.write_bytes(gzip.compress(_idx(0x803, (2, 28, 28), data)))
+    arr = read_idx(good, magic=0x803, shape_tail=(28, 28))
+    assert arr.shape == (2, 28, 28) and arr[1, 0, 0] == (28 * 28) % 256
+    cases = {
+        "magic number 0x00000801": _idx(0x801, (2, 28, 28), data),
+        "expected (N, 28, 28)": _idx(0x803, (2, 28, 27), data[: 2 * 28 * 27]),
+        "header announces": _idx(0x803, (2, 28, 28), data[:-1]),
+    }
+    for message, blob in cases.items():
+        bad = tmp_path / "bad.gz"
+        bad.write_bytes(gzip.compress(blob))
+        with pytest.raises(IDXFormatError, match=re.escape(message)):
+            read_idx(bad, magic=0x803, shape_tail=(28, 28))
+    truncated = tmp_path / "trunc.gz"
+    truncated.write_bytes(gzip.compress(_idx(0x803, (2, 28, 28), data))[:-20])
+    with pytest.raises(IDXFormatError, match="cannot read"):
+        read_idx(truncated, magic=0x803)
+
+
+# --------------------------------------------------------------------------------------------------
+# patches
+
+
+@pytest.fixture
+def gradient_images():
+    """Two images with distinct, position-coded pixels (so every crop is identifiable)."""
+    h, w = 40, 60
+    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    a = torch.stack([yy / h, xx / w, torch.full_like(yy, 0.25, dtype=torch.float32)]).float()
+    b = torch.stack([xx / w, yy / h, torch.full_like(yy, 0.75, dtype=torch.float32)]).float()[:, :36, :50]
+    return [a, b]
+
+
+def test_patch_shapes_range_and_determinism(gradient_images):
+    ds = PatchDataset(gradient_images, size=16, seed=3, length=10)
+    assert len(ds) == 10
+    p = ds[4]
+    assert p.shape == (3, 16, 16) and p.dtype == torch.float32 and 0 <= p.min() and p.max() <= 1
+    same = PatchDataset(gradient_images, size=16, seed=3, length=10)
+    other = PatchDataset(gradient_images, size=16, seed=4, length=10)
+    assert all(torch.equal(ds[i], same[i]) for i in range(10))
+    assert not all(torch.equal(ds[i], other[i]) for i in range(10))
+    assert torch.equal(ds[7], ds[7])  # a pure function of (seed, index)
+    b1, b2 = ds.batch(5), same.batch(5)
+    assert b1.shape == (5, 3, 16, 16) and torch.equal(b1, b2)
+    assert not torch.equal(ds.batch(5), b1)  # the stream moves on
+
+
+def test_patch_params_describe_the_crop_and_flip(gradient_images):
+    ds = PatchDataset(gradient_images, size=16, seed=0, length=200)
+    flips = 0
+    for i in range(200):
+        p = ds.params(i)
+        assert p.image == i % 2 and (p.height, p.width) == (16, 16)
+        img = gradient_images[p.image]
+        assert 0 <= p.top <= img.shape[1] - 16 and 0 <= p.left <= img.shape[2] - 16
+        crop = img[:, p.top:p.top + 16, p.left:p.left + 16]
+        assert torch.equal(ds[i], crop.flip(-1) if p.flip else crop)
+        flips += p.flip
+    assert 70 <= flips <= 130  # about half are flipped
+    no_flip = PatchDataset(gradient_images, size=16, seed=0, length=50, flip=False)
+    assert not any(no_flip.params(i).flip for i in range(50))
+
+
+def test_random_resized_crops(gradient_images):
+    ds = PatchDataset(gradient_images, size=24, random_resized=True, scale=(0.2, 0.6), seed=1, length=40)
+    for i in range(40):
+        p = ds.params(i)
+        img = gradient_images[p.image]
+        area = p.height * p.width / (img.shape[1] * img.shape[2])
+        assert 0.15 <= area <= 0.65 and p.height <= img.shape[1] and p.width <= img.shape[2]
+        x = ds[i]
+        assert x.shape == (3, 24, 24) and 0 <= x.min() and x.max() <= 1
+        # the third channel is constant per image, so resizing must preserve it exactly
+        assert torch.allclose(x[2], torch.full((24, 24), 0.25 if p.image == 0 else 0.75), atol=1e-6)
+
+
+def test_images_smaller_than_the_patch(gradient_images):
+    with pytest.raises(ValueError, match=r"image 1 \(36x50\).*small='upscale'"):
+        PatchDataset(gradient_images, size=38)
+    up = PatchDataset(gradient_images, size=48, small="upscale", seed=0, length=4)
+    assert all(up[i].shape == (3, 48, 48) for i in range(4))
+    pad = PatchDataset(gradient_images, size=38, small="reflect", seed=0, length=4)
+    assert all(pad[i].shape == (3, 38, 38) for i in range(4))
+    with pytest.raises(ParameterError):
+        PatchDataset(gradient_images, size=16, small="crop")
+
+
+def test_patches_over_an_image_set_and_a_dataloader():
+    images = embedded_images()
+    ds = PatchDataset(images, size=64, seed=0, length=8)
+    assert "embedded" in repr(ds)
+    loader = torch.utils.data.DataLoader(ds, batch_size=4)
+    batch = next(iter(loader))
+    assert batch.shape == (4, 3, 64, 64) and 0 <= batch.min() and batch.max() <= 1
+    p = ds.params(2)
+    ref = images[2][:, p.top:p.top + 64, p.left:p.left + 64]
+    assert torch.equal(batch[2], ref.flip(-1) if p.flip else ref)
+
+
+def test_unseeded_patches_follow_torch_global_seed(gradient_images):
+    torch.manual_seed(123)
+    a = PatchDataset(gradient_images, size=8)
+    torch.manual_seed(123)
+    b = PatchDataset(gradient_images, size=8)
+    assert a.seed == b.seed and torch.equal(a[0], b[0])
