@@ -1,1 +1,1 @@
-"""Models, one module per family (import from the modules, e.g. ``models.hific``)."""
+"""Models, one module per family (hyperprior, HiFiC, factorized, PIM, VQ-VAE, ...). Import from the modules."""

@@ -156,3 +156,109 @@ class HiFiCGenerator(nn.Module):
         x = self.block_0(y)
         x = x + self.resid_blocks(x)
         return self.blocks(x)
+
+
+# ----------------------------------------------------------------------------- the MS-ILLM / No-GAN model
+def msillm_autoencoder(config: HiFiCConfig | None = None, *, device: str | torch.device | None = None):
+    """The MS-ILLM / No-GAN codec: HiFiC encoder and generator inside the mean-scale hyperprior.
+
+    ``config`` defaults to :meth:`HiFiCConfig.paper` (the published model, about 181M parameters);
+    pass :meth:`HiFiCConfig.small` for the CPU model. MS-ILLM and No-GAN share this architecture: they
+    differ only by the GAN fine-tuning of the generator (chapter 4, part 2).
+
+    ``device`` builds the model there (default: the CPU). ``device="meta"`` builds the encoder and
+    generator without allocating their weights (the hyperprior stays on the CPU): enough to inspect the
+    state-dict layout and to check that a checkpoint's keys and shapes fit, at no memory cost.
+    """
+    from .mean_scale_hyperprior import MeanScaleHyperpriorAutoencoder
+
+    c = config or HiFiCConfig.paper()
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    with dev:
+        encoder = HiFiCEncoder(c.in_channels, c.latent_features, c.channels, eps=c.eps)
+        decoder = HiFiCGenerator(c.in_channels, c.latent_features, c.channels, c.residual_blocks, eps=c.eps)
+    model = MeanScaleHyperpriorAutoencoder(encoder, decoder, c.latent_features, c.hyper_features,
+                                           latent_stride=HiFiCEncoder.downsampling)
+    if dev.type != "meta":
+        model = model.to(dev)
+    model.hific_config = c
+    return model
+
+
+@dataclass(frozen=True)
+class PretrainedCheckpoint:
+    """One official NeuralCompression checkpoint: its torch.hub name, registry id, family and target rate."""
+
+    hub_name: str
+    asset_id: str
+    family: str  # "MS-ILLM" or "No-GAN"
+    target_bpp: float
+
+
+def _pretrained_table() -> dict[str, PretrainedCheckpoint]:
+    table: dict[str, PretrainedCheckpoint] = {}
+    for q, t in (("vlo1", 0.00218), ("vlo2", 0.00438)):
+        table[f"msillm_quality_{q}"] = PretrainedCheckpoint(
+            f"msillm_quality_{q}", f"neuralcompression-msillm-quality-{q}", "MS-ILLM", t)
+    for q, t in enumerate((0.035, 0.07, 0.14, 0.3, 0.45, 0.9), start=1):
+        table[f"msillm_quality_{q}"] = PretrainedCheckpoint(
+            f"msillm_quality_{q}", f"neuralcompression-msillm-quality-{q}", "MS-ILLM", t)
+        table[f"noganms_quality_{q}"] = PretrainedCheckpoint(
+            f"noganms_quality_{q}", f"neuralcompression-noganms-quality-{q}", "No-GAN", t)
+    return table
+
+
+#: The hub entry points of NeuralCompression's ``hubconf.py`` (vlo1/vlo2 come from Careil et al., ICLR 2024).
+PRETRAINED: dict[str, PretrainedCheckpoint] = _pretrained_table()
+
+
+def pretrained_info(name: str) -> PretrainedCheckpoint:
+    """Look up a checkpoint by hub name (``"noganms_quality_3"``) or registry id (``"neuralcompression-noganms-quality-3"``)."""
+    if name in PRETRAINED:
+        return PRETRAINED[name]
+    for info in PRETRAINED.values():
+        if info.asset_id == name:
+            return info
+    raise KeyError(f"unknown MS-ILLM checkpoint {name!r}; valid names: {', '.join(PRETRAINED)}")
+
+
+def load_state_dict_file(path: str | Path) -> dict[str, Tensor]:
+    """Read a checkpoint file as NeuralCompression's zoo does (a plain state dict), on the CPU, tensors only."""
+    state = torch.load(Path(path), map_location="cpu", weights_only=True)
+    if not isinstance(state, dict) or not state or not all(isinstance(v, Tensor) for v in state.values()):
+        raise ValueError(f"{path} is not a plain state dict of tensors (as NeuralCompression's hub files are)")
+    return state
+
+
+def load_pretrained(name: str, *, download: bool | None = None, device: str | torch.device | None = None):
+    """An official MS-ILLM / No-GAN model, weights resolved through the asset registry, ready to code.
+
+    ``name`` is a hub name (:data:`PRETRAINED`) or its registry id. The file is found with
+    :func:`perceptual_compression.assets.resolve` (local data directory, cache, then the official URL
+    with checksum check); a missing file raises :class:`~perceptual_compression.assets.AssetUnavailableError`.
+    The state dict loads with ``strict=True`` (CompressAI's ``load_state_dict`` resizes the entropy
+    models' CDF buffers and maps CompressAI < 1.2.6 parameter names); the entropy tables are then
+    rebuilt with ``update(force=True)`` and the model is returned in eval mode. Weights: CC-BY-NC 4.0.
+    """
+    from ..assets import resolve
+    from ..training import default_device
+
+    info = pretrained_info(name)
+    path = resolve(info.asset_id, download=download)
+    model = msillm_autoencoder(HiFiCConfig.paper())
+    model.load_state_dict(load_state_dict_file(path), strict=True)
+    model.update(force=True)
+    model.pretrained = info
+    return model.to(default_device(device) if not isinstance(device, torch.device) else device).eval()
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of parameters (entropy-model buffers excluded)."""
+    return sum(p.numel() for p in module.parameters())
+
+
+def rate_of(model_config: HiFiCConfig, height: int, width: int) -> dict[str, int]:
+    """Latent and hyper-latent sizes for an image (padded to a multiple of 64), for rate bookkeeping."""
+    h, w = math.ceil(height / 64) * 64, math.ceil(width / 64) * 64
+    return {"latent": model_config.latent_features * (h // 16) * (w // 16),
+            "hyper_latent": model_config.hyper_features * (h // 64) * (w // 64)}
