@@ -187,6 +187,7 @@ def pretrain(
     checkpoint_path: str | Path | None = None,
     device: str | torch.device | None = None,
     progress: bool | None = None,
+    until: int | None = None,
 ) -> PretrainResult:
     """Stage 1 of MS-ILLM: train ``model`` (a :func:`~perceptual_compression.models.hific.msillm_autoencoder`)
     on patches of ``images`` towards the Table 3 target ``rate``.
@@ -196,7 +197,8 @@ def pretrain(
     step AdamW and the schedule; then one step of the quantile optimiser on ``model.aux_loss()``. Logged per
     step: ``loss``, ``distortion_loss``, ``rate_loss``, ``mse``, ``psnr`` (of the float reconstruction),
     ``lpips`` (when used), ``bpp`` (noisy), ``bpp_hard``, ``target``, ``lambda_mean``, ``aux_loss``, ``lr``.
-    Resumes from ``checkpoint_path`` when it exists. Returns the model in eval mode with ``update(force=True)``
+    Resumes from ``checkpoint_path`` when it exists; ``until`` stops after that many steps (the schedules
+    still span ``config.steps``), so a run can be done in pieces and continued later. Returns the model in eval mode with ``update(force=True)``
     done, ready for :class:`~perceptual_compression.coding.ImageCodec`.
     """
     from .device import default_device
@@ -249,7 +251,8 @@ def pretrain(
                 log["lpips"] = terms["lpips"].mean().detach()
         return log
 
-    history = trainer.run(step_fn, config.steps)
+    stop = config.steps if until is None else min(int(until), config.steps)
+    history = trainer.run(step_fn, stop)
     model.eval()
     model.update(force=True)
     return PretrainResult(model, history, schedule, distortion, config, trainer.resumed_from)
