@@ -198,8 +198,9 @@ def pretrain(
     step: ``loss``, ``distortion_loss``, ``rate_loss``, ``mse``, ``psnr`` (of the float reconstruction),
     ``lpips`` (when used), ``bpp`` (noisy), ``bpp_hard``, ``target``, ``lambda_mean``, ``aux_loss``, ``lr``.
     Resumes from ``checkpoint_path`` when it exists; ``until`` stops after that many steps (the schedules
-    still span ``config.steps``), so a run can be done in pieces and continued later. Returns the model in eval mode with ``update(force=True)``
-    done, ready for :class:`~perceptual_compression.coding.ImageCodec`.
+    still span ``config.steps``), so a run can be done in pieces and continued later. Returns the model in
+    eval mode with its entropy tables built (``update(force=True, update_quantiles=True)``), ready for
+    :class:`~perceptual_compression.coding.ImageCodec`.
     """
     from .device import default_device
 
@@ -254,5 +255,8 @@ def pretrain(
     stop = config.steps if until is None else min(int(until), config.steps)
     history = trainer.run(step_fn, stop)
     model.eval()
-    model.update(force=True)
+    # Entropy tables from the trained model; the factorized prior's tail quantiles are first fitted by
+    # bisection (CompressAI's update_quantiles), which does not rely on the auxiliary optimiser having
+    # converged (it needs far more steps than a short run has).
+    model.update(force=True, update_quantiles=True)
     return PretrainResult(model, history, schedule, distortion, config, trainer.resumed_from)
