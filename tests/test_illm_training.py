@@ -106,10 +106,12 @@ def test_optimizers_follow_the_schedule_and_split_quantiles():
         lrs.append(main.param_groups[0]["lr"])
         main.step()
         sched.step()
-    assert lrs[0] == pytest.approx(3e-4 * 1e-12)
-    assert lrs[5] == pytest.approx(3e-4 * 0.5)
-    assert lrs[10] == pytest.approx(3e-4)
-    assert lrs[55] == pytest.approx(3e-4 * math.cos(math.pi / 2 * 45 / 100))
+    peak = cfg.lr  # 1e-3 at the small scale, 3e-4 in the paper's recipe
+    assert main.defaults["lr"] == peak
+    assert lrs[0] == pytest.approx(peak * 1e-12)
+    assert lrs[5] == pytest.approx(peak * 0.5)
+    assert lrs[10] == pytest.approx(peak)
+    assert lrs[55] == pytest.approx(peak * math.cos(math.pi / 2 * 45 / 100))
 
 
 # ----------------------------------------------------------------------------- the recipe
