@@ -7,7 +7,11 @@ Compares, in ONE run and under identical conditions,
 * ``compressai``: CompressAI's own ``compressai.models.MeanScaleHyperprior(128, 192)`` (two rANS streams per
   image, one for ẑ and one for ŷ),
 
-both wrapped in :class:`perceptual_compression.coding.ImageCodec`. For every image it records the model's
+both wrapped in :class:`perceptual_compression.coding.ImageCodec`. With ``--ours msillm-small`` (or
+``msillm-paper``) "ours" is instead chapter 4's MS-ILLM / No-GAN codec,
+:func:`perceptual_compression.models.hific.msillm_autoencoder` (HiFiC's encoder and generator with ChannelNorm in
+the same mean-scale hyperprior), and CompressAI's model gets the same bottleneck: M = its latent channels and
+N = its hyper-latent channels, so both code exactly as many symbols per image (results: ``illm_benchmark.*``). For every image it records the model's
 estimated bits (``-sum log2`` of the eval-mode likelihoods), the bytes of the model's own ``compress()``
 strings, the bytes of our container (header included; what the book calls the rate), and the wall-clock
 encode and decode times.
@@ -22,6 +26,7 @@ Usage (defaults: ~10 minutes on two unloaded CPU cores)::
     python benchmarks/coding_benchmark.py                     # writes benchmarks/results/coding_benchmark.{md,json}
     python benchmarks/coding_benchmark.py --steps 5000 --patch-size 256 --batch-size 8   # better-trained models
     python benchmarks/coding_benchmark.py --images 4 --steps 20 --out-dir /tmp/cb        # a quick smoke run
+    python benchmarks/coding_benchmark.py --ours msillm-small --patch-size 128   # chapter 4's codec (illm_benchmark.*)
 """
 
 from __future__ import annotations
@@ -66,7 +71,22 @@ def evaluation_images():
     return natural_images()
 
 
-def build(name: str, n: int, m: int) -> torch.nn.Module:
+#: Choices of ``--ours``: the model compared with CompressAI's MeanScaleHyperprior.
+OURS = ("minnen2018", "msillm-small", "msillm-paper")
+
+
+def hific_config(ours: str):
+    """The HiFiC widths of ``--ours msillm-small|msillm-paper`` (chapter 4's MS-ILLM / No-GAN codec)."""
+    from perceptual_compression.models.hific import HiFiCConfig
+
+    return {"msillm-small": HiFiCConfig.small, "msillm-paper": HiFiCConfig.paper}[ours]()
+
+
+def build(name: str, n: int, m: int, ours: str = "minnen2018") -> torch.nn.Module:
+    if name == "ours" and ours != "minnen2018":
+        from perceptual_compression.models.hific import msillm_autoencoder
+
+        return msillm_autoencoder(hific_config(ours))
     if name == "ours":
         return minnen2018_mean_scale_hyperprior(n, m)
     if name == "compressai":
@@ -77,7 +97,7 @@ def build(name: str, n: int, m: int) -> torch.nn.Module:
 def train(name: str, args, device: torch.device) -> tuple[torch.nn.Module, dict]:
     """Train ``name`` from random init: rate + lambda * 255^2 * MSE, CompressAI's convention; aux loss apart."""
     seed_everything(args.seed)
-    model = build(name, args.n, args.m).to(device)
+    model = build(name, args.n, args.m, getattr(args, "ours", "minnen2018")).to(device)
     patches = PatchDataset(embedded_images(), size=args.patch_size, flip=True, seed=args.seed)
     aux_names = [k for k, _ in model.named_parameters() if k.endswith(".quantiles")]
     main = [p for k, p in model.named_parameters() if k not in aux_names]
@@ -242,7 +262,7 @@ def machine(device: torch.device) -> dict:
 def markdown(result: dict) -> str:
     a = result["args"]
     lines = [
-        "# Coding benchmark",
+        "# MS-ILLM coding benchmark" if a.get("ours", "minnen2018").startswith("msillm") else "# Coding benchmark",
         "",
         "<!-- results -->",
         f"Images: **{result['images']}**. Models trained from random initialisation for **{a['steps']} steps** "
@@ -300,6 +320,9 @@ def markdown(result: dict) -> str:
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--ours", default="minnen2018", choices=OURS,
+                   help="our model: Minnen 2018 GDN transforms (default; N, M from --n/--m), or chapter 4's\n"
+                        "MS-ILLM codec at the book's small width or the paper's (N, M = its hyper-latent and latent channels)")
     p.add_argument("--steps", type=int, default=250, help="training steps per model (default 250)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--patch-size", type=int, default=64)
@@ -318,6 +341,9 @@ def parse_args(argv=None):
     for key in ("steps", "batch_size", "patch_size", "n", "m", "scale_levels"):
         if getattr(args, key) < 1:
             p.error(f"--{key.replace('_', '-')} must be a positive integer")
+    if args.ours != "minnen2018":  # CompressAI's model gets our bottleneck: N hyper-latent, M latent channels
+        cfg = hific_config(args.ours)
+        args.n, args.m = cfg.hyper_features, cfg.latent_features
     return args
 
 
@@ -333,6 +359,12 @@ def main(argv=None) -> dict:
         images = images.subset(args.images)
     titles = {"ours": f"ours: MeanScaleHyperpriorAutoencoder (Minnen 2018 GDN, N={args.n}, M={args.m})",
               "compressai": f"CompressAI MeanScaleHyperprior({args.n}, {args.m})"}
+    stem = "coding_benchmark"
+    if args.ours != "minnen2018":
+        cfg = hific_config(args.ours)
+        titles["ours"] = (f"ours: MS-ILLM codec (HiFiC {args.ours.split('-')[1]}: channels {list(cfg.channels)}, "
+                          f"{cfg.residual_blocks} res. blocks, latent {cfg.latent_features}, hyper {cfg.hyper_features})")
+        stem = "illm_benchmark"
     result = {
         "command": "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(__file__, REPO), *(argv or sys.argv[1:])]),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
@@ -357,9 +389,9 @@ def main(argv=None) -> dict:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result["cpu_seconds"] = usage.ru_utime + usage.ru_stime
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / "coding_benchmark.json").write_text(json.dumps(result, indent=2) + "\n")
+    (args.out_dir / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
     text = markdown(result)
-    (args.out_dir / "coding_benchmark.md").write_text(text)
+    (args.out_dir / f"{stem}.md").write_text(text)
     print(text)
     return result
 

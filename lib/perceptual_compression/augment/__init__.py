@@ -1,1 +1,1 @@
-"""Data augmentations that define invariances (one module per data set); import from the modules."""
+"""Image corruptions and augmentations, one module per family (import from the module itself)."""

@@ -1,1 +1,2 @@
-"""Evaluation of compressors: downstream predictors, Bayes-risk checks, rate-distortion summaries."""
+"""Evaluation: codecs over an image set (real bitstreams, per-image CSV, summary); downstream predictors,
+Bayes-risk checks and rate-distortion summaries of compressed representations. Import from the modules."""

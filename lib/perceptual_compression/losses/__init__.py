@@ -1,1 +1,1 @@
-"""Training objectives, one module per objective; import from the modules themselves."""
+"""Training objectives, one module per objective (import from the module itself)."""

@@ -1,1 +1,1 @@
-"""Synthetic sources with known densities and invariances (one module per source); import from the modules."""
+"""Synthetic sources with exact densities (2D Student-t, ...): one module per source."""

@@ -1,1 +1,1 @@
-"""Closed forms and solvers from the papers (one module per result); import from the modules themselves."""
+"""Closed forms and solvers of information-theoretic tradeoffs (R(D), R(D,P), bounds)."""

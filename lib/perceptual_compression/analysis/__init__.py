@@ -1,0 +1,1 @@
+"""Analyses of trained models: induced distances, sensitivities, correlations, relative performance."""

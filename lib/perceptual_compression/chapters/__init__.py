@@ -1,0 +1,1 @@
+"""Chapter-level experiment drivers: per-scale settings and training routines, one module per chapter."""

@@ -1,0 +1,301 @@
+"""Chapter 2, the image experiments (Hepburn et al., ICLR 2022, Sec. 4, 5.1, 5.2; appendices D, E).
+
+- :func:`train_factorized`: Ballé et al. (2018) factorized-prior autoencoders trained with ``D = 255^2 MSE``
+  or ``D = 1 - MS-SSIM`` in eq. 3 (the paper used pretrained tensorflow-compression models).
+- :func:`observation5`: Spearman correlations of the induced distances ``D_r``, ``D_in`` (and RMSE) with a
+  quality score over (reference, distorted) pairs (Fig. 3; TID2013's MOS, or a named stand-in).
+- :func:`contrast_performance`: rate-normalised performance along the contrast axis (eq. 14, Fig. 4 right).
+- :func:`train_entropy_limited` / :func:`evaluate_codec`: the entropy-limited autoencoders of Sec. 5.2 trained
+  on natural patches or on uniform noise (Table 1, Figs. 5, 18, 19).
+- :func:`small_batch_run`: batch-size-1 training with NLPD vs MSE (appendix E.1, Fig. 20).
+
+Training images are patches of the training set the chapter is given (the book uses scikit-image's
+embedded photographs, so that Kodak stays a test set); evaluation is on Kodak.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..analysis.contrast import contrast_axis
+from ..analysis.correlation import spearman
+from ..analysis.induced_distances import rmse
+from ..analysis.relative_performance import relative_performance
+from ..losses.perceptual_rate_distortion import distortion, rate_distortion_loss
+from ..models.entropy_limited import EntropyLimitedAutoencoder
+from ..models.factorized_prior import factorized_prior, inner, reconstruct, widths_for_rate
+from ..training import Trainer, default_device, seed_everything
+
+Tensor = torch.Tensor
+
+
+# ------------------------------------------------------------------------------------------ data
+def center_crops(images, n: int, size: int | None) -> Tensor | list[Tensor]:
+    """The first ``n`` images, centre-cropped to ``size x size`` (a batch), or whole (a list) if ``size`` is None."""
+    out = []
+    for i in range(min(n, len(images))):
+        x = images[i]
+        if size is not None:
+            _, h, w = x.shape
+            if h < size or w < size:
+                raise ValueError(f"image {i} ({h}x{w}) is smaller than the {size}x{size} crop")
+            t, l = (h - size) // 2, (w - size) // 2
+            x = x[:, t:t + size, l:l + size]
+        out.append(x)
+    return torch.stack(out) if size is not None else out
+
+
+def uniform_noise_batch(batch_size: int, size: int, generator: torch.Generator) -> Tensor:
+    """Images of i.i.d. ``U(0, 1)`` pixels (the "training without data" distribution of Sec. 5.2)."""
+    return torch.rand(batch_size, 3, size, size, generator=generator)
+
+
+# ------------------------------------------------------------------------------- factorized prior
+def train_factorized(cfg, dist: str, lmbda: float, rate_index: int, patches, *, seed: int = 0,
+                     device=None, progress: bool | None = None, checkpoint_path=None, init_from=None,
+                     steps: int | None = None):
+    """Train one factorized-prior model with ``bpp + lmbda D`` (``D``: ``"mse"`` -> 255^2 MSE, ``"ms-ssim"``).
+
+    ``patches``: a :class:`~perceptual_compression.datasets.PatchDataset` (its ``batch`` gives training
+    batches). Widths follow appendix D (``cfg.n_low/m_low`` for the first ``cfg.n_low_rates`` rates).
+    ``init_from``: a trained model to start from (fine-tuning; the small scale starts its MS-SSIM models
+    from the MSE ones), ``steps``: overrides ``cfg.steps``. Returns the model in evaluation mode with its
+    entropy tables updated.
+    """
+    device = device or default_device()
+    seed_everything(seed)
+    n, m = widths_for_rate(rate_index, n_low_rates=cfg.n_low_rates, low=(cfg.n_low, cfg.m_low),
+                           high=(cfg.n_high, cfg.m_high))
+    model = factorized_prior(n, m).to(device)
+    if init_from is not None:
+        model.load_state_dict(init_from.state_dict())  # CompressAI resizes the entropy tables; update() redoes them
+    main = [p for name, p in model.named_parameters() if not name.endswith("quantiles")]
+    aux = [p for name, p in model.named_parameters() if name.endswith("quantiles")]
+    opt = torch.optim.Adam(main, lr=cfg.lr)
+    aux_opt = torch.optim.Adam(aux, lr=1e-3)
+
+    def step_fn(step: int):
+        x = patches.batch(cfg.batch_size).to(device)
+        out = model(x)
+        rd = rate_distortion_loss(out, x, lmbda, dist)
+        opt.zero_grad(set_to_none=True)
+        rd["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(main, 1.0)
+        opt.step()
+        a = model.aux_loss()
+        aux_opt.zero_grad(set_to_none=True)
+        a.backward()
+        aux_opt.step()
+        return {"loss": rd["loss"], "bpp": rd["bpp"], "distortion": rd["distortion"]}
+
+    trainer = Trainer(modules={"model": model}, optimizers={"opt": opt, "aux": aux_opt},
+                      checkpoint_path=checkpoint_path, checkpoint_every=cfg.checkpoint_every if checkpoint_path else 0,
+                      progress=progress, desc=f"factorized {dist} λ={lmbda:g}", log_every=cfg.log_every)
+    history = trainer.run(step_fn, cfg.steps if steps is None else steps)
+    model.eval()
+    model.update(force=True)
+    model.history = history
+    return model
+
+
+# ---------------------------------------------------------------------------------- evaluation
+@torch.no_grad()
+def evaluate_codec(model, images: Sequence[Tensor], codec_id: str, *, msssim_levels: int | str = 5) -> dict[str, float]:
+    """Code each image for real and score the decoded image.
+
+    Models with a CompressAI entropy model go through :class:`~perceptual_compression.coding.ImageCodec`;
+    the entropy-limited models code their center indices with
+    :class:`~perceptual_compression.coding.CategoricalCodec` through their own ``compress`` (images must
+    then be multiples of the model's stride). Returns the mean real bits per pixel (bytes written, header
+    included), the estimated bpp where the model has likelihoods (NaN otherwise), PSNR, MS-SSIM and NLPD.
+    """
+    from ..coding import ImageCodec
+    from ..metrics import ms_ssim, nlpd, psnr
+
+    dev = next(model.parameters()).device
+    has_entropy_model = hasattr(model, "entropy_bottleneck")
+    codec = ImageCodec(model, codec_id=codec_id) if has_entropy_model else None
+    rows = []
+    for x in images:
+        x = (x.unsqueeze(0) if x.dim() == 3 else x).to(dev)
+        h, w = x.shape[-2:]
+        if codec is not None:
+            data = codec.compress(x)
+            x_hat = codec.decompress(data).to(dev)
+            nbytes, est = len(data), codec.estimate_bits(x) / (h * w)
+        else:
+            if h % model.stride or w % model.stride:
+                raise ValueError(f"image size {h}x{w} is not a multiple of the model's stride {model.stride}")
+            enc = model.compress(x)
+            x_hat = model.decompress(enc["strings"], enc["shape"])["x_hat"]
+            nbytes, est = sum(len(s) for s in enc["strings"][0]), float("nan")
+        rows.append({"bpp": 8 * nbytes / (h * w), "bpp_estimated": est, "psnr": float(psnr(x, x_hat)),
+                     "ms_ssim": float(ms_ssim(x, x_hat, levels=msssim_levels)), "nlpd": float(nlpd(x, x_hat))})
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+
+
+@torch.no_grad()
+def observation5(models: dict[str, object], references: Sequence[Tensor], distorted: Sequence[tuple[int, Tensor]],
+                 scores: dict[str, Sequence[float]]) -> dict[str, list[dict[str, float]]]:
+    """Spearman correlation of ``D_r``, ``D_in`` (and RMSE) with quality scores over (reference, distorted) pairs.
+
+    ``distorted``: ``(reference index, image)``; ``scores``: name -> one score per pair, oriented so that a
+    *larger* score means *more* distortion (a distance, or ``-MOS``), so agreement is a positive correlation.
+    ``D_r = ||f(x1) - f(x2)||`` with the coded reconstruction, ``D_in = ||e(x1) - e(x2)||`` before rounding.
+    The distances are computed once and correlated with every score. Returns name -> rows (one per model,
+    the first being RMSE).
+    """
+    x1 = [references[i] for i, _ in distorted]
+    dist = {"RMSE": ([float(rmse(a[None], b[None])) for a, (_, b) in zip(x1, distorted)], None)}
+    for name, model in models.items():
+        dev = next(model.parameters()).device
+        cache: dict[int, tuple[Tensor, Tensor]] = {}
+        d_r, d_in = [], []
+        for (i, image) in distorted:
+            if i not in cache:
+                r = references[i][None].to(dev)
+                cache[i] = (inner(model, r), reconstruct(model, r))
+            y1, f1 = cache[i]
+            b = image[None].to(dev)
+            d_in.append(float((inner(model, b) - y1).norm()))
+            d_r.append(float((reconstruct(model, b) - f1).norm()))
+        dist[name] = (d_r, d_in)
+    out = {}
+    for sname, sc in scores.items():
+        sc = np.asarray(sc, dtype=np.float64)
+        out[sname] = [{"model": name, "rho_Dr": spearman(d_r, sc),
+                       "rho_Din": spearman(d_in, sc) if d_in is not None else float("nan")}
+                      for name, (d_r, d_in) in dist.items()]
+    return out
+
+
+@torch.no_grad()
+def contrast_performance(model_pairs: Sequence[tuple[object, object]], images: Sequence[Tensor], alphas: Sequence[float], *,
+                         low: float = 0.0, high: float = 2.0, codec_prefix: str = "ch2-contrast") -> dict[str, np.ndarray]:
+    """Relative performance ``P_perceptual / P_mse`` with ``P = MSE / bpp`` along the contrast axis (Fig. 4 right).
+
+    ``model_pairs``: ``(perceptual model, MSE model)`` trained for similar rates; ``images``: ``(3, H, W)``
+    tensors (a batch or a list). For every ``alpha`` each image ``x(alpha)`` (eq. 14) is coded for real by
+    both models; ``P`` uses the mean squared error of the decoded image and the real bits per pixel (eq. 12).
+    Returns ``alpha``, the ratio per pair (mean over images) and its mean over pairs ("average across rates").
+    """
+    from ..coding import ImageCodec
+
+    ratios = []
+    for k, (perc, mse_model) in enumerate(model_pairs):
+        codecs = [ImageCodec(perc, f"{codec_prefix}-perceptual-{k}"), ImageCodec(mse_model, f"{codec_prefix}-mse-{k}")]
+        per_alpha = []
+        for a in alphas:
+            vals = []
+            for x in images:
+                xa = contrast_axis(x[None], float(a), low=low, high=high)
+                dr = []
+                for codec in codecs:
+                    data = codec.compress(xa)
+                    x_hat = codec.decompress(data).to(xa.device)
+                    dr.append(((xa - x_hat) ** 2).mean().item())
+                    dr.append(8 * len(data) / (xa.shape[-1] * xa.shape[-2]))
+                vals.append(relative_performance(dr[0], dr[1], dr[2], dr[3]))
+            per_alpha.append(float(np.mean(vals)))
+        ratios.append(per_alpha)
+    r = np.array(ratios)
+    return {"alpha": np.asarray(alphas, dtype=np.float64), "ratio": r, "mean": r.mean(0)}
+
+
+# ------------------------------------------------------------------------ entropy-limited models
+def train_entropy_limited(cfg, dist: str, centers: Sequence[float], data: str, patches=None, *, seed: int = 0,
+                          device=None, progress: bool | None = None, checkpoint_path=None) -> EntropyLimitedAutoencoder:
+    """Train an entropy-limited autoencoder minimising ``D`` alone (Sec. 5.2) on ``data``:
+    ``"natural"`` (``patches.batch``) or ``"uniform"`` (i.i.d. ``U(0, 1)`` pixels). ``D``: ``"mse"``,
+    ``"ms-ssim"`` (``1 - MS-SSIM``) or ``"nlpd"``. Soft quantization (eq. 15) in training."""
+    if data not in ("natural", "uniform"):
+        raise ValueError(f"data={data!r} is not valid; valid values are: 'natural', 'uniform'")
+    if data == "natural" and patches is None:
+        raise ValueError("data='natural' needs patches")
+    device = device or default_device()
+    seed_everything(seed)
+    model = EntropyLimitedAutoencoder(cfg.n, cfg.m, centers, soft_scale=cfg.soft_scale).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    gen = torch.Generator().manual_seed(seed)
+
+    def step_fn(step: int):
+        if data == "natural":
+            x = patches.batch(cfg.batch_size)
+        else:
+            x = uniform_noise_batch(cfg.batch_size, cfg.patch_size, gen)
+        x = x.to(device)
+        out = model(x)
+        loss = distortion(dist, x, out["x_hat"]).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        return {"loss": loss}
+
+    trainer = Trainer(modules={"model": model}, optimizers={"opt": opt}, checkpoint_path=checkpoint_path,
+                      checkpoint_every=cfg.checkpoint_every if checkpoint_path else 0, progress=progress,
+                      desc=f"entropy-limited {dist} on {data}, L={len(centers)}", log_every=cfg.log_every)
+    model.history = trainer.run(step_fn, cfg.steps)
+    model.eval()
+    return model
+
+
+# ------------------------------------------------------------------------ batch size 1 (E.1)
+@dataclass
+class SmallBatchResult:
+    steps: np.ndarray
+    test_mse: dict[str, np.ndarray]  # loss -> (seeds, evals)
+
+    @property
+    def ratio(self) -> np.ndarray:
+        """``E_test MSE(x, x_NLPD) / E_test MSE(x, x_MSE)`` per seed and evaluation (Fig. 20)."""
+        return self.test_mse["nlpd"] / self.test_mse["mse"]
+
+
+def small_batch_run(cfg, patches_factory: Callable[[int], object], test_images: Tensor | Sequence[Tensor], *, device=None,
+                    progress: bool | None = None) -> SmallBatchResult:
+    """Appendix E.1: the Fig. 17 architecture without quantization trained with batch size 1 on ``D = MSE``
+    and on ``D = NLPD``, from the same initialisation and image order per seed; the mean test MSE over
+    ``test_images`` is recorded every ``cfg.eval_every`` steps. ``patches_factory(seed)`` returns a patch
+    dataset whose stream gives the image order for that seed."""
+    device = device or default_device()
+    tests = [test_images.to(device)] if isinstance(test_images, Tensor) else [t[None].to(device) for t in test_images]
+    results = {"mse": [], "nlpd": []}
+    steps = None
+    for seed in cfg.seeds:
+        for dist in ("mse", "nlpd"):
+            seed_everything(seed)
+            model = EntropyLimitedAutoencoder(cfg.n, cfg.m, quantize=False).to(device)
+            opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+            patches = patches_factory(seed)
+            evals, at = [], []
+
+            @torch.no_grad()
+            def test_mse() -> float:
+                model.eval()
+                errs = [((model(t)["x_hat"].clamp(0, 1) - t) ** 2).mean().item() for t in tests]
+                model.train()
+                return float(np.mean(errs))
+
+            def step_fn(step: int):
+                if step % cfg.eval_every == 0:
+                    evals.append(test_mse())
+                    at.append(step)
+                x = patches.batch(1).to(device)
+                loss = distortion(dist, x, model(x)["x_hat"]).mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                return {"loss": loss}
+
+            Trainer(modules={"model": model}, optimizers={"opt": opt}, progress=progress,
+                    desc=f"batch-size-1 {dist} seed {seed}").run(step_fn, cfg.steps)
+            evals.append(test_mse())
+            at.append(cfg.steps)
+            results[dist].append(evals)
+            steps = np.array(at)
+    return SmallBatchResult(steps, {k: np.array(v) for k, v in results.items()})

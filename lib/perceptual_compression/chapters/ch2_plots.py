@@ -1,0 +1,189 @@
+"""Figures of Chapter 2, drawn like the paper's (Hepburn et al., ICLR 2022). Each returns the figure."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+
+def observation1(rows, sigmas, paper: dict[str, float] | None = None):
+    """Fig. 6: Spearman correlations against the noise deviation, one panel per perceptual distance."""
+    names = list(dict.fromkeys(r["distance"] for r in rows))
+    fig, axes = plt.subplots(1, len(names), figsize=(4.6 * len(names), 3.4), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        rr = [r for r in rows if r["distance"] == name]
+        s = [r["sigma"] for r in rr]
+        ax.plot(s, [r["rho_sensitivity_logp"] for r in rr], "o-", color="tab:red", label=r"$\rho(D_p/\mathrm{RMSE}, \log p)$")
+        ax.plot(s, [r["rho_distance_rmse"] for r in rr], "s-", color="tab:orange", label=r"$\rho(D_p, \mathrm{RMSE})$")
+        ax.plot(s, [r["rho_rmse_logp"] for r in rr], "^-", color="tab:blue", label=r"$\rho(\mathrm{RMSE}, \log p)$")
+        if paper and name in paper:
+            ax.plot([1.0], [paper[name]], "*", ms=13, color="k", label="paper, σ=1")
+        ax.axhline(0, color="0.6", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_xlabel("noise σ (0-255)")
+        ax.set_ylabel("Spearman ρ")
+        ax.set_title(name)
+        ax.set_ylim(-1, 1)
+    axes[0][-1].legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def student_t(source, samples: torch.Tensor, extent=(-4, 4, -2, 2)):
+    """Fig. 11 a-b: samples and density of the 2D Student-t."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 2.6))
+    s = samples.numpy()
+    axes[0].plot(s[:, 0], s[:, 1], ".", ms=1, alpha=0.4)
+    axes[0].set_title("(a) samples")
+    xs = torch.linspace(extent[0], extent[1], 300)
+    ys = torch.linspace(extent[2], extent[3], 150)
+    gx, gy = torch.meshgrid(xs, ys, indexing="xy")
+    dens = source.prob(torch.stack([gx, gy], -1).double()).numpy()
+    axes[1].imshow(dens, extent=extent, origin="lower", aspect="auto", cmap="Blues")
+    axes[1].set_title("(b) density")
+    for ax in axes:
+        ax.set_xlim(extent[:2])
+        ax.set_ylim(extent[2:])
+    fig.tight_layout()
+    return fig
+
+
+def fig2(rows_by_rate, paper_points=None):
+    """Fig. 2: Spearman correlation of D_s, D_r/RMSE, D_in/RMSE with p(x1) per rate (bits per sample)."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    rate = [r["bits_per_sample"] for r in rows_by_rate]
+    for key, label, marker, color in (("rho_Ds", r"$D_s$", "o", "tab:blue"), ("rho_Dr", r"$D_r/\mathrm{RMSE}$", "s", "tab:orange"),
+                                      ("rho_Din", r"$D_{in}/\mathrm{RMSE}$", "^", "tab:green")):
+        ax.plot(rate, [r[key] for r in rows_by_rate], marker + "-", color=color, label=label + " (ours)")
+    if paper_points:
+        for (label, x, y), color in zip(paper_points, ("tab:blue", "tab:blue", "tab:orange", "tab:orange", "tab:green")):
+            ax.plot([x], [y], "*", ms=12, color=color, mec="k")
+        ax.plot([], [], "*", color="0.5", mec="k", ms=12, label="paper (values in the text)")
+    ax.axhline(0, color="0.6", lw=0.8)
+    ax.set_xlabel("rate (bits per 2D sample, real bitstream)")
+    ax.set_ylabel(r"Spearman $\rho(D, p(x_1))$")
+    ax.set_ylim(-1, 1)
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def cells(panels, extent=(-4, 4, -2, 2), source=None):
+    """Figs. 11c, 12, 13: quantization cells (boundaries) and code vectors (dots) over the log-density.
+
+    ``panels``: list of ``(title, (xs, ys, labels, codes))`` from ``ch2_study2d.quantization_cells``.
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 2.6), squeeze=False)
+    for ax, (title, (xs, ys, labels, codes)) in zip(axes[0], panels):
+        if source is not None:
+            gx, gy = np.meshgrid(xs, ys)
+            logp = source.log_prob(torch.from_numpy(np.stack([gx, gy], -1))).numpy()
+            ax.imshow(logp, extent=extent, origin="lower", aspect="auto", cmap="Blues", vmin=logp.max() - 8)
+        edges = np.zeros(labels.shape, dtype=bool)
+        edges[1:, :] |= labels[1:, :] != labels[:-1, :]
+        edges[:, 1:] |= labels[:, 1:] != labels[:, :-1]
+        edges[:-1, :] |= edges[1:, :].copy()  # two pixels wide, so that no line vanishes when resampled
+        ax.imshow(np.ma.masked_where(~edges, edges), extent=extent, origin="lower", aspect="auto", cmap="Greys",
+                  vmin=0, vmax=1, interpolation="nearest")
+        ax.plot(codes[:, 0], codes[:, 1], "o", ms=3, color="tab:red")
+        ax.set_xlim(extent[:2])
+        ax.set_ylim(extent[2:])
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def relative_2d(rel, paper_gain=None):
+    """Fig. 4 left / Fig. 14: relative performance along the x-axis (fit and raw)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    for lam, fit, raw in zip(rel["lambdas"], rel["fit"], rel["raw"]):
+        axes[0].plot(rel["x"], fit, label=f"λ={lam:g}")
+        axes[1].plot(rel["x"], raw, lw=0.6, label=f"λ={lam:g}")
+    axes[0].plot(rel["x"], rel["mean_fit"], "k", lw=2, label="mean over rates")
+    if paper_gain is not None:
+        axes[0].plot([0], [paper_gain], "*", ms=13, color="k", mfc="gold", label="paper: max mean gain")
+    for ax, t in zip(axes, ("(a) degree-20 polynomial fit", "(b) raw values (per window of points)")):
+        ax.axhline(1, ls="--", color="0.5")
+        ax.set_xlabel("x (points (x, 0))")
+        ax.set_ylabel(r"$P_{p^{0.1}} / P$")
+        ax.set_title(t, fontsize=9)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def observation5(rates, rows_by_model, reference_name: str, paper_max=None):
+    """Fig. 3: Spearman correlation of D_r and D_in with the quality reference, per model rate."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), sharey=True)
+    for ax, key, title in zip(axes, ("rho_Dr", "rho_Din"), (r"$D_r$", r"$D_{in}$")):
+        for family, marker in (("mse", "o-"), ("ms-ssim", "s-")):
+            pts = [(rates[m], r[key]) for m, r in rows_by_model.items() if m.startswith(family + "-")]
+            pts.sort()
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker, label=f"factorized-{family.replace('-', '')}")
+        rm = rows_by_model.get("RMSE")
+        if rm is not None:
+            ax.axhline(rm["rho_Dr"], color="k", ls="--", label="RMSE")
+        if paper_max is not None and key == "rho_Din":
+            ax.axhline(paper_max, color="tab:red", ls=":", label="paper max (TID2013 MOS)")
+        ax.set_xlabel("rate (bpp, real bitstream)")
+        ax.set_title(title)
+    axes[0].set_ylabel(f"Spearman ρ with {reference_name}")
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def contrast(res, example: torch.Tensor | None = None, low: float = 0.0, high: float = 2.0, paper=None):
+    """Fig. 4 right (and Fig. 16): relative performance of MS-SSIM vs MSE models along the contrast axis."""
+    from ..analysis.contrast import contrast_axis
+
+    fig = plt.figure(figsize=(10, 3.4))
+    ax = fig.add_subplot(1, 2, 1)
+    for i, r in enumerate(res["ratio"]):
+        ax.plot(res["alpha"], r, "-", lw=1, label=f"rate pair {i + 1}")
+    ax.plot(res["alpha"], res["mean"], "k-", lw=2, label="mean over rates")
+    if paper is not None:
+        ax.plot([paper[0]], [paper[1]], "*", ms=13, color="k", mfc="gold", label="paper: max mean gain")
+    ax.axhline(1, ls="--", color="0.5")
+    ax.set_xlabel(r"contrast $\alpha$ (0: grey, 1: original, 2: high)")
+    ax.set_ylabel(r"$P_{\mathrm{MS\text{-}SSIM}} / P_{\mathrm{MSE}}$")
+    ax.legend(fontsize=8)
+    if example is not None:
+        for j, a in enumerate((0.1, 0.5, 1.0, 1.5, 2.0)):
+            sub = fig.add_subplot(2, 10, 6 + j + (0 if j < 5 else 5))
+            sub.imshow(contrast_axis(example[None], a, low=low, high=high)[0].permute(1, 2, 0).numpy())
+            sub.set_title(f"α={a}", fontsize=8)
+            sub.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def reconstructions(original: torch.Tensor, recs: dict[str, torch.Tensor], ncols: int = 4):
+    """Figs. 5, 18, 19: an image and its decoded versions, titled with their scores."""
+    items = [("original", original)] + list(recs.items())
+    nrows = int(np.ceil(len(items) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.3 * nrows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, (title, img) in zip(axes.ravel(), items):
+        ax.imshow(img.clamp(0, 1).permute(1, 2, 0).cpu().numpy())
+        ax.set_title(title, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def small_batch(result):
+    """Fig. 20: ratio of test MSE (NLPD-trained / MSE-trained), mean and standard deviation over seeds."""
+    r = result.ratio
+    m, s = r.mean(0), r.std(0)
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.plot(result.steps, m, color="tab:purple", label=f"mean over {r.shape[0]} seeds")
+    ax.fill_between(result.steps, m - s, m + s, color="tab:purple", alpha=0.25, label="± 1 std")
+    ax.axhline(1, ls="--", color="0.4", label="equal test MSE")
+    ax.set_xlabel("training step (batch size 1)")
+    ax.set_ylabel(r"$E_{test}\,\mathrm{MSE}(x, \hat x_{NLPD}) / E_{test}\,\mathrm{MSE}(x, \hat x_{MSE})$")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,299 @@
+"""Chapter 2, the 2D Student-t study (Hepburn et al., ICLR 2022, Sec. 3, Sec. 5.1-5.2, appendix C).
+
+One bank of compressive MLP autoencoders (:mod:`perceptual_compression.models.mlp_autoencoder`) is trained
+at once; each member has its own objective and training data:
+
+==========  ==========================================  ===========================================
+family      objective                                    data
+==========  ==========================================  ===========================================
+``L1``      ``R + lambda D``            (eq. 9)          2D Student-t samples
+``L2``      ``R + p(x)^0.1 lambda D``   (eq. 10)         2D Student-t samples
+``L3``      ``R + p(x)^-0.1 lambda D``  (eq. 11)         2D Student-t samples
+``U``       ``R + lambda D``            (Fig. 13a)       uniform samples on a square
+``UW``      ``p(x)^0.1 (R + lambda D)`` (Fig. 13b)       uniform samples on a square
+==========  ==========================================  ===========================================
+
+``D`` is the sum of squared errors and ``p`` the exact Student-t density. The functions here train the
+bank with :class:`~perceptual_compression.training.Trainer`, measure rates from real bitstreams
+(:class:`~perceptual_compression.coding.EntropyBottleneckCodec`), compute the Spearman correlations of
+Observations 2-4 (Fig. 2), the quantization cells and code vectors (Figs. 11-13) and the relative
+performance along the x-axis (Fig. 4 left, Fig. 14).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..analysis.induced_distances import induced_distances, perturb
+from ..analysis.relative_performance import polynomial_smooth, relative_performance
+from ..models.mlp_autoencoder import MLPAutoencoder
+from ..sources.student_t import StudentT2D
+from ..training import Trainer, default_device, seed_everything
+from ..training.schedules import warmup_cosine
+
+FAMILIES = {
+    "L1": "R + λD (eq. 9)",
+    "L2": "R + p(x)^0.1·λD (eq. 10)",
+    "L3": "R + p(x)^-0.1·λD (eq. 11)",
+    "U": "R + λD on uniform samples (Fig. 13a)",
+    "UW": "p(x)^0.1·(R + λD) on uniform samples (Fig. 13b)",
+}
+
+
+@dataclass(frozen=True)
+class Member:
+    """One autoencoder of the bank: its family (objective and data) and its Lagrange multiplier."""
+
+    family: str
+    lmbda: float
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(f"family={self.family!r} is not valid; valid values are: {', '.join(FAMILIES)}")
+
+    @property
+    def name(self) -> str:
+        return f"{self.family}-λ{self.lmbda:g}"
+
+
+def distortion_weight_normalisers(source: StudentT2D, gamma: float, *, n: int = 1_000_000, seed: int = 12345) -> dict[str, float]:
+    """``E_p[p(x)^gamma]`` and ``E_p[p(x)^-gamma]`` (Monte Carlo): dividing the weights of eqs. 10-11 by them
+    keeps the average weight at 1, so that the three objectives reach similar rates at the same lambda
+    (appendix C tunes lambda for that; this does it once for all lambdas)."""
+    x = source.sample(n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    lp = source.log_prob(x)
+    return {"L2": float(torch.exp(gamma * lp).mean()), "L3": float(torch.exp(-gamma * lp).mean())}
+
+
+def bank_members(cfg) -> list[Member]:
+    """The members of the bank described by a :class:`~.ch2_config.Study2DConfig`."""
+    members = [Member("L1", lm) for lm in cfg.lambdas]
+    members += [Member("L2", lm) for lm in cfg.lambdas]
+    members += [Member("L3", lm) for lm in cfg.inverse_lambdas]
+    members += [Member("U", cfg.uniform_lambda), Member("UW", cfg.uniform_lambda)]
+    return members
+
+
+@dataclass
+class TrainedBank:
+    """A trained bank, its members and the source."""
+
+    model: MLPAutoencoder
+    members: list[Member]
+    source: StudentT2D
+    history: object
+    gamma: float
+
+    def index(self, family: str, lmbda: float | None = None) -> int:
+        for i, m in enumerate(self.members):
+            if m.family == family and (lmbda is None or math.isclose(m.lmbda, lmbda)):
+                return i
+        raise KeyError(f"no member {family} λ={lmbda}")
+
+    def family_indices(self, family: str) -> list[int]:
+        return [i for i, m in enumerate(self.members) if m.family == family]
+
+
+def train_bank(cfg, *, seed: int = 0, checkpoint_path: str | Path | None = None, device=None,
+               progress: bool | None = None) -> TrainedBank:
+    """Train every member of the bank for ``cfg.steps`` steps (Adam, ``cfg.lr``, batch ``cfg.batch_size``;
+    cosine decay to ``cfg.final_lr_factor * cfg.lr``, 1 = constant as in the paper).
+
+    Each step draws one Student-t batch (shared by ``L1``/``L2``/``L3``) and one uniform batch on
+    ``[-cfg.uniform_half_width, cfg.uniform_half_width]^2`` (shared by ``U``/``UW``). The entropy
+    bottleneck's quantiles get their own Adam (CompressAI's auxiliary loss) and are refined by bisection
+    at the end.
+    """
+    device = device or default_device()
+    seed_everything(seed)
+    source = StudentT2D(nu=cfg.nu, scale=cfg.scale)
+    members = bank_members(cfg)
+    K = len(members)
+    model = MLPAutoencoder(dim=2, hidden=cfg.hidden, latent=2, n_models=K).to(device)
+    main_params = [p for n, p in model.named_parameters() if not n.endswith("quantiles")]
+    aux_params = [p for n, p in model.named_parameters() if n.endswith("quantiles")]
+    opt = torch.optim.Adam(main_params, lr=cfg.lr)
+    aux_opt = torch.optim.Adam(aux_params, lr=cfg.aux_lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_cosine(
+        s, warmup_steps=0, total_steps=max(1, cfg.steps), final_factor=cfg.final_lr_factor))
+
+    lm = torch.tensor([m.lmbda for m in members], dtype=torch.float32, device=device)
+    fam = [m.family for m in members]
+    is_uniform = torch.tensor([f in ("U", "UW") for f in fam], device=device)
+    gamma_d = torch.tensor([{"L2": cfg.gamma, "L3": -cfg.gamma}.get(f, 0.0) for f in fam], device=device)
+    norm = distortion_weight_normalisers(source, cfg.gamma) if cfg.normalise_weights else {}
+    log_norm_d = torch.tensor([math.log(norm.get(f, 1.0)) for f in fam], device=device)
+    gamma_all = torch.tensor([cfg.gamma if f == "UW" else 0.0 for f in fam], device=device)
+    gen = torch.Generator().manual_seed(seed)
+    hw = cfg.uniform_half_width
+
+    def step_fn(step: int):
+        xs = source.sample(cfg.batch_size, generator=gen).to(device)
+        xu = ((torch.rand(cfg.batch_size, 2, generator=gen) * 2 - 1) * hw).to(device)
+        x = torch.where(is_uniform[:, None, None], xu.unsqueeze(0), xs.unsqueeze(0))  # (K, B, 2)
+        logp = source.log_prob(x).float()
+        wd = torch.exp(gamma_d[:, None] * logp - log_norm_d[:, None])
+        wt = torch.exp(gamma_all[:, None] * logp)
+        out = model.loss(x, lm, distortion_weight=wd, weight=wt)
+        opt.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(main_params, cfg.clip_grad_norm)
+        opt.step()
+        sched.step()
+        aux = model.aux_loss()
+        aux_opt.zero_grad(set_to_none=True)
+        aux.backward()
+        aux_opt.step()
+        return {"loss": out["loss"], "aux_loss": aux, "rate_mean": out["rate"].mean()}
+
+    trainer = Trainer(modules={"bank": model}, optimizers={"opt": opt, "aux": aux_opt},
+                      schedulers={"lr": sched},
+                      checkpoint_path=checkpoint_path, checkpoint_every=cfg.checkpoint_every if checkpoint_path else 0,
+                      seed=None, progress=progress, desc=f"2D bank ({K} autoencoders)", log_every=cfg.log_every)
+    history = trainer.run(step_fn, cfg.steps)
+    model.eval()
+    model.entropy_bottleneck.update(force=True, update_quantiles=True)
+    return TrainedBank(model, members, source, history, cfg.gamma)
+
+
+# ---------------------------------------------------------------------------------- evaluation
+@torch.no_grad()
+def member_rates(bank: TrainedBank, x: torch.Tensor, *, codec_factory=None) -> list[dict[str, float]]:
+    """Per member: rate from the real bitstream (bits per 2D sample, header included), the rate estimated
+    from likelihoods, and the mean squared error per sample (SSE), on the points ``x`` (each member is
+    evaluated on its own training distribution: pass Student-t samples; uniform members get them too,
+    which is how Fig. 13 compares them)."""
+    if codec_factory is None:
+        from ..coding import EntropyBottleneckCodec
+
+        def codec_factory(eb, name):
+            return EntropyBottleneckCodec(eb, codec_id=f"ch2-2d-{name}")
+    rows = []
+    n = x.shape[0]
+    for k, member in enumerate(bank.members):
+        single = bank.model.extract(k)
+        single.entropy_bottleneck.update(force=True)
+        out = single(x, training=False)
+        y = single.encode(x)[0]
+        codec = codec_factory(single.entropy_bottleneck, member.name)
+        data = codec.compress(y.reshape(n, 2, 1, 1))
+        y_dec = codec.decompress(data).reshape(n, 2)
+        sse = ((out["x_hat"][0] - x) ** 2).sum(-1)
+        rows.append({
+            "member": member.name, "family": member.family, "lambda": member.lmbda,
+            "bits_per_sample": 8 * len(data) / n,
+            "bits_per_sample_estimated": float(out["bits"].mean()),
+            "sse": float(sse.mean()),
+            "decoded_matches": bool(torch.allclose(y_dec, out["y_hat"][0], atol=1e-4)),
+        })
+    return rows
+
+
+@torch.no_grad()
+def sensitivity_correlations(bank: TrainedBank, *, n: int, delta: float, seed: int = 0,
+                             families: tuple[str, ...] = ("L1",)) -> list[dict[str, float]]:
+    """Spearman correlations of ``D_s``, ``D_r/RMSE`` and ``D_in/RMSE`` with ``p(x1)`` (Fig. 2).
+
+    ``x1`` are ``n`` Student-t samples, ``x2 = x1 + delta u`` with ``u`` a random unit vector. ``D_s``
+    uses the coded reconstruction (rounding); ``D_r`` and ``D_in`` use the continuous maps ``d(e(x))``
+    and ``e(x)``, whose sensitivity is a derivative (with rounding, a displacement of ``delta`` rarely
+    leaves its quantization cell and ``D_r`` would be mostly 0). Also reported: the rounded variants
+    (``*_rounded``) and displacements along the high-variance x-axis only (``*_xaxis``).
+    """
+    g = torch.Generator().manual_seed(seed)
+    x1 = bank.source.sample(n, generator=g)
+    x2 = perturb(x1, delta, generator=g)
+    x2_axis = x1 + torch.tensor([delta, 0.0])
+    dev = next(bank.model.parameters()).device
+    p1 = bank.source.prob(x1).numpy()
+    rows = []
+    for k, member in enumerate(bank.members):
+        if member.family not in families:
+            continue
+        single = bank.model.extract(k)
+        enc = lambda v: single.encode(v.to(dev))[0]  # noqa: E731
+        dec = lambda y: single.decode(y.unsqueeze(0))[0]  # noqa: E731
+        quant = lambda y: single.quantize(y.unsqueeze(0))[0]  # noqa: E731
+        cont = induced_distances(x1, x2, enc, dec, quantize=quant, self_quantized=True)
+        rounded = induced_distances(x1, x2, enc, dec, quantize=quant, self_quantized=True,
+                                    rec_quantized=True, inner_quantized=True)
+        c = cont.spearman_with(p1)
+        r = rounded.spearman_with(p1)
+        a = induced_distances(x1, x2_axis, enc, dec, quantize=quant).spearman_with(p1)
+        rows.append({"member": member.name, "family": member.family, "lambda": member.lmbda,
+                     "rho_Ds": c["D_s"], "rho_Dr": c["D_r/RMSE"], "rho_Din": c["D_in/RMSE"],
+                     "rho_Ds_continuous": induced_distances(x1, x2, enc, dec).spearman_with(p1)["D_s"],
+                     "rho_Dr_rounded": r["D_r/RMSE"], "rho_Din_rounded": r["D_in/RMSE"],
+                     "rho_Dr_xaxis": a["D_r/RMSE"], "rho_Din_xaxis": a["D_in/RMSE"]})
+    return rows
+
+
+@torch.no_grad()
+def quantization_cells(model: MLPAutoencoder, *, extent: tuple[float, float, float, float], resolution: int = 300):
+    """The partition of the plane induced by ``Q(e(x))`` and the code vectors ``d(Q(e(x)))`` (Figs. 11-13).
+
+    Returns ``(xs, ys, labels, codes)``: a grid, an integer cell label per grid point (one per distinct
+    quantized latent) and the code vectors (reconstructions) of the cells present on the grid.
+    """
+    x0, x1, y0, y1 = extent
+    xs = torch.linspace(x0, x1, resolution)
+    ys = torch.linspace(y0, y1, resolution)
+    gx, gy = torch.meshgrid(xs, ys, indexing="xy")
+    pts = torch.stack([gx.reshape(-1), gy.reshape(-1)], -1)
+    dev = next(model.parameters()).device
+    yq = model.quantize(model.encode(pts.to(dev)))[0]
+    uniq, labels = torch.unique(yq, dim=0, return_inverse=True)
+    codes = model.decode(uniq.unsqueeze(0))[0].cpu()
+    return xs.numpy(), ys.numpy(), labels.reshape(resolution, resolution).cpu().numpy(), codes.numpy()
+
+
+@torch.no_grad()
+def pointwise_rate_distortion(model: MLPAutoencoder, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Per point: squared error of the coded reconstruction and its rate ``-log2 p(y_hat)`` in bits."""
+    dev = next(model.parameters()).device
+    out = model(x.to(dev), training=False)
+    sse = ((out["x_hat"][0].cpu() - x) ** 2).sum(-1)
+    return sse.numpy(), out["bits"][0].cpu().numpy()
+
+
+def relative_performance_along_x(bank: TrainedBank, *, n: int = 3500, x_max: float = 35.0, window: float = 0.5,
+                                 degree: int = 20) -> dict[str, object]:
+    """Relative performance ``P_L2 / P_L1`` along ``(x, 0), x in [0, x_max]`` (Fig. 4 left, Fig. 14).
+
+    Pairs the ``L2`` and ``L1`` members with the same lambda. Eq. 12 defines the performance of a network
+    on a *set* of points as its mean distortion over its mean rate; here the sets are consecutive windows
+    of width ``window`` along the line (a single point's ``D/R`` swings by orders of magnitude depending on
+    how close it lies to a code vector). Returns the window centres ``x``, the ratio per pair (``raw``),
+    its polynomial fit (degree 20 as in Fig. 14a) and the means over pairs ("average across rates").
+    """
+    line = bank.source.line_along_x(n, x_max)
+    xs = line[:, 0].numpy()
+    edges = np.arange(0.0, x_max + window, window)
+    which = np.clip(np.digitize(xs, edges) - 1, 0, len(edges) - 2)
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    keep = np.array([np.any(which == b) for b in range(len(centres))])
+
+    def windowed(v):
+        return np.array([v[which == b].mean() for b in range(len(centres)) if keep[b]])
+
+    raw, fits, lambdas = [], [], []
+    for i in bank.family_indices("L1"):
+        lm = bank.members[i].lmbda
+        try:
+            j = bank.index("L2", lm)
+        except KeyError:
+            continue
+        d1, r1 = pointwise_rate_distortion(bank.model.extract(i), line)
+        d2, r2 = pointwise_rate_distortion(bank.model.extract(j), line)
+        ratio = relative_performance(windowed(d2), windowed(r2), windowed(d1), windowed(r1))
+        raw.append(ratio)
+        fits.append(polynomial_smooth(centres[keep], ratio, degree))
+        lambdas.append(lm)
+    raw_a, fit_a = np.array(raw), np.array(fits)
+    return {"x": centres[keep], "lambdas": lambdas, "raw": raw_a, "fit": fit_a,
+            "mean_raw": raw_a.mean(0), "mean_fit": fit_a.mean(0)}

@@ -1,0 +1,1 @@
+"""Experiments of the papers (training and evaluation routines), one module each."""

@@ -1,0 +1,1 @@
+"""Reusable layers: ChannelNorm2d, HiFiC residual blocks (import from the modules)."""

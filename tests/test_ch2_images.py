@@ -1,0 +1,88 @@
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from perceptual_compression.chapters import ch2_images as img
+from perceptual_compression.chapters.ch2_config import EntropyLimitedConfig, SmallBatchConfig
+from perceptual_compression.datasets import PatchDataset, embedded_images
+from perceptual_compression.models.factorized_prior import factorized_prior
+
+
+@pytest.fixture(scope="module")
+def patches():
+    return PatchDataset(embedded_images(), size=32, seed=0)
+
+
+@pytest.fixture(scope="module")
+def test_images():
+    return img.center_crops(embedded_images(), 2, 64)
+
+
+def test_center_crops(test_images):
+    assert test_images.shape == (2, 3, 64, 64)
+    whole = img.center_crops(embedded_images(), 2, None)
+    assert isinstance(whole, list) and whole[0].shape == (3, 512, 512)
+    with pytest.raises(ValueError):
+        img.center_crops(embedded_images(), 1, 4096)
+
+
+def test_entropy_limited_training_lowers_the_distortion_and_codes_at_the_bound(patches, test_images):
+    torch.set_num_threads(1)
+    cfg = EntropyLimitedConfig(n=8, m=16, patch_size=32, batch_size=4, steps=40, lr=5e-3, log_every=1)
+    m = img.train_entropy_limited(cfg, "mse", (-1.0, 1.0), "natural", patches, seed=0, progress=False)
+    loss = m.history.values("loss")
+    assert loss[-10:].mean() < loss[:3].mean()
+    scores = img.evaluate_codec(m, list(test_images), "t", msssim_levels="auto")
+    bound = 16 * 1 / 256  # eq. 16 with M = 16, L = 2, 4 downsamplings
+    assert bound <= scores["bpp"] <= bound + 8 * 64 / (64 * 64)
+    assert np.isnan(scores["bpp_estimated"]) and scores["psnr"] > 5
+    with pytest.raises(ValueError):
+        img.train_entropy_limited(cfg, "mse", (-1.0, 1.0), "natural", None, progress=False)
+
+
+def test_uniform_noise_batches():
+    g = torch.Generator().manual_seed(0)
+    x = img.uniform_noise_batch(64, 16, g)
+    assert x.shape == (64, 3, 16, 16) and 0 <= x.min() and x.max() <= 1
+    assert abs(x.mean().item() - 0.5) < 0.01 and abs(x.var().item() - 1 / 12) < 0.005
+
+
+def test_small_batch_starts_from_the_same_network():
+    cfg = SmallBatchConfig(n=4, m=4, seeds=(0, 1), steps=3, lr=1e-3, patch_size=48, eval_every=1)
+    res = img.small_batch_run(cfg, lambda s: PatchDataset(embedded_images(), size=48, seed=s),
+                              img.center_crops(embedded_images(), 2, 32), progress=False)
+    assert res.ratio.shape == (2, 4) and list(res.steps) == [0, 1, 2, 3]
+    # before the first step both networks are the same initialisation: the ratio is exactly 1
+    np.testing.assert_allclose(res.ratio[:, 0], 1.0)
+    assert not np.allclose(res.ratio[:, -1], 1.0)
+
+
+def test_same_model_on_both_sides_gives_ratio_one_and_observation5(test_images):
+    torch.manual_seed(0)
+    m = factorized_prior(8, 8).eval()
+    m.update(force=True)
+    res = img.contrast_performance([(m, m)], list(test_images), [0.5, 1.0, 2.0])
+    np.testing.assert_allclose(res["ratio"], 1.0)
+    refs = list(test_images)
+    distorted = [(0, (refs[0] + 0.01 * k).clamp(0, 1)) for k in range(1, 6)] + [(1, (refs[1] * 0.9 ** k)) for k in range(1, 6)]
+    scores = [float(((refs[i] - x) ** 2).mean()) for i, x in distorted]
+    # an "autoencoder" that scales by 100, rounds, and scales back: both induced distances rank like RMSE
+    lin = factorized_prior(8, 3).eval()
+    lin.g_a, lin.g_s = _Scale(100.0), _Scale(0.01)
+    lin.update(force=True)
+    out = img.observation5({"lin": lin}, refs, distorted, {"mse": scores, "-mse": [-v for v in scores]})
+    rows = out["mse"]
+    assert rows[0]["model"] == "RMSE" and rows[0]["rho_Dr"] == pytest.approx(1.0)
+    assert rows[1]["rho_Din"] == pytest.approx(1.0) and rows[1]["rho_Dr"] > 0.95
+    assert out["-mse"][1]["rho_Din"] == pytest.approx(-1.0)
+
+
+class _Scale(torch.nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c = c
+
+    def forward(self, x):
+        return self.c * x

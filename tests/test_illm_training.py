@@ -1,0 +1,175 @@
+"""MS-ILLM stage 1: the distortion of eq. 9 (and its offline fallback), the learning-rate schedule, the
+recipe's paper values, training patches, and a short pretraining run with checkpoint/resume."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from perceptual_compression.losses.distortion import IllmDistortion
+from perceptual_compression.metrics import LPIPS
+from perceptual_compression.models.hific import HiFiCConfig, msillm_autoencoder
+from perceptual_compression.params import ParameterError
+from perceptual_compression.training.illm import IllmConfig, TrainingPatches, make_optimizers, pretrain, ramp_cosine
+
+TINY = HiFiCConfig(channels=(4, 6, 8, 12, 16), latent_features=8, hyper_features=6, residual_blocks=1)
+
+
+class ReluTrunk(nn.Module):
+    """Stand-in LPIPS trunk whose ReLU features are often exactly zero (where lpips' own gradient is NaN)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.a = nn.Conv2d(3, 4, 3, stride=2, padding=1)
+        self.b = nn.Conv2d(4, 6, 3, stride=2, padding=1)
+        nn.init.constant_(self.a.bias, -0.3)
+        nn.init.constant_(self.b.bias, -0.3)
+
+    def forward(self, x):
+        f1 = torch.relu(self.a(x))
+        return [f1, torch.relu(self.b(f1))]
+
+
+def _pair(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(2, 3, 32, 32, generator=g)
+    return x, (x + 0.05 * torch.randn(x.shape, generator=g)).clamp(0, 1)
+
+
+# ----------------------------------------------------------------------------- distortion (eq. 9)
+def test_distortion_is_150_mse_plus_lpips_with_finite_gradient_at_identity():
+    lp = LPIPS(backbone=ReluTrunk(), lin=False)
+    rho = IllmDistortion(lpips=lp)
+    x, x_hat = _pair()
+    terms = rho.terms(x, x_hat)
+    mse = ((x_hat - x) ** 2).mean(dim=(1, 2, 3))
+    assert torch.allclose(terms["mse"], mse)
+    assert torch.allclose(terms["lpips"], lp(x, x_hat))
+    assert torch.allclose(terms["total"], 150 * mse + lp(x, x_hat))
+    assert rho(x, x_hat).item() == pytest.approx(terms["total"].mean().item())
+    assert rho.uses_lpips and "150·MSE + LPIPS" in rho.label
+    # the loss is minimised (0) at x_hat = x and its gradient there is finite (eps inside the sqrt)
+    x_hat0 = x.clone().requires_grad_(True)
+    loss = rho(x, x_hat0)
+    loss.backward()
+    assert loss.item() == 0.0 and torch.isfinite(x_hat0.grad).all()
+    assert all(not p.requires_grad for p in rho.lpips.parameters())
+    rho.train()
+    assert not rho.lpips.training
+
+
+def test_distortion_offline_fallback_is_mse_only_and_labeled(monkeypatch, tmp_path):
+    from perceptual_compression.assets import AssetUnavailableError
+
+    monkeypatch.setenv("PERCEPTUAL_COMPRESSION_OFFLINE", "1")
+    monkeypatch.setenv("PERCEPTUAL_COMPRESSION_DATA", str(tmp_path))
+    monkeypatch.setenv("PERCEPTUAL_COMPRESSION_CACHE", str(tmp_path / "cache"))
+    rho = IllmDistortion()
+    assert not rho.uses_lpips
+    assert "torchvision-alexnet" in rho.fallback_reason and "fallback" in rho.label
+    x, x_hat = _pair(1)
+    assert rho(x, x_hat).item() == pytest.approx(150 * ((x_hat - x) ** 2).mean().item(), rel=1e-6)
+    with pytest.raises(AssetUnavailableError):
+        IllmDistortion(on_missing="raise")
+    chosen = IllmDistortion(perceptual="none")
+    assert chosen.fallback_reason is None and chosen.label == "150·MSE"
+    with pytest.raises(ParameterError, match="lpips-alex"):
+        IllmDistortion(perceptual="lpips-vgg")
+
+
+# ----------------------------------------------------------------------------- learning-rate schedule
+def test_ramp_cosine_values():
+    f = lambda s: ramp_cosine(s, ramp_steps=10_000, total_steps=1_000_000)  # noqa: E731
+    assert f(0) == 1e-12  # the reference's floor
+    assert f(1) == pytest.approx(1e-4)
+    assert f(5_000) == pytest.approx(0.5)
+    assert f(10_000) == pytest.approx(1.0)
+    assert f(510_000) == pytest.approx(math.cos(math.pi / 4))
+    assert f(999_999) == pytest.approx(math.cos(math.pi / 2 * 989_999 / 1e6))
+    assert 0.015 < f(999_999) < 0.016
+    values = [f(s) for s in range(10_000, 1_000_000, 10_000)]
+    assert all(a > b for a, b in zip(values, values[1:]))  # strictly decreasing after the ramp
+
+
+def test_optimizers_follow_the_schedule_and_split_quantiles():
+    cfg = IllmConfig.for_scale("small", model=TINY, steps=100, warmup_steps=10)
+    model = msillm_autoencoder(TINY)
+    main, aux, sched = make_optimizers(model, cfg)
+    assert main.defaults["weight_decay"] == 5e-5 and aux.defaults["lr"] == 1e-3
+    main_ids = {id(p) for g in main.param_groups for p in g["params"]}
+    aux_ids = {id(p) for g in aux.param_groups for p in g["params"]}
+    assert aux_ids == {id(model.hyper_bottleneck.quantiles)} and not main_ids & aux_ids
+    lrs = []
+    for _ in range(60):
+        lrs.append(main.param_groups[0]["lr"])
+        main.step()
+        sched.step()
+    peak = cfg.lr  # 1e-3 at the small scale, 3e-4 in the paper's recipe
+    assert main.defaults["lr"] == peak
+    assert lrs[0] == pytest.approx(peak * 1e-12)
+    assert lrs[5] == pytest.approx(peak * 0.5)
+    assert lrs[10] == pytest.approx(peak)
+    assert lrs[55] == pytest.approx(peak * math.cos(math.pi / 2 * 45 / 100))
+
+
+# ----------------------------------------------------------------------------- the recipe
+def test_paper_recipe_values():
+    cfg = IllmConfig.for_scale("paper")
+    assert (cfg.lr, cfg.weight_decay, cfg.warmup_steps, cfg.steps, cfg.batch_size, cfg.crop_size) == (
+        3e-4, 5e-5, 10_000, 1_000_000, 8, 256)
+    assert (cfg.aux_lr, cfg.grad_clip_norm, cfg.lambda_mse, cfg.perceptual, cfg.crop_mode, cfg.flip) == (
+        1e-3, 1.0, 150.0, "lpips-alex", "choice", True)
+    assert cfg.model == HiFiCConfig.paper()
+    s = cfg.rate_schedule(0.14)
+    assert s.early_steps == 50_000 and s.lambda_a == 2.0
+    small = IllmConfig.for_scale("small")
+    assert small.rate_schedule(0.9).early_steps == round(0.05 * small.steps)
+    assert small.warmup_steps == max(1, small.steps // 100)
+    with pytest.raises(ParameterError, match="small"):
+        IllmConfig.for_scale("huge")
+    with pytest.raises(ParameterError, match="0.00875"):
+        cfg.rate_schedule(0.13)
+
+
+def test_training_patches_are_deterministic_and_mix_both_crops():
+    imgs = [torch.rand(3, 100, 150, generator=torch.Generator().manual_seed(i)) for i in range(3)]
+    a = TrainingPatches(imgs, 64, seed=5)
+    b = TrainingPatches(imgs, 64, seed=5)
+    assert torch.equal(a.batch(7, 4), b.batch(7, 4))  # a pure function of (seed, step)
+    assert not torch.equal(a.batch(7, 4), a.batch(8, 4))
+    kinds = [a._use_resized(i) for i in range(200)]
+    assert 60 < sum(kinds) < 140  # about half random-resized crops, half plain crops
+    assert a.batch(0, 3).shape == (3, 3, 64, 64)
+    plain = TrainingPatches(imgs, 64, mode="crop", flip=False, seed=0)
+    p = plain.crops.params(11)
+    assert torch.equal(plain.patch(11), imgs[p.image][:, p.top:p.top + 64, p.left:p.left + 64])
+
+
+def test_pretrain_runs_logs_and_resumes_exactly(tmp_path):
+    imgs = [torch.rand(3, 96, 128, generator=torch.Generator().manual_seed(i)) for i in range(2)]
+    cfg = IllmConfig.for_scale("small", model=TINY, steps=4, batch_size=2, crop_size=64, warmup_steps=1,
+                               checkpoint_every=2, perceptual="none")
+
+    def run(until, path):
+        torch.manual_seed(0)
+        model = msillm_autoencoder(TINY)
+        return pretrain(model, imgs, rate=0.14, config=cfg, seed=1, checkpoint_path=path, device="cpu",
+                        progress=False, until=until)
+
+    full = run(4, tmp_path / "a.pt")
+    h = full.history
+    assert len(h) == 4
+    for key in ("loss", "distortion_loss", "rate_loss", "bpp", "bpp_hard", "target", "lambda_mean", "aux_loss",
+                "psnr", "lr"):
+        assert key in h.rows[-1], key
+    assert h.values("target")[0] == pytest.approx(0.14 * 1.429)  # early phase (5% of 4 steps -> 1 step)
+    assert h.values("target")[-1] == pytest.approx(0.14)
+    assert not full.model.training
+    # interrupted after 2 steps, then resumed to 4: identical weights to the uninterrupted run
+    run(2, tmp_path / "b.pt")
+    resumed = run(4, tmp_path / "b.pt")
+    assert resumed.resumed_from == 2
+    for (k, v), (_, w) in zip(full.model.state_dict().items(), resumed.model.state_dict().items()):
+        assert torch.equal(v, w), k

@@ -1,0 +1,66 @@
+"""PIM training settings per scale and a short training run with checkpoint/resume."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from perceptual_compression.datasets.frame_pairs import FramePairConfig, TranslatedImageSegments
+from perceptual_compression.models.pim import PIMArchitecture
+from perceptual_compression.models.pim_training import PIMConfig, scaled_anneal, scaled_boundaries, train_pim
+from perceptual_compression.params import ParameterError
+
+
+def test_paper_scale_has_the_papers_settings():
+    c = PIMConfig.for_scale("paper")
+    assert (c.batch_size, c.steps, c.learning_rate) == (50, 100_000, 1e-3)
+    assert c.lr_boundaries == (50_000, 80_000) and c.lr_factors == (1.0, 0.1, 0.01)
+    assert c.beta_anneal_steps == 10_000 and c.crop == 8
+    assert c.arch == PIMArchitecture()
+    assert c.frames.patch == 64 and c.frames.height_range == (128, 160)
+    assert (c.noise_levels, c.noise_range, c.calib_size) == (40, (0.01, 0.60), 224)
+    for step, lr in ((0, 1e-3), (49_999, 1e-3), (50_000, 1e-4), (79_999, 1e-4), (80_000, 1e-5), (99_999, 1e-5)):
+        assert c.learning_rate_at(step) == pytest.approx(lr)
+
+
+def test_small_scale_keeps_relative_schedule_positions():
+    c = PIMConfig.for_scale("small")
+    assert c.lr_boundaries == scaled_boundaries(c.steps)
+    assert c.lr_boundaries[0] == round(0.5 * c.steps) and c.lr_boundaries[1] == round(0.8 * c.steps)
+    # the small scale ramps beta over the first half (a 10 % ramp collapses the small model)
+    assert c.beta_anneal_steps == scaled_anneal(c.steps, 0.5) == round(0.5 * c.steps)
+    c2 = PIMConfig.for_scale("small", steps=1000)
+    assert c2.lr_boundaries == (500, 800) and c2.beta_anneal_steps == 500
+    p2 = PIMConfig.for_scale("paper", steps=1000)
+    assert p2.lr_boundaries == (500, 800) and p2.beta_anneal_steps == 100
+
+
+def test_invalid_scale_names_valid_values():
+    with pytest.raises(ParameterError, match="'small', 'paper'"):
+        PIMConfig.for_scale("huge")
+
+
+def _source():
+    g = torch.Generator().manual_seed(0)
+    base = torch.rand(2, 3, 12, 16, generator=g)
+    imgs = torch.nn.functional.interpolate(base, size=(192, 256), mode="bilinear", align_corners=False)
+    return TranslatedImageSegments(list(imgs), "test images")
+
+
+def test_short_training_run_resumes_from_its_checkpoint(tmp_path):
+    cfg = PIMConfig.for_scale("small", steps=6, batch_size=4, checkpoint_every=3,
+                              arch=PIMArchitecture(num_filters=(4, 4, 3), nmix=1, z_dim=4),
+                              frames=FramePairConfig(buffer_size=16))
+    ckpt = tmp_path / "pim.pt"
+    model, hist = train_pim(cfg, _source(), seed=0, checkpoint_path=ckpt, progress=False,
+                            device=torch.device("cpu"))
+    assert len(hist) == 6 and ckpt.is_file()
+    assert hist.values("beta").tolist() == pytest.approx([0.0, 1 / 3, 2 / 3, 1.0, 1.0, 1.0])
+    for key in ("loss", "i_zxy", "i_xz_y", "i_yz_x", "ixyz"):
+        assert torch.isfinite(torch.tensor(hist.values(key))).all()
+    # a second run with more steps continues from step 6
+    cfg8 = PIMConfig.for_scale("small", steps=8, batch_size=4, checkpoint_every=3, arch=cfg.arch, frames=cfg.frames,
+                               lr_boundaries=cfg.lr_boundaries, beta_anneal_steps=cfg.beta_anneal_steps)
+    _, hist2 = train_pim(cfg8, _source(), seed=0, checkpoint_path=ckpt, progress=False, device=torch.device("cpu"))
+    assert hist2.steps("loss").tolist() == list(range(8))
+    assert hist2.values("loss")[:6].tolist() == pytest.approx(hist.values("loss").tolist())

@@ -1,0 +1,278 @@
+"""MNIST experiment of Blau & Michaeli (2019): Table 1/3 networks, the paper's settings, training, coding."""
+
+import dataclasses
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from perceptual_compression.experiments.rdp_mnist import (
+    PAPER_GRID, EpochSampler, RDPMnistConfig, constant_distortion_curve, equi_perception_curve,
+    perception_index, shannon_curve, train_codec)
+from perceptual_compression.models.rdp_mnist import Critic, Decoder, Encoder, MnistClassifier, RDPMnistCodec
+from perceptual_compression.params import ParameterError
+
+
+def _shapes(module, x, kinds):
+    out = []
+    hooks = [m.register_forward_hook(lambda m, i, o: out.append(tuple(o.shape[1:])))
+             for m in module.modules() if isinstance(m, kinds)]
+    module(x)
+    for h in hooks:
+        h.remove()
+    return out
+
+
+def test_encoder_shapes_table1():
+    enc = Encoder(4).eval()
+    x = torch.rand(3, 1, 28, 28)
+    assert _shapes(enc, x, nn.Linear) == [(512,), (256,), (128,), (128,), (4,)]
+    z = enc(x)
+    assert z.shape == (3, 4) and z.abs().max() <= 1  # Tanh
+    assert sum(isinstance(m, nn.BatchNorm1d) for m in enc.modules()) == 5
+
+
+def test_decoder_shapes_table1():
+    dec = Decoder(3).eval()
+    z = torch.rand(2, 3)
+    assert _shapes(dec, z, nn.Linear) == [(128,), (512,)]
+    assert _shapes(dec, z, nn.ConvTranspose2d) == [(64, 11, 11), (128, 25, 25), (1, 28, 28)]
+    kernels = [m.kernel_size for m in dec.modules() if isinstance(m, nn.ConvTranspose2d)]
+    assert kernels == [(5, 5), (5, 5), (4, 4)]
+    y = dec(z)
+    assert y.shape == (2, 1, 28, 28) and 0 <= y.min() and y.max() <= 1  # Sigmoid
+
+
+def test_critic_shapes_table1():
+    crit = Critic()
+    x = torch.rand(2, 1, 28, 28)
+    assert _shapes(crit, x, nn.Conv2d) == [(64, 14, 14), (128, 7, 7), (256, 4, 4)]
+    assert [m.in_features for m in crit.modules() if isinstance(m, nn.Linear)] == [4096]
+    assert crit(x).shape == (2,)
+    assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in crit.modules())
+
+
+def test_width_multiplier_shrinks_only_the_convolutions():
+    assert _shapes(Decoder(2, 0.25).eval(), torch.rand(2, 2), nn.ConvTranspose2d) == [(16, 11, 11), (32, 25, 25),
+                                                                                      (1, 28, 28)]
+    assert _shapes(Critic(0.25), torch.rand(2, 1, 28, 28), nn.Conv2d) == [(16, 14, 14), (32, 7, 7), (64, 4, 4)]
+
+
+def test_classifier_shapes_table3():
+    clf = MnistClassifier().eval()
+    x = torch.rand(4, 1, 28, 28)
+    assert clf.features(x).shape == (4, 20, 8, 8)  # Ψ: output of the second convolution
+    assert _shapes(clf, x, nn.MaxPool2d) == [(10, 12, 12), (20, 4, 4)]
+    assert _shapes(clf, x, nn.Linear) == [(50,), (10,)]
+    assert clf(x).shape == (4, 10)
+
+
+def test_codec_round_trip_of_indices():
+    torch.manual_seed(0)
+    codec = RDPMnistCodec(4, 8).eval()
+    x = torch.rand(6, 1, 28, 28)
+    idx = codec.encode(x)
+    assert idx.shape == (6, 4) and idx.dtype == torch.int64 and 0 <= idx.min() and idx.max() < 8
+    assert codec.nominal_bits == pytest.approx(12.0)
+    y1, y2 = codec.decode(idx), codec.decode(idx)
+    assert y1.shape == (6, 1, 28, 28)
+    assert not torch.allclose(y1, y2)  # stochastic decoder (noise input)
+    # the forward pass quantizes exactly what encode() returns
+    z = codec.quantizer(codec.encoder(x))
+    assert torch.allclose(z, codec.quantizer.dequantize(idx))
+
+
+def test_paper_configuration():
+    cfg = RDPMnistConfig.for_scale("paper")
+    assert sum(len(l) for _, _, l in cfg.grid) == 98
+    assert len(cfg.models("mse")) == 98 and len(cfg.models("deep_feature")) == 98
+    assert cfg.grid == PAPER_GRID
+    assert [(d, L) for d, L, _ in cfg.grid] == [(2, 2), (3, 2), (4, 2), (4, 3), (4, 4), (4, 6), (4, 8), (4, 11), (4, 16)]
+    assert all(lams[0] == 0 for _, _, lams in cfg.grid)
+    assert (cfg.batch_size, cfg.lr_codec, cfg.lr_codec_deep_feature, cfg.lr_critic) == (64, 1e-2, 5e-3, 2e-4)
+    assert cfg.betas == (0.5, 0.9)
+    assert (cfg.base_epochs, cfg.continue_epochs, cfg.lr_drop_epoch, cfg.lr_factor) == (25, 25, 20, 0.2)
+    assert (cfg.mse_scale, cfg.feature_scale) == (1e-3, 5e-5)
+    assert cfg.width == 1.0 and cfg.train_size is None and cfg.eval_size is None
+    assert cfg.steps(cfg.base_epochs) == 25 * 938
+    c = cfg.classifier
+    assert (c.epochs, c.batch_size, c.lr, c.lr_drop_epoch, c.lr_factor, c.momentum) == (30, 30, 1e-2, 20, 0.2, 0.9)
+    assert c.steps(60_000) == 30 * 2000
+
+
+def test_small_configuration_is_a_subset_and_invalid_scale_fails():
+    small = RDPMnistConfig.for_scale("small")
+    paper = {(d, L) for d, L, _ in PAPER_GRID}
+    for grid in (small.grid, small.deep_feature_grid):
+        for d, L, lams in grid:
+            assert (d, L) in paper and lams[0] == 0
+    assert len(small.models()) < 98
+    assert small.tag() != RDPMnistConfig.for_scale("paper").tag()
+    with pytest.raises(ParameterError, match="small"):
+        RDPMnistConfig.for_scale("huge")
+
+
+def test_epoch_sampler_is_a_permutation_per_epoch_and_deterministic():
+    s = EpochSampler(10, 3, seed=1)
+    first = torch.cat([s.indices(k) for k in range(3)])
+    assert len(set(first.tolist())) == 9
+    again = EpochSampler(10, 3, seed=1)
+    assert torch.equal(again.indices(4), s.indices(4)) and torch.equal(again.indices(1), s.indices(1))
+
+
+def _synthetic_digits(n=256, seed=0):
+    """Blurry strokes: a tiny stand-in training set for the loop tests (the real-data tests use MNIST)."""
+    g = torch.Generator().manual_seed(seed)
+    yy, xx = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+    c = torch.rand(n, 2, generator=g) * 12 + 8
+    img = torch.exp(-((xx - c[:, :1, None]) ** 2 + (yy - c[:, 1:, None]) ** 2) / 18.0)
+    x = (img * 255).clamp(0, 255).to(torch.uint8).unsqueeze(1)
+    return {"train_x": x, "train_y": torch.zeros(n, dtype=torch.int64), "test_x": x[:128],
+            "test_y": torch.zeros(128, dtype=torch.int64)}
+
+
+def _tiny(**kw):
+    base = RDPMnistConfig.for_scale("small")
+    return dataclasses.replace(base, base_epochs=20 / 8, continue_epochs=3 / 8, lr_drop_epoch=15 / 8, width=0.25,
+                               batch_size=32, n_critic=1, **kw)
+
+
+@pytest.fixture
+def one_thread():
+    """Small convolutions on a shared 2-core machine run far faster on one thread than on two."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.mark.slow
+def test_a_short_training_run_lowers_the_loss_and_resumes(tmp_path, one_thread):
+    data = _synthetic_digits()
+    cfg = _tiny()
+    ckpt = tmp_path / "m.pt"
+    codec, critic, hist = train_codec(cfg, 2, 4, 0.0, data, checkpoint=ckpt, seed=0, device=torch.device("cpu"),
+                                      progress=False)
+    d = hist.values("distortion")
+    assert len(d) == 3 and hist.steps("distortion")[-1] == 19  # logged every 10 steps and at the last
+    assert d[-1] < 0.6 * d[0]
+    assert ckpt.is_file()
+    # a finished checkpoint is reloaded, not retrained
+    codec2, _, hist2 = train_codec(cfg, 2, 4, 0.0, data, checkpoint=ckpt, seed=0, device=torch.device("cpu"),
+                                   progress=False)
+    for a, b in zip(codec.state_dict().values(), codec2.state_dict().values()):
+        assert torch.equal(a, b)
+    # a λ > 0 run continues from the λ = 0 weights and uses the critic
+    init = {"codec": codec.state_dict(), "critic": critic.state_dict()}
+    _, _, hist3 = train_codec(cfg, 2, 4, 5.0, data, init=init, seed=0, device=torch.device("cpu"), progress=False)
+    assert len(hist3.values("loss")) == 1 + 1  # 3 steps: logged at step 0 and at the last
+    assert math.isfinite(hist3.last("w_batch"))
+
+
+def test_perception_index_uses_disjoint_halves():
+    class Mean(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.p = nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            return x.flatten(1).mean(1)
+
+    x = torch.zeros(10, 1, 28, 28, dtype=torch.uint8)
+    x[:5] = 255
+    x_hat = torch.full((10, 1, 28, 28), 0.25)
+    # real: first half (all ones) -> mean 1; fake: reconstructions of the second half -> 0.25
+    assert perception_index(Mean(), x, x_hat) == pytest.approx(0.75)
+
+
+def test_curves():
+    import pandas as pd
+
+    df = pd.DataFrame({
+        "dim": [2, 2, 2, 4, 4, 4], "L": [2, 2, 2, 2, 2, 2], "lam": [0, 5, 20, 0, 5, 20],
+        "nominal_bits": [2, 2, 2, 4, 4, 4], "coded_bits": [1.9, 1.9, 1.9, 3.8, 3.8, 3.8],
+        "mse": [0.05, 0.06, 0.08, 0.03, 0.035, 0.05], "perception": [3.0, 1.5, 0.5, 2.0, 1.0, 0.4],
+    })
+    sh = shannon_curve(df)
+    assert list(sh["rate"]) == [2, 4] and list(sh["mse"]) == [0.05, 0.03]
+    eq = equi_perception_curve(df, 1.0)
+    assert list(eq["rate"]) == [2, 4] and list(eq["mse"]) == [0.08, 0.035]
+    assert list(equi_perception_curve(df, 0.45)["rate"]) == [4]
+    assert list(equi_perception_curve(df, 1.0, rate="coded")["rate"]) == [1.9, 3.8]
+    cd = constant_distortion_curve(df, 0.05)
+    assert list(cd["perception"]) == [3.0, 0.4]
+
+
+@pytest.mark.parametrize("cin,cout,k,s,hw", [(32, 16, 5, 2, 4), (16, 32, 5, 2, 11), (32, 1, 4, 1, 25)])
+def test_fast_transposed_convolution_equals_pytorch(cin, cout, k, s, hw):
+    from perceptual_compression.models.rdp_mnist import ConvTranspose2d
+
+    torch.manual_seed(0)
+    fast = ConvTranspose2d(cin, cout, k, stride=s)
+    ref = nn.ConvTranspose2d(cin, cout, k, stride=s)
+    ref.load_state_dict(fast.state_dict())
+    x1 = torch.randn(3, cin, hw, hw, requires_grad=True)
+    x2 = x1.detach().clone().requires_grad_(True)
+    y1, y2 = fast(x1), ref(x2)
+    assert y1.shape == y2.shape
+    assert torch.allclose(y1, y2, atol=1e-5)
+    g = torch.randn_like(y1)
+    (y1 * g).sum().backward()
+    (y2 * g).sum().backward()
+    assert torch.allclose(x1.grad, x2.grad, atol=1e-4)
+    assert torch.allclose(fast.weight.grad, ref.weight.grad, atol=1e-3)
+    assert torch.allclose(fast.bias.grad, ref.bias.grad, atol=1e-4)
+
+
+def _mnist_or_skip(n_train=5000, n_test=2000):
+    from perceptual_compression.assets import AssetUnavailableError
+    from perceptual_compression.experiments.rdp_mnist import load_mnist
+
+    try:
+        data = load_mnist()
+    except AssetUnavailableError as e:  # pragma: no cover - CI has the data
+        pytest.skip(f"MNIST not available: {e}")
+    return {"train_x": data["train_x"][:n_train], "train_y": data["train_y"][:n_train],
+            "test_x": data["test_x"][:n_test], "test_y": data["test_y"][:n_test]}
+
+
+def test_coded_size_of_mnist_codes_and_round_trip(one_thread):
+    pytest.importorskip("perceptual_compression.coding")
+    from perceptual_compression.coding import CategoricalCodec
+    from perceptual_compression.experiments.rdp_mnist import _indices, coded_rate
+
+    data = _mnist_or_skip()
+    torch.manual_seed(0)
+    codec = RDPMnistCodec(4, 16).eval()
+    rate = coded_rate(codec, data["train_x"], data["test_x"])
+    assert rate["nominal"] == pytest.approx(16.0)
+    assert rate["digits"] == 2000
+    idx = _indices(codec, data["test_x"])
+    counts = torch.stack([torch.bincount(idx[:, c], minlength=16) for c in range(4)]).double()
+    empirical = float(-(counts / counts.sum(1, keepdim=True)).clamp_min(1e-300).log2().mul(counts).sum() / 2000)
+    assert empirical < 15.0                              # the untrained encoder uses the 16 levels unevenly ...
+    assert rate["coded"] < rate["nominal"]               # ... so the real bitstream beats dim * log2(L)
+    assert rate["coded"] >= rate["estimated"] - 1e-9     # and cannot beat the ideal code length
+    assert rate["coded"] <= rate["estimated"] + 0.2      # header + rANS overhead over 2000 digits
+    assert 8 * rate["bytes"] / 2000 == pytest.approx(rate["coded"])
+    # round trip through the shared codec layer
+    coder = CategoricalCodec(torch.full((4, 16), 1 / 16))
+    assert torch.equal(coder.decompress(coder.compress(idx)), idx)
+    uniform = 8 * len(coder.compress(idx)) / 2000
+    assert uniform == pytest.approx(16.0, abs=0.1)       # a uniform pmf costs the nominal rate (plus the header)
+
+
+@pytest.mark.slow
+def test_evaluate_on_mnist_reports_every_quantity(one_thread):
+    from perceptual_compression.experiments.rdp_mnist import evaluate_codec
+
+    data = _mnist_or_skip(2000, 400)
+    torch.manual_seed(0)
+    codec, critic, clf = RDPMnistCodec(2, 2, 0.25).eval(), Critic(0.25).eval(), MnistClassifier().eval()
+    out = evaluate_codec(codec, critic, data, classifier=clf, n_examples=4, coded=False)
+    assert out["eval_digits"] == 400 and out["nominal_bits"] == 2.0
+    assert out["mse"] == pytest.approx(out["sq_error"] / 784)
+    assert out["deep_feature"] == pytest.approx(out["sq_error"] + 0.05 * out["feature_error"], rel=1e-5)
+    assert 0.0 <= out["accuracy"] <= 1.0
+    assert out["examples"].shape == (4, 28, 28)
