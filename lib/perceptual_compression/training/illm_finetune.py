@@ -267,3 +267,40 @@ def distortion_and_fidelity(originals: list[Tensor], recons: list[Tensor], *, sw
     m = [float(ms_ssim(a.unsqueeze(0), b.unsqueeze(0))[0]) for a, b in zip(originals, recons)]
     swd = sliced_wasserstein(originals, recons, seed=swd_seed)
     return {"psnr": float(np.mean(p)), "ms_ssim": float(np.mean(m)), "swd": swd.mean}
+
+
+def lambda_sweep(model: nn.Module, train_images, eval_images, *, runs: list[tuple[str, float]], config: FinetuneConfig,
+                 labeler: VQVAELabeler | None, distortion: nn.Module, max_images: int | None = None, seed: int = 0,
+                 progress: bool | None = None) -> tuple[Any, dict[tuple[str, float], nn.Module]]:
+    """Fine-tune a copy of ``model`` for every ``(discriminator, lambda_d)`` of ``runs`` and evaluate each.
+
+    Returns a DataFrame (one row per run plus the starting No-GAN model: ``discriminator``, ``lambda_d``,
+    ``psnr``, ``ms_ssim``, ``swd``, ``mse``, the final ``d_loss``/``fake_acc`` where there is a discriminator,
+    and ``seconds``) and the fine-tuned models keyed by ``(discriminator, lambda_d)``. The same ``seed`` is
+    used for every run, so the runs differ only by the discriminator and λ_d. ``"none"`` runs ignore λ_d.
+    """
+    import copy
+    import time
+
+    import pandas as pd
+
+    originals, recons = reconstruct(model, eval_images, max_images=max_images)
+    rows = [{"discriminator": "No-GAN (part 1)", "lambda_d": 0.0, **distortion_and_fidelity(originals, recons),
+             "seconds": 0.0}]
+    models: dict[tuple[str, float], nn.Module] = {}
+    for kind, lam in runs:
+        t0 = time.perf_counter()
+        res = finetune(copy.deepcopy(model), train_images, discriminator=kind, config=config, lambda_d=lam,
+                       labeler=labeler, distortion=distortion, seed=seed, progress=progress)
+        seconds = time.perf_counter() - t0
+        _, rec = reconstruct(res.model, eval_images, max_images=max_images)
+        row = {"discriminator": kind, "lambda_d": lam if kind != "none" else 0.0,
+               **distortion_and_fidelity(originals, rec), "seconds": seconds}
+        h = res.history
+        if "d_loss" in h.to_frame():
+            row.update(d_loss=h.last("d_loss", 10), fake_acc=h.last("fake_acc", 10), real_acc=h.last("real_acc", 10))
+        rows.append(row)
+        models[(kind, lam)] = res.model
+    df = pd.DataFrame(rows)
+    df["mse"] = 10 ** (-df["psnr"] / 10)
+    return df, models
