@@ -27,7 +27,6 @@ load into this module.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -295,7 +294,3 @@ def codebook_usage(indices: Tensor, codebook_size: int) -> dict[str, float]:
     nz = p[p > 0]
     return {"used": float((counts > 0).double().mean()), "perplexity": float(2 ** (-(nz * nz.log2()).sum()))}
 
-
-def label_to_latent_ratio(labeler_downsampling: int, latent_downsampling: int = 16) -> float:
-    """Label cells per latent cell along one side (2 for the paper: labels at 1/8, codec latent at 1/16)."""
-    return latent_downsampling / labeler_downsampling if labeler_downsampling else math.inf
