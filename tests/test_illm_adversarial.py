@@ -246,3 +246,25 @@ def test_frozen_encoder_gives_identical_bitstreams(tiny_codec):
     assert codec.compress(x) == bytes_before  # encoder and entropy model untouched
     assert not torch.equal(codec.decompress(bytes_before), dec_before)  # the decoder changed
     assert len(res.history) == 2
+
+
+def test_codebook_initialised_from_data_and_dead_codes_restarted():
+    from perceptual_compression.models.vqvae_labeler import NormalizedVectorQuantizer
+
+    torch.manual_seed(0)
+    q = NormalizedVectorQuantizer(6, 3, 8).train()
+    feats = torch.randn(2, 6, 4, 4)
+    q(feats)  # first training batch: codes drawn from the batch's vectors (plus small noise)
+    e = q.vectors(feats).permute(0, 2, 3, 1).reshape(-1, 3)
+    nearest_dist = torch.cdist(q.codebook.detach(), e).min(dim=1).values
+    assert float(nearest_dist.max()) < 0.2
+    assert torch.allclose(q.usage, torch.full((8,), 1 / 8))
+    q.usage[5] = 0.0  # code 5 looks dead; it is restarted unless this batch uses it
+    before = q.codebook.detach().clone()
+    out = q(feats)
+    if not (out["indices"] == 5).any():
+        assert not torch.equal(before[5], q.codebook.detach()[5]) and q.usage[5] == 1 / 8
+    q.eval()
+    frozen = q.codebook.detach().clone()
+    q(torch.randn(2, 6, 4, 4))
+    assert torch.equal(frozen, q.codebook.detach())  # no maintenance in eval mode

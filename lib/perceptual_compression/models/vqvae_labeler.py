@@ -202,16 +202,50 @@ class NormalizedVectorQuantizer(nn.Module):
     ``embed_dim`` features are projected (1×1 conv) to ``code_dim`` and normalised to unit length; the code of
     a vector is its nearest codebook entry (codebook rows also unit length), i.e. the largest cosine
     similarity; the decoder receives the code projected back to ``embed_dim``. Gradients pass to the encoder
-    with the straight-through estimator. :meth:`losses` gives the two VQ terms of eq. 10,
+    with the straight-through estimator; in training, the codebook is initialised from data and dead codes are
+    restarted (:meth:`_maintain_codebook`). ``forward`` also returns the two VQ terms of eq. 10,
     :math:`\lVert \mathrm{sg}[e] - m\rVert^2` (embedding) and :math:`\lVert e - \mathrm{sg}[m]\rVert^2`
     (commitment), computed on the normalised vectors.
     """
 
-    def __init__(self, embed_dim: int, code_dim: int, codebook_size: int) -> None:
+    def __init__(self, embed_dim: int, code_dim: int, codebook_size: int, *, restart_decay: float = 0.9,
+                 restart_threshold: float = 0.1) -> None:
         super().__init__()
         self.project_in = nn.Conv2d(embed_dim, code_dim, 1)
         self.project_out = nn.Conv2d(code_dim, embed_dim, 1)
         self.codebook = nn.Parameter(F.normalize(torch.randn(codebook_size, code_dim), dim=1))
+        self.restart_decay = float(restart_decay)
+        self.restart_threshold = float(restart_threshold)
+        # EMA of each code's share of the positions; 0 means "not yet initialised from data"
+        self.register_buffer("usage", torch.zeros(codebook_size))
+
+    @torch.no_grad()
+    def _maintain_codebook(self, e: Tensor, idx: Tensor) -> None:
+        """Training only: initialise the codebook from the first batch of vectors, then restart dead codes.
+
+        A code whose usage (an exponential moving average of its share of the positions, decay
+        ``restart_decay``) falls below ``restart_threshold / C`` and that no position chose in this batch is
+        moved to a randomly drawn vector of the batch. Without this the codebook collapses to a handful of
+        entries within tens of steps (every image would get the same labels); it is the standard remedy
+        (Dhariwal et al. 2020; Zeghidour et al. 2021). No effect in eval mode.
+        """
+        k = self.codebook_size
+        vectors = e.permute(0, 2, 3, 1).reshape(-1, e.shape[1])
+        if float(self.usage.sum()) == 0.0:  # data-dependent initialisation
+            pick = torch.randint(0, vectors.shape[0], (k,), device=e.device)
+            noise = 0.05 * torch.randn(k, vectors.shape[1], device=e.device)
+            self.codebook.data.copy_(F.normalize(vectors[pick] + noise, dim=1))
+            self.usage.fill_(1.0 / k)
+            return
+        counts = torch.bincount(idx.reshape(-1), minlength=k).to(self.usage.dtype)
+        self.usage.mul_(self.restart_decay).add_((1 - self.restart_decay) * counts / counts.sum())
+        dead = (self.usage < self.restart_threshold / k) & (counts == 0)
+        n = int(dead.sum())
+        if n:
+            pick = torch.randint(0, vectors.shape[0], (n,), device=e.device)
+            noise = 0.05 * torch.randn(n, vectors.shape[1], device=e.device)
+            self.codebook.data[dead] = F.normalize(vectors[pick] + noise, dim=1)
+            self.usage[dead] = 1.0 / k
 
     @property
     def codebook_size(self) -> int:
@@ -229,6 +263,8 @@ class NormalizedVectorQuantizer(nn.Module):
 
     def forward(self, features: Tensor) -> dict[str, Tensor]:
         e = self.vectors(features)
+        if self.training:
+            self._maintain_codebook(e.detach(), self.nearest(e.detach()))
         idx = self.nearest(e)
         m = F.normalize(self.codebook, dim=1)[idx].permute(0, 3, 1, 2)  # (B, code_dim, h, w)
         embedding = (m - e.detach()).pow(2).sum(1).mean()
