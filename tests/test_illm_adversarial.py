@@ -255,7 +255,7 @@ def test_codebook_initialised_from_data_and_dead_codes_restarted():
     q = NormalizedVectorQuantizer(6, 3, 8).train()
     feats = torch.randn(2, 6, 4, 4)
     q(feats)  # first training batch: codes drawn from the batch's vectors (plus small noise)
-    e = q.vectors(feats).permute(0, 2, 3, 1).reshape(-1, 3)
+    e = q.vectors(feats).detach().permute(0, 2, 3, 1).reshape(-1, 3)
     nearest_dist = torch.cdist(q.codebook.detach(), e).min(dim=1).values
     assert float(nearest_dist.max()) < 0.2
     assert torch.allclose(q.usage, torch.full((8,), 1 / 8))
