@@ -1,0 +1,306 @@
+r"""Stage 2 of MS-ILLM: adversarial fine-tuning of the decoder (Muckley et al. 2023, Sec. 4.5, supplement A.3).
+
+Starting from the No-GAN model of stage 1 (:mod:`perceptual_compression.training.illm`), the encoder and the
+entropy model are frozen and only the decoder :math:`h_\nu` is trained, on the full objective of eq. 3,
+
+.. math::
+    \mathcal L_G = \rho(\hat x, x) + \lambda_d\, \mathcal L_{\mathrm{adv}}(\hat x)
+    \;(+\,\lambda\, r,\ \text{constant here since the encoder and entropy model are frozen}),
+
+while a discriminator is trained alongside:
+
+* ``"illm"``: the conditional U-Net of :mod:`perceptual_compression.models.illm_discriminator` with the losses of
+  eq. 6–7 against the labels of the frozen VQ-VAE labeler; discriminator learning rate 4e-4;
+* ``"patchgan"``: HiFiC's conditional PatchGAN with the binary non-saturating loss (MS-PatchGAN); 1e-4;
+* ``"none"``: the same fine-tuning without adversarial term (a control: what the extra decoder steps alone do).
+
+Both optimisers are AdamW with the pretraining's weight decay and betas (0.5, 0.9); the generator's learning
+rate is 1e-4. λ_d = 0.008 matches HiFiC's PSNR, 0.0005 its FID (Sec. 5.1). The reference fine-tunes for 100k
+steps with batches of 16 256² crops (``paper`` scale below). Since the encoder and entropy model are frozen,
+the bitstream of an image is the same before and after fine-tuning: only the decoded image changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..losses.adversarial import (discriminator_accuracy, illm_discriminator_loss, illm_generator_loss,
+                                  ns_discriminator_loss, ns_generator_loss)
+from ..losses.distortion import IllmDistortion
+from ..models.illm_discriminator import NORMS, PAPER_CHANNELS as UNET_PAPER_CHANNELS, ConditionalUNetDiscriminator
+from ..models.patchgan import PAPER_CHANNELS as PATCHGAN_PAPER_CHANNELS, PatchGANDiscriminator
+from ..models.vqvae_labeler import VQVAELabeler
+from ..params import check_choice
+from .illm import TrainingPatches
+from .loop import Trainer, TrainingHistory
+
+SCALES = ("small", "paper")
+DISCRIMINATORS = ("illm", "patchgan", "none")
+#: λ_d of the paper: 0.008 matches HiFiC's PSNR, 0.0005 its FID/KID (Sec. 5.1).
+LAMBDA_D_PSNR_MATCH = 0.008
+LAMBDA_D_FID_MATCH = 0.0005
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Settings of the GAN fine-tuning (A.3). Use :meth:`for_scale`."""
+
+    scale: str
+    steps: int
+    batch_size: int
+    crop_size: int
+    generator_lr: float = 1e-4
+    illm_discriminator_lr: float = 4e-4
+    patchgan_discriminator_lr: float = 1e-4
+    betas: tuple[float, float] = (0.5, 0.9)
+    weight_decay: float = 5e-5
+    lambda_d: float = LAMBDA_D_PSNR_MATCH
+    lambda_mse: float = 150.0
+    grad_clip_norm: float = 1.0
+    norm: str = "none"
+    unet_channels: tuple[int, ...] = UNET_PAPER_CHANNELS
+    context_features: int = 16
+    patchgan_channels: tuple[int, ...] = PATCHGAN_PAPER_CHANNELS
+    checkpoint_every: int = 10_000
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        check_choice("scale", self.scale, SCALES)
+        check_choice("norm", self.norm, NORMS)
+        if self.steps < 1 or self.batch_size < 1 or self.crop_size % 64:
+            raise ValueError("steps and batch_size must be positive, crop_size a multiple of 64")
+        if self.lambda_d < 0:
+            raise ValueError("lambda_d must be non-negative")
+
+    @classmethod
+    def for_scale(cls, scale: str = "small", **overrides: Any) -> FinetuneConfig:
+        """``"paper"``: A.3 (100k steps, batch 16 of 256², lr 1e-4 / 4e-4 / 1e-4, betas (0.5, 0.9), λ_d 0.008).
+
+        ``"small"``: the same optimisers and losses on a CPU budget: 80 steps of 4 128² patches, a U-Net of
+        four levels (8…64 channels, context 4), a PatchGAN of 16…64 channels, and learning rates ×4 (the
+        ratio ILLM-D : G = 4 : 1 of the paper is kept) because 80 steps at 1e-4 barely move the decoder.
+        """
+        check_choice("scale", scale, SCALES)
+        if scale == "paper":
+            cfg = cls("paper", steps=100_000, batch_size=16, crop_size=256)
+        else:
+            cfg = cls("small", steps=80, batch_size=4, crop_size=128, generator_lr=4e-4,
+                      illm_discriminator_lr=1.6e-3, patchgan_discriminator_lr=4e-4, unet_channels=(8, 16, 32, 64),
+                      context_features=4, patchgan_channels=(16, 32, 64, 64), checkpoint_every=0,
+                      notes=("small: 80 steps of 4x128², learning rates x4 (ratios kept), narrow discriminators",))
+        return replace(cfg, **overrides) if overrides else cfg
+
+    def discriminator_lr(self, kind: str) -> float:
+        check_choice("discriminator", kind, DISCRIMINATORS)
+        return self.illm_discriminator_lr if kind == "illm" else self.patchgan_discriminator_lr
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_discriminator(kind: str, config: FinetuneConfig, *, latent_features: int,
+                        labeler: VQVAELabeler | None = None) -> nn.Module | None:
+    """The discriminator of ``kind`` ("illm" needs the labeler: C + 1 classes at its resolution)."""
+    check_choice("discriminator", kind, DISCRIMINATORS)
+    if kind == "none":
+        return None
+    if kind == "patchgan":
+        return PatchGANDiscriminator(latent_features, channels=config.patchgan_channels)
+    if labeler is None:
+        raise ValueError("the ILLM discriminator needs a labeler (its codebook size and resolution)")
+    return ConditionalUNetDiscriminator(labeler.num_labels, labeler.downsampling, latent_features,
+                                        context_features=config.context_features, channels=config.unet_channels,
+                                        norm=config.norm)
+
+
+def prepare_for_finetuning(model: nn.Module) -> list[nn.Parameter]:
+    """Freeze the encoder and the entropy model (they stay frozen through ``.train()``); return the decoder's parameters."""
+    model.freeze_encoder().freeze_bottleneck()
+    model.train()
+    params = list(model.decoder.parameters())
+    for p in params:
+        p.requires_grad_(True)
+    return params
+
+
+@dataclass
+class FinetuneResult:
+    model: nn.Module
+    discriminator: nn.Module | None
+    history: TrainingHistory
+    kind: str
+    lambda_d: float
+    config: FinetuneConfig
+
+
+class AdversarialStep:
+    """One fine-tuning step (discriminator update, then decoder update); usable on its own in tests."""
+
+    def __init__(self, model: nn.Module, kind: str, config: FinetuneConfig, *, distortion: nn.Module,
+                 discriminator: nn.Module | None = None, labeler: VQVAELabeler | None = None,
+                 lambda_d: float | None = None) -> None:
+        check_choice("discriminator", kind, DISCRIMINATORS)
+        if kind == "illm" and labeler is None:
+            raise ValueError("ILLM fine-tuning needs a trained labeler")
+        self.model, self.kind, self.config = model, kind, config
+        self.distortion, self.discriminator = distortion, discriminator
+        self.labeler = labeler.freeze() if labeler is not None else None
+        self.lambda_d = float(config.lambda_d if lambda_d is None else lambda_d)
+        self.decoder_params = prepare_for_finetuning(model)
+        self.g_opt = torch.optim.AdamW(self.decoder_params, lr=config.generator_lr, betas=config.betas,
+                                       weight_decay=config.weight_decay)
+        self.d_opt = None
+        if discriminator is not None and kind != "none":
+            discriminator.train()
+            self.d_opt = torch.optim.AdamW(discriminator.parameters(), lr=config.discriminator_lr(kind),
+                                           betas=config.betas, weight_decay=config.weight_decay)
+
+    def _d(self, x: Tensor, context: Tensor) -> Tensor:
+        return self.discriminator(x, context)
+
+    def __call__(self, x: Tensor) -> dict[str, Any]:
+        out = self.model(x)
+        x_hat, context = out["x_hat"], out["y_hat"].detach()
+        log: dict[str, Any] = {}
+        adv_g = torch.zeros((), device=x.device)
+        if self.d_opt is not None:
+            labels = self.labeler.labels(x) if self.kind == "illm" else None
+            real, fake = self._d(x, context), self._d(x_hat.detach(), context)
+            d_loss = (illm_discriminator_loss(real, fake, labels) if self.kind == "illm"
+                      else ns_discriminator_loss(real, fake))
+            self.d_opt.zero_grad(set_to_none=True)
+            d_loss.backward()
+            if self.config.grad_clip_norm:
+                torch.nn.utils.clip_grad_norm_(self.discriminator.parameters(), self.config.grad_clip_norm)
+            self.d_opt.step()
+            log.update(d_loss=d_loss.detach(), **discriminator_accuracy(real, fake, labels))
+            self.discriminator.requires_grad_(False)
+            fake_g = self._d(x_hat, context)
+            self.discriminator.requires_grad_(True)
+            adv_g = illm_generator_loss(fake_g, labels) if self.kind == "illm" else ns_generator_loss(fake_g)
+        terms = self.distortion.terms(x, x_hat)
+        dist = terms["total"].mean()
+        g_loss = dist + self.lambda_d * adv_g
+        self.g_opt.zero_grad(set_to_none=True)
+        g_loss.backward()
+        if self.config.grad_clip_norm:
+            torch.nn.utils.clip_grad_norm_(self.decoder_params, self.config.grad_clip_norm)
+        self.g_opt.step()
+        mse = terms["mse"].mean().detach()
+        pixels = x.shape[-2] * x.shape[-1]
+        log.update(g_loss=g_loss.detach(), distortion=dist.detach(), adv_g=adv_g.detach(), mse=mse,
+                   psnr=-10 * torch.log10(mse.clamp_min(1e-10)), bpp=(out["bits"] / pixels).mean().detach())
+        return log
+
+
+def finetune(model: nn.Module, images, *, discriminator: str, config: FinetuneConfig, lambda_d: float | None = None,
+             labeler: VQVAELabeler | None = None, distortion: nn.Module | None = None, seed: int = 0,
+             checkpoint_path: str | Path | None = None, device: str | torch.device | None = None,
+             progress: bool | None = None) -> FinetuneResult:
+    """Fine-tune ``model``'s decoder (in place) against ``discriminator`` ("illm", "patchgan" or "none").
+
+    ``model`` is a stage-1 :func:`~perceptual_compression.models.hific.msillm_autoencoder` (copy it first to
+    keep the No-GAN model). Logged per step: ``g_loss``, ``distortion``, ``adv_g``, ``mse``, ``psnr``, ``bpp``
+    and, with a discriminator, ``d_loss``, ``real_acc``, ``fake_acc``. Returns the model in eval mode with its
+    entropy tables rebuilt (unchanged, since the entropy model is frozen), ready for an ImageCodec.
+    """
+    from .device import default_device
+    from .seed import seed_everything
+
+    dev = torch.device(device) if device is not None else default_device()
+    seed_everything(seed)
+    model.to(dev)
+    if labeler is not None:
+        labeler.to(dev)
+    distortion = (distortion if distortion is not None else IllmDistortion(config.lambda_mse)).to(dev)
+    disc = build_discriminator(discriminator, config, latent_features=model.latent_features, labeler=labeler)
+    if disc is not None:
+        disc.to(dev)
+    step = AdversarialStep(model, discriminator, config, distortion=distortion, discriminator=disc,
+                           labeler=labeler, lambda_d=lambda_d)
+    patches = TrainingPatches(images, config.crop_size, seed=seed + 202)
+    modules = {"model": model, **({"discriminator": disc} if disc is not None else {})}
+    optimizers = {"generator": step.g_opt, **({"discriminator": step.d_opt} if step.d_opt is not None else {})}
+    trainer = Trainer(modules=modules, optimizers=optimizers, checkpoint_path=checkpoint_path,
+                      checkpoint_every=config.checkpoint_every if checkpoint_path else 0, seed=seed,
+                      progress=progress, desc=f"{discriminator} fine-tuning (λ_d={step.lambda_d:g})")
+    history = trainer.run(lambda i: step(patches.batch(i, config.batch_size).to(dev)), config.steps)
+    model.eval()
+    model.update(force=True)
+    return FinetuneResult(model, disc, history, discriminator, step.lambda_d, config)
+
+
+@torch.no_grad()
+def reconstruct(model: nn.Module, images, *, max_images: int | None = None) -> tuple[list[Tensor], list[Tensor]]:
+    """Originals and decoded images (model in eval mode: rounded latents, as decoded from the bitstream).
+
+    Images are padded (replicate) to the model's stride and cropped back. Returns CPU tensors in [0, 1].
+    """
+    import torch.nn.functional as F
+
+    model.eval()
+    dev = next(model.decoder.parameters()).device
+    originals, recons = [], []
+    n = len(images) if max_images is None else min(len(images), max_images)
+    s = model.stride
+    for i in range(n):
+        x = images[i].unsqueeze(0).to(dev)
+        h, w = x.shape[-2:]
+        xp = F.pad(x, (0, (-w) % s, 0, (-h) % s), mode="replicate")
+        x_hat = model(xp)["x_hat"][..., :h, :w].clamp(0, 1)
+        originals.append(x[0].cpu())
+        recons.append(x_hat[0].cpu())
+    return originals, recons
+
+
+def distortion_and_fidelity(originals: list[Tensor], recons: list[Tensor], *, swd_seed: int = 0) -> dict[str, float]:
+    """Mean PSNR and MS-SSIM, and the weight-free sliced Wasserstein distance between the two image sets."""
+    from ..metrics import ms_ssim, psnr, sliced_wasserstein
+
+    p = [float(psnr(a.unsqueeze(0), b.unsqueeze(0))[0]) for a, b in zip(originals, recons)]
+    m = [float(ms_ssim(a.unsqueeze(0), b.unsqueeze(0))[0]) for a, b in zip(originals, recons)]
+    swd = sliced_wasserstein(originals, recons, seed=swd_seed)
+    return {"psnr": float(np.mean(p)), "ms_ssim": float(np.mean(m)), "swd": swd.mean}
+
+
+def lambda_sweep(model: nn.Module, train_images, eval_images, *, runs: list[tuple[str, float]], config: FinetuneConfig,
+                 labeler: VQVAELabeler | None, distortion: nn.Module, max_images: int | None = None, seed: int = 0,
+                 progress: bool | None = None) -> tuple[Any, dict[tuple[str, float], nn.Module]]:
+    """Fine-tune a copy of ``model`` for every ``(discriminator, lambda_d)`` of ``runs`` and evaluate each.
+
+    Returns a DataFrame (one row per run plus the starting No-GAN model: ``discriminator``, ``lambda_d``,
+    ``psnr``, ``ms_ssim``, ``swd``, ``mse``, the final ``d_loss``/``fake_acc`` where there is a discriminator,
+    and ``seconds``) and the fine-tuned models keyed by ``(discriminator, lambda_d)``. The same ``seed`` is
+    used for every run, so the runs differ only by the discriminator and λ_d. ``"none"`` runs ignore λ_d.
+    """
+    import copy
+    import time
+
+    import pandas as pd
+
+    originals, recons = reconstruct(model, eval_images, max_images=max_images)
+    rows = [{"discriminator": "No-GAN (part 1)", "lambda_d": 0.0, **distortion_and_fidelity(originals, recons),
+             "seconds": 0.0}]
+    models: dict[tuple[str, float], nn.Module] = {}
+    for kind, lam in runs:
+        t0 = time.perf_counter()
+        res = finetune(copy.deepcopy(model), train_images, discriminator=kind, config=config, lambda_d=lam,
+                       labeler=labeler, distortion=distortion, seed=seed, progress=progress)
+        seconds = time.perf_counter() - t0
+        _, rec = reconstruct(res.model, eval_images, max_images=max_images)
+        row = {"discriminator": kind, "lambda_d": lam if kind != "none" else 0.0,
+               **distortion_and_fidelity(originals, rec), "seconds": seconds}
+        h = res.history
+        if "d_loss" in h.to_frame():
+            row.update(d_loss=h.last("d_loss", 10), fake_acc=h.last("fake_acc", 10), real_acc=h.last("real_acc", 10))
+        rows.append(row)
+        models[(kind, lam)] = res.model
+    df = pd.DataFrame(rows)
+    df["mse"] = 10 ** (-df["psnr"] / 10)
+    return df, models

@@ -1,0 +1,270 @@
+"""MS-ILLM part 2: ILLM / PatchGAN losses, labeler, discriminators, and the decoder-only fine-tuning step."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from perceptual_compression.losses.adversarial import (illm_discriminator_loss, illm_generator_loss,
+                                                       ns_discriminator_loss, ns_generator_loss)
+from perceptual_compression.models.illm_discriminator import NORMS, ConditionalUNetDiscriminator
+from perceptual_compression.models.patchgan import PatchGANDiscriminator
+from perceptual_compression.models.vqvae_labeler import LabelerConfig, VQVAELabeler, XCiTAttention, codebook_usage
+
+
+# ----------------------------------------------------------------------------- losses (eq. 6-7)
+def _hand_log_softmax(logits):
+    # log D = z - log sum exp z, written out (no torch.log_softmax / cross_entropy)
+    m = logits.max(dim=1, keepdim=True).values
+    return logits - m - torch.log(torch.exp(logits - m).sum(dim=1, keepdim=True))
+
+
+def _one_hot(labels, classes):
+    return torch.zeros(labels.shape[0], classes, *labels.shape[1:]).scatter_(1, labels.unsqueeze(1), 1.0)
+
+
+def test_illm_losses_match_hand_written_log_softmax():
+    g = torch.Generator().manual_seed(0)
+    C, B, h, w = 7, 3, 4, 5
+    real, fake = torch.randn(B, C + 1, h, w, generator=g) * 3, torch.randn(B, C + 1, h, w, generator=g) * 3
+    labels = torch.randint(0, C, (B, h, w), generator=g)
+    u = _one_hot(labels + 1, C + 1)  # u(x): class c + 1 for label c
+    b0 = _one_hot(torch.zeros_like(labels), C + 1)  # the "fake" class
+    # eq. 6: -<u(x), log D(x)> - <b0, log D(x_hat)>, averaged over positions and images
+    d_expected = (-(u * _hand_log_softmax(real)).sum(1)).mean() + (-(b0 * _hand_log_softmax(fake)).sum(1)).mean()
+    g_expected = (-(u * _hand_log_softmax(fake)).sum(1)).mean()  # eq. 7
+    torch.testing.assert_close(illm_discriminator_loss(real, fake, labels), d_expected)
+    torch.testing.assert_close(illm_generator_loss(fake, labels), g_expected)
+
+
+def test_illm_loss_limits_and_checks():
+    labels = torch.tensor([[[0, 2], [1, 1]]])
+    big = 50.0
+    perfect_real = torch.zeros(1, 4, 2, 2).scatter_(1, (labels + 1).unsqueeze(1), big)
+    perfect_fake = torch.zeros(1, 4, 2, 2)
+    perfect_fake[:, 0] = big
+    assert illm_discriminator_loss(perfect_real, perfect_fake, labels) < 1e-6
+    # a generator whose outputs the discriminator calls fake pays about `big` nats per position
+    assert illm_generator_loss(perfect_fake, labels).item() == pytest.approx(big, rel=1e-3)
+    with pytest.raises(ValueError, match="align"):
+        illm_generator_loss(torch.zeros(1, 4, 3, 3), labels)
+    with pytest.raises(ValueError, match="reserved for fake"):
+        illm_generator_loss(perfect_fake, labels + 2)
+
+
+def test_binary_non_saturating_losses():
+    real, fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
+    sig = torch.sigmoid
+    expected_d = -torch.log(sig(real)).mean() - torch.log(1 - sig(fake)).mean()
+    torch.testing.assert_close(ns_discriminator_loss(real, fake), expected_d)
+    torch.testing.assert_close(ns_generator_loss(fake), -torch.log(sig(fake)).mean())
+
+
+# ----------------------------------------------------------------------------- labeler
+def test_labeler_paper_config_and_table2_axes():
+    cfg = LabelerConfig.paper()
+    assert (cfg.channels, cfg.channel_mult, cfg.res_blocks, cfg.embed_dim, cfg.code_dim, cfg.codebook_size,
+            cfg.heads) == (64, (1, 2, 2, 4), 2, 256, 8, 1024, 8)
+    assert cfg.downsampling == 8 and cfg.spatial == 32 and cfg.label_shape(256, 256) == (32, 32)
+    assert LabelerConfig.paper(spatial=16).label_shape(256, 256) == (16, 16)
+    assert LabelerConfig.small(codebook_size=256).codebook_size == 256
+    with pytest.raises(ValueError):
+        LabelerConfig.paper(spatial=8)
+    with pytest.raises(ValueError, match="multiple"):
+        cfg.label_shape(100, 256)
+
+
+@pytest.mark.parametrize("spatial", [16, 32])
+def test_label_map_shape_and_alignment_with_latent(spatial):
+    torch.manual_seed(0)
+    lab = VQVAELabeler(LabelerConfig.small(spatial=spatial, codebook_size=32)).freeze()
+    x = torch.rand(2, 3, 128, 192)
+    labels = lab.labels(x)
+    d = 256 // spatial
+    assert labels.shape == (2, 128 // d, 192 // d) and labels.dtype == torch.int64
+    assert 0 <= labels.min() and labels.max() < 32
+    out = lab(x)
+    assert out["x_hat"].shape == x.shape and torch.equal(out["indices"], labels)
+    # the codec's latent is at 1/16: each latent cell covers (16/d)^2 label cells, exactly
+    latent_hw = (128 // 16, 192 // 16)
+    assert labels.shape[1] * d == latent_hw[0] * 16 and labels.shape[2] * d == latent_hw[1] * 16
+    # eq. 8 written out: the label is the codebook entry nearest (squared L2) to the normalised vector e
+    e = lab.quantizer.vectors(lab.encoder(x))
+    codes = torch.nn.functional.normalize(lab.quantizer.codebook, dim=1)
+    dist = ((e.permute(0, 2, 3, 1).unsqueeze(-2) - codes) ** 2).sum(-1)
+    assert torch.equal(dist.argmin(-1), labels)
+
+
+def test_labeler_vq_losses_and_straight_through():
+    torch.manual_seed(0)
+    lab = VQVAELabeler(LabelerConfig.small(codebook_size=16))
+    x = torch.rand(1, 3, 64, 64)
+    out = lab(x)
+    assert out["embedding_loss"].item() == pytest.approx(out["commitment_loss"].item(), rel=1e-5)
+    assert 0 <= out["embedding_loss"].item() <= 4.0  # unit vectors: squared distance at most 4
+    (out["x_hat"].sum() + out["embedding_loss"]).backward()
+    assert lab.encoder.layers[0].weight.grad is not None and lab.encoder.layers[0].weight.grad.abs().sum() > 0
+    assert lab.quantizer.codebook.grad.abs().sum() > 0
+    usage = codebook_usage(torch.tensor([0, 0, 1, 1]), 4)
+    assert usage["used"] == 0.5 and usage["perplexity"] == pytest.approx(2.0)
+
+
+def test_xcit_attention_is_linear_in_tokens_and_permutation_equivariant():
+    torch.manual_seed(0)
+    att = XCiTAttention(8, heads=2)
+    x = torch.randn(1, 8, 4, 4)
+    perm = torch.randperm(16)
+    xp = x.flatten(2)[..., perm].reshape(1, 8, 4, 4)
+    torch.testing.assert_close(att(xp).flatten(2), att(x).flatten(2)[..., perm])
+
+
+def test_frozen_labeler_stays_frozen_through_train():
+    lab = VQVAELabeler(LabelerConfig.small(codebook_size=8)).freeze()
+    lab.train()
+    assert not lab.training and all(not m.training for m in lab.modules())
+    assert not any(p.requires_grad for p in lab.parameters())
+
+
+# ----------------------------------------------------------------------------- discriminators
+@pytest.mark.parametrize("norm", NORMS)
+def test_unet_discriminator_output_shapes_per_norm(norm):
+    torch.manual_seed(0)
+    d = ConditionalUNetDiscriminator(10, 8, 12, context_features=4, channels=(8, 8, 16, 16), norm=norm)
+    x, y = torch.rand(2, 3, 64, 96), torch.randn(2, 12, 4, 6)
+    logits = d(x, y)
+    assert logits.shape == (2, 11, 8, 12) and d.num_classes == 11
+    assert torch.isfinite(logits).all()
+    kinds = {type(m).__name__ for m in d.modules()}
+    assert ("InstanceNorm2d" in kinds) == (norm == "instance")
+    has_sn = any(hasattr(m, "parametrizations") for m in d.modules())
+    assert has_sn == (norm == "spectral")
+    # the output depends on the latent (conditional)
+    assert not torch.allclose(d(x, y), d(x, y + 1.0))
+
+
+def test_unet_discriminator_paper_layout_and_errors():
+    d = ConditionalUNetDiscriminator(1024, 8, 220, norm="none")
+    assert d(torch.rand(1, 3, 64, 64), torch.rand(1, 220, 4, 4)).shape == (1, 1025, 8, 8)
+    assert d.context[0].out_channels == 16 and d.down[0].body[0].in_channels == 3 + 16
+    with pytest.raises(ValueError, match="power of 2"):
+        ConditionalUNetDiscriminator(4, 6, 0)
+    with pytest.raises(ValueError, match="norm"):
+        ConditionalUNetDiscriminator(4, 8, 0, norm="batch")
+    with pytest.raises(ValueError, match="conditional"):
+        d(torch.rand(1, 3, 64, 64))
+
+
+def test_patchgan_shapes_and_spectral_norm():
+    d = PatchGANDiscriminator(12, channels=(8, 8, 16, 16))
+    out = d(torch.rand(2, 3, 64, 64), torch.randn(2, 12, 4, 4))
+    assert out.shape[:2] == (2, 1) and out.shape[-1] == out.shape[-2] and 8 <= out.shape[-1] <= 12
+    assert sum(hasattr(m, "parametrizations") for m in d.modules()) == 6  # context conv + 5 convolutions
+
+
+# ----------------------------------------------------------------------------- fine-tuning
+@pytest.fixture(scope="module")
+def tiny_codec():
+    from perceptual_compression.models.hific import HiFiCConfig, msillm_autoencoder
+
+    torch.manual_seed(0)
+    cfg = HiFiCConfig(channels=(4, 4, 4, 4, 8), latent_features=8, hyper_features=4, residual_blocks=1)
+    model = msillm_autoencoder(cfg)
+    model.update(force=True)
+    return model
+
+
+def _config(**kw):
+    from perceptual_compression.training.illm_finetune import FinetuneConfig
+
+    kw = {"steps": 1, "batch_size": 2, "crop_size": 64, "unet_channels": (8, 8, 8), "patchgan_channels": (4, 4, 4, 4),
+          "context_features": 4, **kw}
+    return FinetuneConfig.for_scale("small", **kw)
+
+
+def test_finetune_recipe_values():
+    from perceptual_compression.training.illm_finetune import FinetuneConfig
+
+    p = FinetuneConfig.for_scale("paper")
+    assert (p.generator_lr, p.illm_discriminator_lr, p.patchgan_discriminator_lr, p.betas) == (1e-4, 4e-4, 1e-4, (0.5, 0.9))
+    assert (p.steps, p.batch_size, p.crop_size, p.lambda_d, p.norm, p.weight_decay) == (100_000, 16, 256, 0.008, "none", 5e-5)
+    assert p.unet_channels == (128, 128, 256, 256, 512, 512) and p.context_features == 16
+    s = FinetuneConfig.for_scale("small")
+    assert s.illm_discriminator_lr / s.generator_lr == pytest.approx(4.0) and s.betas == (0.5, 0.9)
+    with pytest.raises(ValueError, match="none"):
+        FinetuneConfig.for_scale("small", norm="batch")
+
+
+@pytest.mark.parametrize("kind", ["illm", "patchgan", "none"])
+def test_one_finetuning_step_changes_only_the_decoder(tiny_codec, kind):
+    from perceptual_compression.losses.distortion import IllmDistortion
+    from perceptual_compression.training.illm_finetune import AdversarialStep, build_discriminator
+
+    torch.manual_seed(1)
+    model = copy.deepcopy(tiny_codec)
+    lab = VQVAELabeler(LabelerConfig.small(codebook_size=8))
+    lab_before = copy.deepcopy(lab.state_dict())
+    cfg = _config()
+    disc = build_discriminator(kind, cfg, latent_features=8, labeler=lab)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    d_before = copy.deepcopy(disc.state_dict()) if disc is not None else None
+    step = AdversarialStep(model, kind, cfg, distortion=IllmDistortion(150.0, perceptual="none"),
+                           discriminator=disc, labeler=lab if kind == "illm" else None, lambda_d=0.5)
+    model.train()  # the frozen parts must stay in eval mode through .train()
+    assert not model.encoder.training and all(not m.training for m in model.bottleneck_modules)
+    assert model.decoder.training
+    log = step(torch.rand(2, 3, 64, 64))
+    after = model.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith("decoder.") for k in changed), sorted(changed)[:5]
+    assert len([k for k in before if k.startswith("decoder.")]) > 0
+    assert all(not p.requires_grad for p in model.encoder.parameters())
+    assert all(not p.requires_grad for m in model.bottleneck_modules for p in m.parameters())
+    if disc is not None:
+        assert any(not torch.equal(d_before[k], disc.state_dict()[k]) for k in d_before)  # D was trained
+        assert "d_loss" in log and torch.isfinite(log["d_loss"])
+    else:
+        assert float(log["adv_g"]) == 0.0
+    if kind == "illm":
+        assert all(torch.equal(lab_before[k], lab.state_dict()[k]) for k in lab_before)  # labeler fixed
+
+
+def test_frozen_encoder_gives_identical_bitstreams(tiny_codec):
+    from perceptual_compression.coding import ImageCodec
+    from perceptual_compression.datasets import embedded_images
+    from perceptual_compression.losses.distortion import IllmDistortion
+    from perceptual_compression.training.illm_finetune import finetune
+
+    model = copy.deepcopy(tiny_codec)
+    x = torch.rand(1, 3, 64, 64)
+    bytes_before = ImageCodec(model, "t").compress(x)
+    dec_before = ImageCodec(model, "t").decompress(bytes_before)
+    res = finetune(model, embedded_images(), discriminator="patchgan", config=_config(steps=2), progress=False,
+                   device="cpu", distortion=IllmDistortion(150.0, perceptual="none"))
+    codec = ImageCodec(res.model, "t")
+    assert codec.compress(x) == bytes_before  # encoder and entropy model untouched
+    assert not torch.equal(codec.decompress(bytes_before), dec_before)  # the decoder changed
+    assert len(res.history) == 2
+
+
+def test_codebook_initialised_from_data_and_dead_codes_restarted():
+    from perceptual_compression.models.vqvae_labeler import NormalizedVectorQuantizer
+
+    torch.manual_seed(0)
+    q = NormalizedVectorQuantizer(6, 3, 8).train()
+    feats = torch.randn(2, 6, 4, 4)
+    q(feats)  # first training batch: codes drawn from the batch's vectors (plus small noise)
+    e = q.vectors(feats).detach().permute(0, 2, 3, 1).reshape(-1, 3)
+    nearest_dist = torch.cdist(q.codebook.detach(), e).min(dim=1).values
+    assert float(nearest_dist.max()) < 0.2
+    assert torch.allclose(q.usage, torch.full((8,), 1 / 8))
+    q.usage[5] = 0.0  # code 5 looks dead; it is restarted unless this batch uses it
+    before = q.codebook.detach().clone()
+    out = q(feats)
+    if not (out["indices"] == 5).any():
+        assert not torch.equal(before[5], q.codebook.detach()[5]) and q.usage[5] == 1 / 8
+    q.eval()
+    frozen = q.codebook.detach().clone()
+    q(torch.randn(2, 6, 4, 4))
+    assert torch.equal(frozen, q.codebook.detach())  # no maintenance in eval mode
