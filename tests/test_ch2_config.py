@@ -1,6 +1,6 @@
 import pytest
 
-from perceptual_compression.chapters.ch2_config import Ch2Config
+from perceptual_compression.experiments.ch2_config import Ch2Config
 from perceptual_compression.params import ParameterError
 
 

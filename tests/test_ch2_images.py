@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from perceptual_compression.chapters import ch2_images as img
-from perceptual_compression.chapters.ch2_config import EntropyLimitedConfig, SmallBatchConfig
+from perceptual_compression.experiments import ch2_images as img
+from perceptual_compression.experiments.ch2_config import EntropyLimitedConfig, SmallBatchConfig
 from perceptual_compression.datasets import PatchDataset, embedded_images
 from perceptual_compression.models.factorized_prior import factorized_prior
 

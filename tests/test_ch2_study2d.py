@@ -3,8 +3,8 @@ import dataclasses
 import numpy as np
 import torch
 
-from perceptual_compression.chapters import ch2_study2d as s2d
-from perceptual_compression.chapters.ch2_config import Study2DConfig
+from perceptual_compression.experiments import ch2_study2d as s2d
+from perceptual_compression.experiments.ch2_config import Study2DConfig
 
 
 def _cfg(**kw):

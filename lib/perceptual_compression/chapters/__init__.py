@@ -1,1 +1,0 @@
-"""Chapter-level experiment drivers: per-scale settings and training routines, one module per chapter."""
