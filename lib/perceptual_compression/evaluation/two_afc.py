@@ -33,6 +33,7 @@ __all__ = [
     "two_afc_agreement",
     "two_afc_score",
     "human_ceiling",
+    "metric_distances",
     "score_metric",
     "load_2afc_dir",
     "find_2afc_subsets",
@@ -85,9 +86,9 @@ def human_ceiling(judge) -> float:
     return float(np.maximum(j, 1.0 - j).mean())
 
 
-def score_metric(metric: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], data: TwoAFCSet, *,
-                 similarity: bool = False, batch_size: int = 64) -> float:
-    """2AFC score of ``metric(ref, p) -> Tensor[B]``; ``similarity=True`` for scores where larger means closer (MS-SSIM)."""
+def metric_distances(metric: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], data: TwoAFCSet, *,
+                     similarity: bool = False, batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """Distances ``(d0, d1)`` of ``metric(ref, p) -> Tensor[B]`` on a set, batched; similarities are negated."""
     d0, d1 = [], []
     with torch.no_grad():
         for i in range(0, len(data), batch_size):
@@ -95,9 +96,14 @@ def score_metric(metric: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], d
             d0.append(torch.as_tensor(metric(data.ref[sl], data.p0[sl])).reshape(-1).double().cpu())
             d1.append(torch.as_tensor(metric(data.ref[sl], data.p1[sl])).reshape(-1).double().cpu())
     a, b = torch.cat(d0), torch.cat(d1)
-    if similarity:
-        a, b = -a, -b
-    return two_afc_score(a, b, data.judge)
+    return (-a, -b) if similarity else (a, b)
+
+
+def score_metric(metric: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], data: TwoAFCSet, *,
+                 similarity: bool = False, batch_size: int = 64) -> float:
+    """2AFC score of ``metric(ref, p) -> Tensor[B]``; ``similarity=True`` for scores where larger means closer (MS-SSIM)."""
+    d0, d1 = metric_distances(metric, data, similarity=similarity, batch_size=batch_size)
+    return two_afc_score(d0, d1, data.judge)
 
 
 def _load_png(path: Path) -> torch.Tensor:
