@@ -135,3 +135,22 @@ def test_registry_entry_and_missing_asset(monkeypatch, tmp_path):
     monkeypatch.setenv("PERCEPTUAL_COMPRESSION_DATA", str(tmp_path))
     with pytest.raises(AssetUnavailableError, match=CLIC_ASSET):
         load_clic_perceptual()
+
+
+def test_oracle_found_by_glob_skipping_three_column_csvs(tmp_path):
+    _write_clic(tmp_path / "d")
+    (tmp_path / "d" / "oracle.csv").rename(tmp_path / "d" / "zz_ratings.csv")   # undocumented name
+    data = load_clic_perceptual(tmp_path, csv_name="*.csv")                       # validation.csv is skipped
+    assert len(data) == 4
+    (tmp_path / "d" / "zz_ratings.csv").unlink()
+    with pytest.raises(FileNotFoundError, match="validation.csv"):
+        load_clic_perceptual(tmp_path, csv_name="*.csv")
+
+
+def test_test_set_entry_carries_the_published_md5s():
+    asset = asset_info("clic2021-perceptual-test")
+    files = {f.name: f for f in asset.files}
+    assert len(files) == 18 and not asset.verifiable          # clic_2021_test.zip has no published checksum
+    assert str(files["clic_2021_perceptual_oracle.zip"].checksum) == "md5:c8f73bb863dfed677fe897dade35c89a"
+    assert str(files["0.tar"].checksum) == "md5:1051e8adc4763c7f43a8bdde4007b08a"
+    assert all(f.url.startswith("https://storage.googleapis.com/clic2021_public/perceptual/test/") for f in files.values())

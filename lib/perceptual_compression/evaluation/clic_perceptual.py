@@ -11,6 +11,9 @@ The perceptual-metric track (CLIC 2021) published such triplets with the raters'
   ``T = 1`` otherwise. The organisers' ``eval_csv.py`` scores a metric by the fraction of rows whose
   predicted ``T`` equals the oracle's.
 
+The 2021 test set and its oracle (registry id ``clic2021-perceptual-test``, MD5s published; about 50 GB) have
+the same format; the oracle's file name inside its zip is not documented (load it with ``csv_name="*.csv"``).
+
 **What is not known.** The layout inside the zip (a top folder or not) is not documented, so
 :func:`load_clic_perceptual` searches the asset folder for the CSV and resolves image paths relative to it
 (then to the asset folder, then by file name). The README does not say which year's submissions the
@@ -148,14 +151,20 @@ class CLICTriplets:
             yield flush()
 
 
-def _find_csv(root: Path, csv_name: str) -> Path:
+def _find_oracle(root: Path, csv_name: str) -> tuple[Path, list[tuple[str, str, str, int]]]:
+    """The first file matching ``csv_name`` (a name or glob; shallowest first) that reads as an oracle CSV."""
     if root.is_file():
-        return root
+        return root, read_clic_csv(root)
     found = sorted(root.rglob(csv_name), key=lambda p: (len(p.parts), str(p)))
-    if not found:
-        raise FileNotFoundError(f"no {csv_name} under {root}: the CLIC perceptual data is a folder holding "
-                                f"{csv_name} (rows O,A,B,T) and the PNG files it names")
-    return found[0]
+    rejected = []
+    for path in found:
+        try:
+            return path, read_clic_csv(path)
+        except ValueError as e:                 # e.g. validation.csv (three columns) under a glob
+            rejected.append(f"{path.name}: {e}")
+    raise FileNotFoundError(f"no {csv_name} with rows O,A,B,T under {root}: the CLIC perceptual data is a folder "
+                            f"holding an oracle CSV and the PNG files it names" +
+                            (f" (rejected {'; '.join(rejected[:3])})" if rejected else ""))
 
 
 def _resolver(csv_path: Path, root: Path) -> Callable[[str], Path | None]:
@@ -180,6 +189,8 @@ def load_clic_perceptual(root: str | Path | None = None, *, csv_name: str = "ora
                          limit: int | None = None) -> CLICTriplets:
     """CLIC human judgements from an oracle CSV under ``root`` (``None``: the registry asset ``clic2021-perceptual-valid``).
 
+    ``csv_name`` is a file name or glob; the first match (shallowest first) with four columns is used, so
+    ``csv_name="*.csv"`` finds the 2021 test oracle (``clic2021-perceptual-test``), whose name is not documented.
     ``limit`` keeps that many distinct triplets, evenly spaced over the file (deterministic). Raises
     :class:`perceptual_compression.assets.AssetUnavailableError` when the asset cannot be had and
     :class:`FileNotFoundError` naming the missing files when the CSV names images that are not there.
@@ -189,9 +200,9 @@ def load_clic_perceptual(root: str | Path | None = None, *, csv_name: str = "ora
 
         root = resolve(CLIC_ASSET)
     root = Path(root)
-    csv_path = _find_csv(root, csv_name)
+    csv_path, rows = _find_oracle(root, csv_name)
     base = root if root.is_dir() else csv_path.parent
-    triplets, judge, counts = merge_ratings(read_clic_csv(csv_path))
+    triplets, judge, counts = merge_ratings(rows)
     if limit is not None and limit < len(triplets):
         keep = np.unique(np.linspace(0, len(triplets) - 1, max(int(limit), 1)).round().astype(int))
         triplets, judge, counts = [triplets[i] for i in keep], judge[keep], counts[keep]
