@@ -83,3 +83,18 @@ def test_book_config_guards():
     assert cfg["execute"]["timeout"] >= 600
     assert cfg["sphinx"]["config"]["intersphinx_mapping"] == {}
     assert "sphinx.ext.intersphinx" not in cfg["sphinx"].get("extra_extensions", [])
+
+
+def test_readme_python_example_runs():
+    """The README's library example is executed as written (it must stay true)."""
+    import os
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert blocks, "README has no python example"
+    out = subprocess.run([sys.executable, "-c", blocks[0]], capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    bpp = float(out.stdout.split(" bpp")[0].split()[-1])
+    assert 0 < bpp < 24
