@@ -103,3 +103,16 @@ def test_reconstruct_and_augment_are_applied_to_every_batch():
     assert len(pred.val_losses) == 3 and pred.val_losses[pred.best_epoch] == min(pred.val_losses)
     losses = pred.history.values("loss")
     assert losses[-1] < losses[0]
+
+
+def test_resume_from_the_final_checkpoint_returns_the_same_predictor(tmp_path):
+    x_tr, y_tr = _halves(20, seed=5)
+    cfg = ReconPredictorConfig.for_scale("small").with_(epochs=2, batch_size=8, max_train=None, val_fraction=0.2,
+                                                        num_classes=2)
+    ckpt = tmp_path / "predictor.pt"
+    first = train_recon_predictor(x_tr, y_tr, cfg, seed=0, progress=False, checkpoint_path=ckpt)
+    assert ckpt.is_file()
+    again = train_recon_predictor(x_tr, y_tr, cfg, seed=0, progress=False, checkpoint_path=ckpt)  # nothing left to run
+    assert again.best_epoch == first.best_epoch and again.val_losses == first.val_losses
+    for (k, a), b in zip(first.model.state_dict().items(), again.model.state_dict().values()):
+        assert torch.equal(a, b), k

@@ -77,6 +77,8 @@ class ReconPredictorConfig:
             # - config/scheduler/unifmultistep100.yaml + lossyless/helpers.py get_lr_scheduler: the lr falls
             #   by 100 in k_steps=3 equal steps, at epochs // 4 * (1, 2, 3);
             # - config/data/base.yaml: batch_size 128; config/data/mnist_aug.yaml: val_size 0.05.
+            # Not reproduced: the authors' 16-bit mixed precision (trainer.precision: 16; we train in float32)
+            # and their validation images being re-augmented each epoch (ours are augmented once, seeded).
             return cls("paper", epochs=100, batch_size=128, lr=3e-4, weight_decay=1e-5, lr_decay=100.0,
                        lr_steps=3, grad_clip=3.0, val_fraction=0.05, max_train=None)
         # a tiny run that exercises the path, far from converged: a training step of this ResNet-18 costs about
@@ -112,7 +114,8 @@ class ReconPredictor:
     history: object = None
 
     @torch.no_grad()
-    def logits(self, images: torch.Tensor, *, reconstruct: Transform | None = None, batch_size: int = 512) -> torch.Tensor:
+    def logits(self, images: torch.Tensor, *, reconstruct: Transform | None = None,
+               batch_size: int = 512) -> torch.Tensor:
         """Eval-mode logits (on the CPU) of ``reconstruct(images)`` (of ``images`` if ``reconstruct`` is None)."""
         self.model.eval()
         dev = next(self.model.parameters()).device
@@ -183,7 +186,8 @@ def train_recon_predictor(images: torch.Tensor, labels: torch.Tensor, config: Re
         model.eval()
         loss = 0.0
         for i in range(0, len(x_va), 512):
-            loss += float(F.cross_entropy(model(x_va[i:i + 512].to(device)), y_va[i:i + 512].to(device), reduction="sum"))
+            logits = model(x_va[i:i + 512].to(device))
+            loss += float(F.cross_entropy(logits, y_va[i:i + 512].to(device), reduction="sum"))
         model.train()
         return loss / len(x_va)
 
