@@ -96,3 +96,36 @@ def test_tiny_mnist_run_is_evaluated_end_to_end():
         assert math.isfinite(run.recon_linear_error) == (spec.objective == "VIC")
     table = E.mnist_table([run])
     assert {"coded_alone_bits", "recon_linear_error"} <= set(table.columns)
+
+
+def test_paper_scale_adds_the_resnet18_on_reconstructions(monkeypatch):
+    """At scale="paper" VC/VIC runs are also scored by a ResNet-18 trained on their reconstructions (Fig. 6);
+    here with a one-epoch predictor on random 'digits' (the path, not the number)."""
+    from perceptual_compression.evaluation.recon_predictor import ReconPredictorConfig
+
+    assert MNISTConfig.for_scale("paper").recon_predictor == "resnet18"
+    assert MNISTConfig.for_scale("small").recon_predictor == "linear"
+    tiny = ReconPredictorConfig.for_scale("small").with_(epochs=1, batch_size=8, max_train=24, val_fraction=0.25,
+                                                         num_classes=4)
+    asked = []
+    monkeypatch.setattr(E.ReconPredictorConfig, "for_scale", classmethod(lambda cls, scale: asked.append(scale) or tiny))
+    g = torch.Generator().manual_seed(1)
+    data = E.MNISTData(torch.rand(64, 1, 28, 28, generator=g), torch.arange(64) % 4,
+                       torch.rand(16, 1, 28, 28, generator=g), torch.arange(16) % 4, "random images")
+    cfg = MNISTConfig.for_scale("small").with_(steps=3, bince_steps=3, batch_size=8, n_train=32, n_test=16,
+                                               probe_steps=3, probe_hidden=16, decoder_hidden=16, channels=4, z_dim=8,
+                                               recon_predictor="resnet18")
+    ev = E.mnist_eval_set(data, cfg)
+    vic = E.evaluate_mnist_run(E.train_mnist_run(E.MNISTSpec("VIC", "VIC", "standard", 10.0), cfg, data, progress=False),
+                               ev, cfg, data=data, progress=False)
+    assert asked == ["small"]                      # the predictor's settings follow the chapter's scale
+    assert 0 <= vic.recon_resnet_error <= 1 and math.isfinite(vic.recon_linear_error)
+    # what the predictor is trained on is what a receiver decodes from the bitstream
+    x = ev.test_x[:6]
+    assert torch.allclose(E._reconstruct(vic.model, x).cpu(), E.reconstructions(vic, x).cpu(), atol=1e-6)
+    bince = E.evaluate_mnist_run(E.train_mnist_run(E.MNISTSpec("BINCE", "BINCE", "supervised", 10.0), cfg, data,
+                                                   progress=False), ev, cfg, data=data, progress=False)
+    assert math.isnan(bince.recon_resnet_error) and asked == ["small"]
+    assert "recon_resnet_error" in E.mnist_table([vic, bince]).columns
+    with pytest.raises(ValueError, match="'linear', 'resnet18'"):
+        E.evaluate_mnist_run(vic, ev, cfg.with_(recon_predictor="mlp"))

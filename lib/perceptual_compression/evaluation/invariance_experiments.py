@@ -7,7 +7,8 @@
 - :func:`run_mnist` — Fig. 6 and Sec. 5.1 on augmented MNIST: VC and VIC over beta, VIC with the mild,
   standard and supervised augmentations, BINCE with the supervised augmentation; each run is evaluated
   on augmented test images (rate estimated and coded, linear and MLP probes on ``Z``, a linear probe on
-  the decoded images of VC and VIC, Bayes-risk check).
+  the decoded images of VC and VIC and, when ``MNISTConfig.recon_predictor == "resnet18"`` (the paper
+  scale), the paper's ResNet-18 trained on those reconstructions, Bayes-risk check).
 - :func:`bince_feature_compression` — Sec. 5.3's recipe (an entropy bottleneck over frozen features) on the
   chapter's own BINCE encoder.
 - :func:`check_parameters` — validation of the notebook's parameters (fails at once, naming valid values).
@@ -34,6 +35,9 @@ from ..models.ensemble import CompressorEnsemble, train_ensemble
 from ..models.invariant_compressor import BananaConfig, InvariantCompressor, MNISTConfig, train_compressor
 from ..sources.banana import Banana, maximal_invariant, random_rotation, representative
 from .downstream import aurd, bayes_risk_check, cell_mean_regression, gaussian_distortion_bits, probe_error
+from .recon_predictor import ReconPredictorConfig, recon_predictor_error
+
+RECON_PREDICTORS = ("linear", "resnet18")
 
 CHAPTER = "ch5_invariant"
 
@@ -293,6 +297,7 @@ class MNISTRun:
     linear_error: float = math.nan
     mlp_error: float = math.nan
     recon_linear_error: float = math.nan   # linear probe on the decoded images (VC, VIC)
+    recon_resnet_error: float = math.nan   # ResNet-18 trained on the decoded images (VC, VIC; cfg.recon_predictor)
     bayes_error: float = math.nan
     conflicting_images: int = -1
     num_codes: int = 0
@@ -340,22 +345,32 @@ def train_mnist_run(spec: MNISTSpec, cfg: MNISTConfig, data: MNISTData, seed: in
 
 
 @torch.no_grad()
-def evaluate_mnist_run(run: MNISTRun, ev: MNISTEvalSet, cfg: MNISTConfig, seed: int = 0) -> MNISTRun:
-    """Rates (estimated and coded) on the augmented test set; linear and MLP probes on ``Z``; Bayes check."""
+def evaluate_mnist_run(run: MNISTRun, ev: MNISTEvalSet, cfg: MNISTConfig, seed: int = 0, *,
+                       data: MNISTData | None = None, progress: bool | None = None,
+                       checkpoint_dir: str | Path | None = None) -> MNISTRun:
+    """Rates (estimated and coded) on the augmented test set; linear and MLP probes on ``Z``; predictors on
+    the reconstructions (VC, VIC: linear, plus :func:`recon_resnet_error` if ``cfg.recon_predictor`` says
+    ``"resnet18"``; ``data`` lets it see fresh augmentations); Bayes check."""
+    if cfg.recon_predictor not in RECON_PREDICTORS:
+        raise ValueError(f"recon_predictor={cfg.recon_predictor!r} is not valid; valid values are: "
+                         + ", ".join(repr(p) for p in RECON_PREDICTORS))
     model = run.model
     z_tr, _ = model.represent(ev.train_x)
     z_te, bits = model.represent(ev.test_x)
     run.rate_bits = float(bits.mean())
-    data = model.compress(ev.test_x)
-    if not torch.equal(model.decompress(data).cpu(), z_te):
+    stream = model.compress(ev.test_x)
+    if not torch.equal(model.decompress(stream).cpu(), z_te):
         raise RuntimeError(f"MNIST {run.spec.name}: decoded codes differ from the encoder's")
-    run.coded_bits = 8.0 * len(data) / len(ev.test_x)
+    run.coded_bits = 8.0 * len(stream) / len(ev.test_x)
     run.coded_alone_bits = coded_alone_bits(model, ev.test_x)
     with torch.enable_grad():
         run.linear_error = probe_error(z_tr, ev.train_y, z_te, ev.test_y, kind="linear", steps=100, seed=seed)["error"]
         if model.decoder is not None:   # predictors trained on reconstructions instead of codes
             run.recon_linear_error = probe_error(_decoded(model, z_tr), ev.train_y, _decoded(model, z_te), ev.test_y,
                                                  kind="linear", steps=100, seed=seed)["error"]
+            if cfg.recon_predictor == "resnet18":
+                run.recon_resnet_error = recon_resnet_error(run, ev, cfg, seed, data=data, progress=progress,
+                                                            checkpoint_dir=checkpoint_dir)
         run.mlp_error = probe_error(z_tr, ev.train_y, z_te, ev.test_y, kind="mlp", steps=cfg.probe_steps,
                                     hidden=cfg.probe_hidden, lr=2e-3, seed=seed)["error"]
     check = bayes_risk_check(z_tr, ev.train_y, z_te, ev.test_y)
@@ -373,6 +388,45 @@ def _decoded(model: InvariantCompressor, z_hat: torch.Tensor, batch_size: int = 
                       for i in range(0, len(z_hat), batch_size)])
 
 
+@torch.no_grad()
+def _reconstruct(model: InvariantCompressor, x: torch.Tensor) -> torch.Tensor:
+    """``sigmoid(dec(round(enc(x))))`` in eval mode, on the model's device (what a receiver decodes)."""
+    was = model.training
+    model.eval()
+    try:
+        z_hat, _ = model(x.to(next(model.parameters()).device))
+        return torch.sigmoid(model.decode(z_hat))
+    finally:
+        model.train(was)
+
+
+def recon_resnet_error(run: MNISTRun, ev: MNISTEvalSet, cfg: MNISTConfig, seed: int = 0, *,
+                       data: MNISTData | None = None, progress: bool | None = None,
+                       checkpoint_dir: str | Path | None = None) -> float:
+    """Test error of the paper's predictor for Fig. 6: a ResNet-18 trained on the compressor's reconstructions
+    (:mod:`.recon_predictor`, settings ``ReconPredictorConfig.for_scale(cfg.scale)``).
+
+    With ``data``, every training batch is a fresh standard augmentation of MNIST training digits, compressed
+    and decoded on the fly (the authors' setting); without it, the fixed augmented images of ``ev``. Tested on
+    the reconstructions of ``ev``'s augmented test images.
+    """
+    if run.model.decoder is None:
+        raise ValueError(f"{run.spec.name}: a BINCE compressor has no reconstructions")
+    pcfg = ReconPredictorConfig.for_scale(cfg.scale)
+    if data is not None:
+        n = len(data.train_x) if cfg.n_train is None else min(cfg.n_train, len(data.train_x))
+        x, y, augment = data.train_x[:n], data.train_y[:n], RandomAffine("standard")
+    else:
+        x, y, augment = ev.train_x, ev.train_y, None
+    model = run.model
+    with torch.enable_grad():
+        out = recon_predictor_error(x, y, ev.test_x, ev.test_y, pcfg, reconstruct=lambda b: _reconstruct(model, b),
+                                    augment=augment, seed=seed, progress=progress,
+                                    checkpoint_path=_ckpt(checkpoint_dir, f"mnist-{cfg.scale}-{seed}-"
+                                                          f"{run.spec.name.replace(' ', '_')}-resnet18-predictor"))
+    return out["error"]
+
+
 def run_mnist(cfg: MNISTConfig, data: MNISTData, seed: int = 0, *, progress: bool | None = None,
               checkpoint_dir: str | Path | None = None) -> tuple[list[MNISTRun], MNISTEvalSet]:
     """Train and evaluate every run of :func:`mnist_specs`, one after the other in this process."""
@@ -380,7 +434,7 @@ def run_mnist(cfg: MNISTConfig, data: MNISTData, seed: int = 0, *, progress: boo
     runs = []
     for spec in mnist_specs(cfg):
         run = train_mnist_run(spec, cfg, data, seed, progress=progress, checkpoint_dir=checkpoint_dir)
-        runs.append(evaluate_mnist_run(run, ev, cfg, seed))
+        runs.append(evaluate_mnist_run(run, ev, cfg, seed, data=data, progress=progress, checkpoint_dir=checkpoint_dir))
     return runs, ev
 
 
@@ -402,7 +456,7 @@ def _rebuild(cfg: MNISTConfig, spec: MNISTSpec, state: dict[str, torch.Tensor]) 
 
 
 _METRICS = ("rate_bits", "coded_bits", "coded_alone_bits", "linear_error", "mlp_error", "recon_linear_error",
-            "bayes_error", "conflicting_images", "num_codes")
+            "recon_resnet_error", "bayes_error", "conflicting_images", "num_codes")
 
 
 _WORKER_CACHE: dict = {}
@@ -418,7 +472,7 @@ def _mnist_job(spec: MNISTSpec, cfg: MNISTConfig, seed: int, checkpoint_dir: str
         _WORKER_CACHE[key] = (data, mnist_eval_set(data, cfg, seed))
     data, ev = _WORKER_CACHE[key]
     run = evaluate_mnist_run(train_mnist_run(spec, cfg, data, seed, progress=False, checkpoint_dir=checkpoint_dir),
-                             ev, cfg, seed)
+                             ev, cfg, seed, data=data, progress=False, checkpoint_dir=checkpoint_dir)
     return {"state": _portable_state(run.model), "history": list(run.history.rows),
             "metrics": {k: getattr(run, k) for k in _METRICS}}
 
@@ -473,7 +527,7 @@ def mnist_table(runs: list[MNISTRun]) -> pd.DataFrame:
         "overhead_%": 100 * (r.coded_bits / r.rate_bits - 1) if r.rate_bits > 0 else math.nan,
         "coded_alone_bits": r.coded_alone_bits,
         "linear_error": r.linear_error, "mlp_error": r.mlp_error, "recon_linear_error": r.recon_linear_error,
-        "bayes_error": r.bayes_error,
+        "recon_resnet_error": r.recon_resnet_error, "bayes_error": r.bayes_error,
         "codes": r.num_codes,
     } for r in runs])
 

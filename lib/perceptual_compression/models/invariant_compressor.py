@@ -273,6 +273,9 @@ class MNISTConfig:
     feature_betas: tuple[float, ...] = (1.0, 10.0)   # Sec. 5.3 recipe on BINCE features (l1 distortion weight)
     feature_steps: int = 300
     feature_lr: float = 1e-2
+    # predictor trained on VC's and VIC's reconstructions: "linear" (L-BFGS logistic regression on the decoded
+    # pixels, always computed: cheap) or "resnet18" (the paper's: evaluation.recon_predictor, added to "linear")
+    recon_predictor: str = "linear"
 
     @classmethod
     def for_scale(cls, scale: str) -> "MNISTConfig":
@@ -284,7 +287,9 @@ class MNISTConfig:
             return cls("paper", "resnet18", "pyramid_cnn", 32, 128, "hyperprior", 128, 45_000, 1e-3, 100.0,
                        tuple(1.0 / b for b in (100, 10, 3, 1, 0.3, 0.1, 0.03, 0.01, 0.001, 0.0001)),
                        # BINCE: factor_beta 0.003 and beta_code 1e-4, one value of the authors sweep (1e-7..1e-3)
-                       10.0, 1.0 / (0.003 * 1e-4), 45_000, 5, None, None, 20_000, 2048)
+                       10.0, 1.0 / (0.003 * 1e-4), 45_000, 5, None, None, 20_000, 2048,
+                       # bin/mnist/augmnist_RD.sh: architecture@predictor=resnet18, featurizer=neural_rec
+                       recon_predictor="resnet18")
         # the supervised target depends on the label only: a smaller beta lets the rate fall towards H[Y]
         return cls("small", "small_cnn", "mlp", 16, 32, "factorized", 64, 800, 1e-2, 10.0,
                    (3.0, 10.0), 10.0, 300.0, 800, 1, 10_000, 5_000, 400, 256, beta_supervised=1.0)
