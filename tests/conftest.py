@@ -22,3 +22,13 @@ def tmp_results(tmp_path, monkeypatch):
     """Redirect results JSON to a temporary directory."""
     monkeypatch.setenv("PERCEPTUAL_COMPRESSION_RESULTS", str(tmp_path / "results"))
     return tmp_path / "results"
+
+
+@pytest.fixture
+def one_thread_per_test():
+    """One torch thread for the test, restored afterwards: small models run several times faster on one
+    thread when the CPU is shared. Use with ``pytestmark = pytest.mark.usefixtures("one_thread_per_test")``."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -19,13 +19,7 @@ from perceptual_compression.evaluation.downstream import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small models run several times faster on one thread when the CPU is shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread_per_test")  # see conftest.py
 
 
 

@@ -8,13 +8,7 @@ import torch
 from perceptual_compression.models.ensemble import CompressorEnsemble, train_ensemble
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small models run several times faster on one thread when the CPU is shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread_per_test")  # see conftest.py
 
 
 

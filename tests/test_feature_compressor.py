@@ -9,12 +9,7 @@ from perceptual_compression.compressors.feature_compressor import feature_rate, 
 from perceptual_compression.evaluation.downstream import probe_error
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread_per_test")  # see conftest.py
 
 
 def _features(n, gen):

@@ -16,13 +16,7 @@ from perceptual_compression.models.invariant_compressor import (
 from perceptual_compression.sources.banana import Banana
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small models run several times faster on one thread when the CPU is shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread_per_test")  # see conftest.py
 
 
 

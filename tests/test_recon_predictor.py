@@ -11,12 +11,7 @@ from perceptual_compression.evaluation.recon_predictor import (ReconPredictorCon
                                                                train_recon_predictor)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread_per_test")  # see conftest.py
 
 
 def _halves(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -10,13 +10,7 @@ import torch
 from perceptual_compression.models.vector_prior import FactorizedPrior, MeanScaleHyperprior, make_prior
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small models run several times faster on one thread when the CPU is shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread_per_test")  # see conftest.py
 
 
 
