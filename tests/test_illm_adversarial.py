@@ -268,3 +268,45 @@ def test_codebook_initialised_from_data_and_dead_codes_restarted():
     frozen = q.codebook.detach().clone()
     q(torch.randn(2, 6, 4, 4))
     assert torch.equal(frozen, q.codebook.detach())  # no maintenance in eval mode
+
+
+class _PatchStats(torch.nn.Module):
+    """Stand-in FID feature extractor (per-channel mean, std and max of each patch)."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return torch.cat([x.mean(dim=(2, 3)), x.std(dim=(2, 3)), x.amax(dim=(2, 3))], dim=1)
+
+
+def test_lambda_sweep_reports_fid_with_a_feature_extractor_and_says_why_not_otherwise(tiny_codec):
+    from perceptual_compression.datasets import embedded_images
+    from perceptual_compression.losses.distortion import IllmDistortion
+    from perceptual_compression.metrics import fid_kid
+    from perceptual_compression.training.illm_finetune import distortion_and_fidelity, lambda_sweep, reconstruct
+
+    torch.manual_seed(0)
+    imgs = [torch.rand(3, 256, 256) for _ in range(2)]
+    feats = _PatchStats()
+    kw = dict(runs=[("none", 0.0)], config=_config(), labeler=None, distortion=IllmDistortion(150.0, perceptual="none"),
+              progress=False)
+    df, models = lambda_sweep(copy.deepcopy(tiny_codec), embedded_images(), imgs, fid=feats, **kw)
+    assert list(df["discriminator"]) == ["No-GAN (part 1)", "none"] and set(models) == {("none", 0.0)}
+    assert df["fid"].notna().all() and (df["fid"] >= 0).all() and df["kid"].notna().all()
+    assert df.attrs["fid_skipped"] == "" and feats.calls > 0
+    # the No-GAN row's FID is fid_kid's on the same reconstructions (FID/256: one patch per 256² image)
+    originals, recons = reconstruct(tiny_codec, imgs)
+    direct = fid_kid(originals, recons, feature_extractor=_PatchStats(), patch_size=256)
+    assert float(df["fid"].iloc[0]) == pytest.approx(direct.fid, rel=1e-5)
+    # identical sets: FID 0 (up to the covariance square root's numerics)
+    same = distortion_and_fidelity(originals, originals, fid=_PatchStats())
+    assert same["fid"] == pytest.approx(0.0, abs=1e-3) and same["psnr"] > 90
+    # without the extractor nor Inception weights: no FID column, and the reason is kept
+    df2, _ = lambda_sweep(copy.deepcopy(tiny_codec), embedded_images(), [torch.rand(3, 192, 192)], fid="auto", **kw)
+    assert "fid" not in df2.columns and "256 px" in df2.attrs["fid_skipped"]
+    assert "fid" not in df2.columns and "fid_skipped" not in df2.columns
+    with pytest.raises(ValueError, match="fid must be"):
+        distortion_and_fidelity(originals, recons, fid="inception")

@@ -115,6 +115,38 @@ def _names(images) -> list[str]:
     return list(names) if names is not None else [f"image_{i:03d}" for i in range(len(images))]
 
 
+def fid_kid_or_reason(originals: Sequence[Tensor], recons: Sequence[Tensor], *, fid: nn.Module | str | bool = "auto",
+                      patch_size: int = 256) -> tuple[dict[str, Any], str]:
+    """FID/KID (FID/256 patches) of ``recons`` against ``originals``, or the reason they were not computed.
+
+    ``fid``: ``"auto"`` uses torch-fidelity's Inception when its weights resolve, a module ``images -> (N, D)``
+    is used as the feature extractor (a stand-in in tests), ``False`` skips. Returns ``(summary, reason)``:
+    ``summary`` holds ``fid``, ``kid``, ``kid_std``, ``fid_patches``, ``fid_images`` and ``fid_features`` when
+    computed (and ``reason`` is ``""``); otherwise ``summary`` is empty and ``reason`` says why.
+    """
+    from ..metrics import InceptionFeatures, fid_kid
+
+    if fid is False:
+        return {}, "not requested"
+    fid = "auto" if fid is True else fid
+    if not (fid == "auto" or isinstance(fid, nn.Module)):
+        raise ValueError(f"fid must be 'auto', False or a feature-extractor module, got {fid!r}")
+    big = [k for k, o in enumerate(originals) if min(o.shape[-2:]) >= patch_size]
+    extractor = fid if isinstance(fid, nn.Module) else None
+    if not big:
+        return {}, f"no image is at least {patch_size} px on both sides"
+    if extractor is None and not InceptionFeatures.available():
+        return {}, ("Inception weights (torch-fidelity-inception-v3) do not resolve; FID/KID not "
+                    "computed (the sliced Wasserstein distance is reported instead)")
+    try:
+        r = fid_kid([originals[k] for k in big], [recons[k] for k in big], feature_extractor=extractor,
+                    patch_size=patch_size)
+    except ValueError as err:  # e.g. too few patches for a covariance
+        return {}, f"FID/KID not computed: {err}"
+    return {"fid": r.fid, "kid": r.kid, "kid_std": r.kid_std, "fid_patches": r.num_real,
+            "fid_images": len(big), "fid_features": r.feature_extractor}, ""
+
+
 def evaluate_codec(
     codec,
     images,
@@ -153,7 +185,7 @@ def evaluate_codec(
     """
     import pandas as pd
 
-    from ..metrics import LPIPS, InceptionFeatures, fid_kid, ms_ssim, nlpd, psnr, sliced_wasserstein
+    from ..metrics import LPIPS, ms_ssim, nlpd, psnr, sliced_wasserstein
     from ..metrics._images import to_uint8_levels
     from ..training.loop import _progress_enabled
 
@@ -224,24 +256,10 @@ def evaluate_codec(
         summary["swd_levels"] = list(res.levels)
     else:
         skipped["swd"] = "not requested"
-    if fid is False:
-        skipped["fid"] = "not requested"
-    else:
-        big = [k for k, o in enumerate(originals) if min(o.shape[-2:]) >= patch_size]
-        extractor = fid if isinstance(fid, nn.Module) else None
-        if not big:
-            skipped["fid"] = f"no image is at least {patch_size} px on both sides"
-        elif extractor is None and not InceptionFeatures.available():
-            skipped["fid"] = ("Inception weights (torch-fidelity-inception-v3) do not resolve; FID/KID not "
-                              "computed (the sliced Wasserstein distance is reported instead)")
-        else:
-            try:
-                r = fid_kid([originals[k] for k in big], [recons[k] for k in big], feature_extractor=extractor,
-                            patch_size=patch_size)
-                summary.update({"fid": r.fid, "kid": r.kid, "kid_std": r.kid_std, "fid_patches": r.num_real,
-                                "fid_images": len(big), "fid_features": r.feature_extractor})
-            except ValueError as err:  # e.g. too few patches for a covariance
-                skipped["fid"] = f"FID/KID not computed: {err}"
+    fid_summary, fid_skip = fid_kid_or_reason(originals, recons, fid=fid, patch_size=patch_size)
+    summary.update(fid_summary)
+    if fid_skip:
+        skipped["fid"] = fid_skip
     summary["skipped"] = dict(skipped)
     out = CodecEvaluation(df, summary, skipped, recons if keep_reconstructions else None)
     if csv_path is not None:

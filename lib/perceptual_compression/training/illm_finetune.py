@@ -259,24 +259,36 @@ def reconstruct(model: nn.Module, images, *, max_images: int | None = None) -> t
     return originals, recons
 
 
-def distortion_and_fidelity(originals: list[Tensor], recons: list[Tensor], *, swd_seed: int = 0) -> dict[str, float]:
-    """Mean PSNR and MS-SSIM, and the weight-free sliced Wasserstein distance between the two image sets."""
+def distortion_and_fidelity(originals: list[Tensor], recons: list[Tensor], *, swd_seed: int = 0,
+                            fid: nn.Module | str | bool = False, patch_size: int = 256) -> dict[str, Any]:
+    """Mean PSNR and MS-SSIM, the weight-free sliced Wasserstein distance between the two image sets, and
+    FID/KID on FID/256 patches when ``fid`` allows it (``"auto"``: with torch-fidelity's Inception weights when
+    they resolve; a module: that feature extractor). Without FID, ``fid_skipped`` says why."""
+    from ..evaluation.codec_eval import fid_kid_or_reason
     from ..metrics import ms_ssim, psnr, sliced_wasserstein
 
     p = [float(psnr(a.unsqueeze(0), b.unsqueeze(0))[0]) for a, b in zip(originals, recons)]
     m = [float(ms_ssim(a.unsqueeze(0), b.unsqueeze(0))[0]) for a, b in zip(originals, recons)]
     swd = sliced_wasserstein(originals, recons, seed=swd_seed)
-    return {"psnr": float(np.mean(p)), "ms_ssim": float(np.mean(m)), "swd": swd.mean}
+    out: dict[str, Any] = {"psnr": float(np.mean(p)), "ms_ssim": float(np.mean(m)), "swd": swd.mean}
+    fid_summary, reason = fid_kid_or_reason(originals, recons, fid=fid, patch_size=patch_size)
+    if fid_summary:
+        out.update(fid=fid_summary["fid"], kid=fid_summary["kid"])
+    else:
+        out["fid_skipped"] = reason
+    return out
 
 
 def lambda_sweep(model: nn.Module, train_images, eval_images, *, runs: list[tuple[str, float]], config: FinetuneConfig,
                  labeler: VQVAELabeler | None, distortion: nn.Module, max_images: int | None = None, seed: int = 0,
-                 progress: bool | None = None) -> tuple[Any, dict[tuple[str, float], nn.Module]]:
+                 fid: nn.Module | str | bool = "auto", progress: bool | None = None,
+                 ) -> tuple[Any, dict[tuple[str, float], nn.Module]]:
     """Fine-tune a copy of ``model`` for every ``(discriminator, lambda_d)`` of ``runs`` and evaluate each.
 
     Returns a DataFrame (one row per run plus the starting No-GAN model: ``discriminator``, ``lambda_d``,
-    ``psnr``, ``ms_ssim``, ``swd``, ``mse``, the final ``d_loss``/``fake_acc`` where there is a discriminator,
-    and ``seconds``) and the fine-tuned models keyed by ``(discriminator, lambda_d)``. The same ``seed`` is
+    ``psnr``, ``ms_ssim``, ``swd``, ``mse``, ``fid``/``kid`` when computed (``fid`` as in
+    :func:`distortion_and_fidelity`; otherwise ``df.attrs["fid_skipped"]`` says why), the final
+    ``d_loss``/``fake_acc`` where there is a discriminator, and ``seconds``) and the fine-tuned models keyed by ``(discriminator, lambda_d)``. The same ``seed`` is
     used for every run, so the runs differ only by the discriminator and λ_d. ``"none"`` runs ignore λ_d.
     """
     import copy
@@ -285,8 +297,11 @@ def lambda_sweep(model: nn.Module, train_images, eval_images, *, runs: list[tupl
     import pandas as pd
 
     originals, recons = reconstruct(model, eval_images, max_images=max_images)
-    rows = [{"discriminator": "No-GAN (part 1)", "lambda_d": 0.0, **distortion_and_fidelity(originals, recons),
-             "seconds": 0.0}]
+    first = distortion_and_fidelity(originals, recons, fid=fid)
+    fid_skipped = first.pop("fid_skipped", "")
+    if fid_skipped:
+        fid = False  # the same reason holds for every run: do not try again
+    rows = [{"discriminator": "No-GAN (part 1)", "lambda_d": 0.0, **first, "seconds": 0.0}]
     models: dict[tuple[str, float], nn.Module] = {}
     for kind, lam in runs:
         t0 = time.perf_counter()
@@ -295,7 +310,8 @@ def lambda_sweep(model: nn.Module, train_images, eval_images, *, runs: list[tupl
         seconds = time.perf_counter() - t0
         _, rec = reconstruct(res.model, eval_images, max_images=max_images)
         row = {"discriminator": kind, "lambda_d": lam if kind != "none" else 0.0,
-               **distortion_and_fidelity(originals, rec), "seconds": seconds}
+               **distortion_and_fidelity(originals, rec, fid=fid), "seconds": seconds}
+        row.pop("fid_skipped", None)
         h = res.history
         if "d_loss" in h.to_frame():
             row.update(d_loss=h.last("d_loss", 10), fake_acc=h.last("fake_acc", 10), real_acc=h.last("real_acc", 10))
@@ -303,4 +319,5 @@ def lambda_sweep(model: nn.Module, train_images, eval_images, *, runs: list[tupl
         models[(kind, lam)] = res.model
     df = pd.DataFrame(rows)
     df["mse"] = 10 ** (-df["psnr"] / 10)
+    df.attrs["fid_skipped"] = fid_skipped
     return df, models
