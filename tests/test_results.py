@@ -46,3 +46,19 @@ def test_no_partial_file_on_rewrite(tmp_results):
     r.write()
     files = sorted(p.name for p in tmp_results.iterdir())
     assert files == ["c__small.json"]
+
+
+def test_committed_run_reads_benchmark_results_and_requires_a_command(tmp_path, monkeypatch):
+    import perceptual_compression.results as results_mod
+
+    # the committed paper-scale classifier run of chapter 1 (benchmarks/rdp_classifier.py)
+    run = results_mod.committed_run("rdp_classifier")
+    assert run is not None and run["command"].startswith("python benchmarks/rdp_classifier.py")
+    assert run["steps"] == 60_000 and run["test_accuracy"] > 0.99 and run["meets_paper_claim"] is True
+    assert run["path"] == "benchmarks/results/rdp_classifier.json"
+    monkeypatch.setattr(results_mod, "repo_root", lambda: tmp_path)
+    assert results_mod.committed_run("rdp_classifier") is None  # absent file
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    (tmp_path / "benchmarks" / "results" / "x.json").write_text('{"value": 1}')
+    with pytest.raises(ValueError, match="command"):
+        results_mod.committed_run("x")

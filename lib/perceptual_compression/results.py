@@ -171,3 +171,19 @@ def status_table(records: list[dict[str, Any]]):
             })
     return pd.DataFrame(rows, columns=["chapter", "scale", "quantity", "paper", "book", "unit", "status",
                                        "source", "data", "note"])
+
+
+def committed_run(name: str) -> dict[str, Any] | None:
+    """A longer run committed to ``benchmarks/results/<name>.json`` by one of the scripts in ``benchmarks/``
+    (each records its exact ``command``, machine and date), or ``None`` when the file is absent.
+
+    Chapters show these beside the numbers of their own (shorter) build, labeled as committed runs.
+    """
+    path = repo_root() / "benchmarks" / "results" / f"{name}.json"
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text())
+    if "command" not in record:
+        raise ValueError(f"{path} has no 'command': a committed result must say how it was made")
+    record["path"] = str(path.relative_to(repo_root()))
+    return record
