@@ -92,3 +92,9 @@ def test_sensitivity_correlations_follow_the_definitions_of_obs_3_4():
     q2 = torch.round(4 * e2) / 4
     d_r_rounded = ((2 * q1 - 2 * q2).norm(dim=1) / rmse).numpy()
     assert row["rho_Dr_rounded"] == pytest.approx(spearmanr(d_r_rounded, p1)[0], abs=1e-9)
+    # median gain of the continuous f = 2 tanh(x / sigma) in the most / least probable decile
+    gain = (2 * (e1 - e2).norm(dim=1) / (x1 - x2).norm(dim=1)).numpy()
+    assert row["gain_f_mode"] == pytest.approx(np.median(gain[p1 >= np.quantile(p1, 0.9)]), rel=1e-6)
+    assert row["gain_f_tail"] == pytest.approx(np.median(gain[p1 <= np.quantile(p1, 0.1)]), rel=1e-6)
+    # near the mode the map stretches (gain between 2/0.5 and 2/0.2), in the tails tanh saturates
+    assert 4.0 <= row["gain_f_mode"] <= 10.0 and row["gain_f_tail"] < 1.0
