@@ -1,6 +1,7 @@
 import dataclasses
 
 import numpy as np
+import pytest
 import torch
 
 from perceptual_compression.experiments import ch2_study2d as s2d
@@ -38,3 +39,62 @@ def test_short_training_lowers_the_loss_and_codes_for_real(tmp_path):
     rel = s2d.relative_performance_along_x(bank, n=700, x_max=35.0, window=0.5)
     assert rel["raw"].shape == (1, 70) and np.isfinite(rel["mean_fit"]).all()
     np.testing.assert_allclose(rel["x"][:2], [0.25, 0.75])
+
+
+class _HandMadeAE(torch.nn.Module):
+    """e(x) = tanh(x / sigma) (its gain is largest at the mode), d(y) = 2 y, Q(y) = round(4 y) / 4."""
+
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = torch.tensor(sigma)
+        self.dummy = torch.nn.Parameter(torch.zeros(1))
+
+    def extract(self, k):
+        return self
+
+    def encode(self, x):
+        return torch.tanh(x / self.sigma).unsqueeze(0)
+
+    def decode(self, y):
+        return 2 * y
+
+    def quantize(self, y):
+        return torch.round(4 * y) / 4
+
+
+def test_sensitivity_correlations_follow_the_definitions_of_obs_3_4():
+    """D_r = ||f(x1) - f(x2)||, D_in = ||e(x1) - e(x2)||, divided by ||x1 - x2|| / sqrt(2), Spearman with p(x1)."""
+    from scipy.stats import spearmanr
+
+    from perceptual_compression.analysis.induced_distances import perturb
+    from perceptual_compression.sources.student_t import StudentT2D
+
+    source = StudentT2D(nu=2.0, scale=(0.5, 0.2))
+    bank = s2d.TrainedBank(_HandMadeAE((0.5, 0.2)), [s2d.Member("L1", 1.0)], source, None, 0.1)
+    n, delta = 3000, 1e-3
+    row = s2d.sensitivity_correlations(bank, n=n, delta=delta, seed=3)[0]
+    g = torch.Generator().manual_seed(3)
+    x1 = source.sample(n, generator=g)
+    x2 = perturb(x1, delta, generator=g)
+    p1 = source.prob(x1).numpy()
+    e1, e2 = torch.tanh(x1 / torch.tensor([0.5, 0.2])), torch.tanh(x2 / torch.tensor([0.5, 0.2]))
+    rmse = (x1 - x2).norm(dim=1) / np.sqrt(2)
+    d_in = ((e1 - e2).norm(dim=1) / rmse).numpy()
+    d_r = ((2 * e1 - 2 * e2).norm(dim=1) / rmse).numpy()
+    assert row["rho_Din"] == pytest.approx(spearmanr(d_in, p1)[0], abs=1e-9)
+    assert row["rho_Dr"] == pytest.approx(spearmanr(d_r, p1)[0], abs=1e-9)
+    # the encoder stretches the plane most at the mode: both sensitivities follow p(x1)
+    assert row["rho_Din"] > 0.6 and row["rho_Dr"] > 0.6
+    # D_s and the *_rounded variants use the rounded code Q(e(x))
+    q1 = torch.round(4 * e1) / 4
+    d_s = (x1 - 2 * q1).norm(dim=1).numpy()
+    assert row["rho_Ds"] == pytest.approx(spearmanr(d_s, p1)[0], abs=1e-9)
+    q2 = torch.round(4 * e2) / 4
+    d_r_rounded = ((2 * q1 - 2 * q2).norm(dim=1) / rmse).numpy()
+    assert row["rho_Dr_rounded"] == pytest.approx(spearmanr(d_r_rounded, p1)[0], abs=1e-9)
+    # median gain of the continuous f = 2 tanh(x / sigma) in the most / least probable decile
+    gain = (2 * (e1 - e2).norm(dim=1) / (x1 - x2).norm(dim=1)).numpy()
+    assert row["gain_f_mode"] == pytest.approx(np.median(gain[p1 >= np.quantile(p1, 0.9)]), rel=1e-6)
+    assert row["gain_f_tail"] == pytest.approx(np.median(gain[p1 <= np.quantile(p1, 0.1)]), rel=1e-6)
+    # near the mode the map stretches (gain between 2/0.5 and 2/0.2), in the tails tanh saturates
+    assert 4.0 <= row["gain_f_mode"] <= 10.0 and row["gain_f_tail"] < 1.0

@@ -203,7 +203,10 @@ def sensitivity_correlations(bank: TrainedBank, *, n: int, delta: float, seed: i
     uses the coded reconstruction (rounding); ``D_r`` and ``D_in`` use the continuous maps ``d(e(x))``
     and ``e(x)``, whose sensitivity is a derivative (with rounding, a displacement of ``delta`` rarely
     leaves its quantization cell and ``D_r`` would be mostly 0). Also reported: the rounded variants
-    (``*_rounded``) and displacements along the high-variance x-axis only (``*_xaxis``).
+    (``*_rounded``) and displacements along the high-variance x-axis only (``*_xaxis``), and the median gain
+    ``||f(x1) - f(x2)|| / ||x1 - x2||`` of the continuous ``f`` over the 10% most probable points
+    (``gain_f_mode``) and the 10% least probable ones (``gain_f_tail``): 1 is the identity, below 1 the map
+    contracts.
     """
     g = torch.Generator().manual_seed(seed)
     x1 = bank.source.sample(n, generator=g)
@@ -223,13 +226,16 @@ def sensitivity_correlations(bank: TrainedBank, *, n: int, delta: float, seed: i
         rounded = induced_distances(x1, x2, enc, dec, quantize=quant, self_quantized=True,
                                     rec_quantized=True, inner_quantized=True)
         c = cont.spearman_with(p1)
+        gain = cont.d_rec / (cont.rmse * math.sqrt(x1.shape[1]))
+        top, bottom = p1 >= np.quantile(p1, 0.9), p1 <= np.quantile(p1, 0.1)
         r = rounded.spearman_with(p1)
         a = induced_distances(x1, x2_axis, enc, dec, quantize=quant).spearman_with(p1)
         rows.append({"member": member.name, "family": member.family, "lambda": member.lmbda,
                      "rho_Ds": c["D_s"], "rho_Dr": c["D_r/RMSE"], "rho_Din": c["D_in/RMSE"],
                      "rho_Ds_continuous": induced_distances(x1, x2, enc, dec).spearman_with(p1)["D_s"],
                      "rho_Dr_rounded": r["D_r/RMSE"], "rho_Din_rounded": r["D_in/RMSE"],
-                     "rho_Dr_xaxis": a["D_r/RMSE"], "rho_Din_xaxis": a["D_in/RMSE"]})
+                     "rho_Dr_xaxis": a["D_r/RMSE"], "rho_Din_xaxis": a["D_in/RMSE"],
+                     "gain_f_mode": float(np.median(gain[top])), "gain_f_tail": float(np.median(gain[bottom]))})
     return rows
 
 
