@@ -191,7 +191,7 @@ def test_finetune_recipe_values():
     assert (p.steps, p.batch_size, p.crop_size, p.lambda_d, p.norm, p.weight_decay) == (100_000, 16, 256, 0.008, "none", 5e-5)
     assert p.unet_channels == (128, 128, 256, 256, 512, 512) and p.context_features == 16
     s = FinetuneConfig.for_scale("small")
-    assert s.illm_discriminator_lr / s.generator_lr == pytest.approx(4.0) and s.betas == (0.5, 0.9)
+    assert (s.generator_lr, s.illm_discriminator_lr, s.patchgan_discriminator_lr, s.betas) == (1e-4, 4e-4, 1e-4, (0.5, 0.9))
     with pytest.raises(ValueError, match="none"):
         FinetuneConfig.for_scale("small", norm="batch")
 
