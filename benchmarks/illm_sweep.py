@@ -57,7 +57,7 @@ ROOT = Path(__file__).resolve().parent
 def _labeler(train_images, spatial: int, codebook: int, steps: int, seed: int, device, cache: Path):
     cfg = LabelerTrainingConfig.for_scale("small", spatial=spatial, codebook_size=codebook, steps=steps)
     return train_labeler(train_images, cfg, seed=seed, device=device, progress=True,
-                         checkpoint_path=cache / f"labeler_{spatial}_{codebook}_{steps}_s{seed}.pt").labeler
+                         checkpoint_path=cache / f"labeler_v2_{spatial}_{codebook}_{steps}_s{seed}.pt").labeler
 
 
 def _markdown_table(df: pd.DataFrame) -> str:
@@ -123,6 +123,7 @@ def main() -> None:
         runs = [("none", 0.0, "none", lab_default)] + [(k, lam, "none", lab_default) for k in kinds for lam in lambdas]
 
     settings = {k: getattr(args, k) for k in ("rate", "seed", "steps", "labeler_steps", "paper_lr", "images")}
+    settings["labeler_version"] = 2  # 2: images in [-1, 1], VQ terms as element means, small restart jitter
     tag = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
     rows_path = cache / f"{args.out.name}_{tag}.rows.json"  # finished runs with these settings, for resuming
     rows = json.loads(rows_path.read_text()) if rows_path.exists() else []

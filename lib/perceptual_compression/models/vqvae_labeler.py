@@ -12,7 +12,8 @@ ChannelNorm instead of GroupNorm, and XCiT's cross-covariance attention (El-Noub
 linear in the number of positions. As in the released labeler (``vqvae_xcit_p8_ch64_cb1024_h8``), the encoder's
 256-channel output is projected to low-dimensional (8-channel) vectors that are L2-normalised before the
 nearest-code search (so the search is a cosine similarity, which keeps the codebook in use), and projected back
-for the decoder.
+for the decoder. As in VQ-GAN, the network sees images in :math:`[-1, 1]` (inputs in :math:`[0, 1]` are mapped
+on the way in and back on the way out), and the VQ terms are means over the code's elements.
 
 :class:`LabelerConfig` holds the sizes: ``paper()`` is the released labeler (64 base channels, multipliers
 1/2/2/4, i.e. 8× downsampling — a 32×32 label map for 256² inputs —, two residual blocks per level,
@@ -205,17 +206,20 @@ class NormalizedVectorQuantizer(nn.Module):
     with the straight-through estimator; in training, the codebook is initialised from data and dead codes are
     restarted (:meth:`_maintain_codebook`). ``forward`` also returns the two VQ terms of eq. 10,
     :math:`\lVert \mathrm{sg}[e] - m\rVert^2` (embedding) and :math:`\lVert e - \mathrm{sg}[m]\rVert^2`
-    (commitment), computed on the normalised vectors.
+    (commitment), computed on the normalised vectors as means over their elements (the VQ-VAE/VQ-GAN convention,
+    e.g. taming-transformers; a sum over the ``code_dim`` elements would weigh both terms ``code_dim`` times more
+    against the distortion, and at small scale that collapsed the encoder's vectors onto a few codes).
     """
 
     def __init__(self, embed_dim: int, code_dim: int, codebook_size: int, *, restart_decay: float = 0.9,
-                 restart_threshold: float = 0.1) -> None:
+                 restart_threshold: float = 0.1, restart_noise: float = 1e-3) -> None:
         super().__init__()
         self.project_in = nn.Conv2d(embed_dim, code_dim, 1)
         self.project_out = nn.Conv2d(code_dim, embed_dim, 1)
         self.codebook = nn.Parameter(F.normalize(torch.randn(codebook_size, code_dim), dim=1))
         self.restart_decay = float(restart_decay)
         self.restart_threshold = float(restart_threshold)
+        self.restart_noise = float(restart_noise)
         # EMA of each code's share of the positions; 0 means "not yet initialised from data"
         self.register_buffer("usage", torch.zeros(codebook_size))
 
@@ -225,7 +229,8 @@ class NormalizedVectorQuantizer(nn.Module):
 
         A code whose usage (an exponential moving average of its share of the positions, decay
         ``restart_decay``) falls below ``restart_threshold / C`` and that no position chose in this batch is
-        moved to a randomly drawn vector of the batch. Without this the codebook collapses to a handful of
+        moved to a randomly drawn vector of the batch, plus a small jitter (``restart_noise``; it must stay
+        below the spread of the vectors, or restarted codes land off the data and the labels coarsen). Without this the codebook collapses to a handful of
         entries within tens of steps (every image would get the same labels); it is the standard remedy
         (Dhariwal et al. 2020; Zeghidour et al. 2021). No effect in eval mode.
         """
@@ -233,7 +238,7 @@ class NormalizedVectorQuantizer(nn.Module):
         vectors = e.permute(0, 2, 3, 1).reshape(-1, e.shape[1])
         if float(self.usage.sum()) == 0.0:  # data-dependent initialisation
             pick = torch.randint(0, vectors.shape[0], (k,), device=e.device)
-            noise = 0.05 * torch.randn(k, vectors.shape[1], device=e.device)
+            noise = self.restart_noise * torch.randn(k, vectors.shape[1], device=e.device)
             self.codebook.data.copy_(F.normalize(vectors[pick] + noise, dim=1))
             self.usage.fill_(1.0 / k)
             return
@@ -243,7 +248,7 @@ class NormalizedVectorQuantizer(nn.Module):
         n = int(dead.sum())
         if n:
             pick = torch.randint(0, vectors.shape[0], (n,), device=e.device)
-            noise = 0.05 * torch.randn(n, vectors.shape[1], device=e.device)
+            noise = self.restart_noise * torch.randn(n, vectors.shape[1], device=e.device)
             self.codebook.data[dead] = F.normalize(vectors[pick] + noise, dim=1)
             self.usage[dead] = 1.0 / k
 
@@ -267,8 +272,8 @@ class NormalizedVectorQuantizer(nn.Module):
             self._maintain_codebook(e.detach(), self.nearest(e.detach()))
         idx = self.nearest(e)
         m = F.normalize(self.codebook, dim=1)[idx].permute(0, 3, 1, 2)  # (B, code_dim, h, w)
-        embedding = (m - e.detach()).pow(2).sum(1).mean()
-        commitment = (e - m.detach()).pow(2).sum(1).mean()
+        embedding = (m - e.detach()).pow(2).mean()
+        commitment = (e - m.detach()).pow(2).mean()
         quantized = e + (m - e).detach()  # straight-through
         return {"indices": idx, "z_q": self.project_out(quantized), "embedding_loss": embedding,
                 "commitment_loss": commitment}
@@ -277,8 +282,8 @@ class NormalizedVectorQuantizer(nn.Module):
 class VQVAELabeler(nn.Module):
     """The labeler: :meth:`labels` gives :math:`u(x)` as class indices ``(B, H/d, W/d)`` in ``[0, C)``.
 
-    ``forward(x)`` returns the reconstruction ``x_hat``, the ``indices`` and the two VQ losses (for training,
-    eq. 10). The ILLM losses use class ``index + 1`` for real images and class 0 for reconstructions.
+    ``forward(x)`` takes images in [0, 1] (the encoder sees ``2x - 1``) and returns the reconstruction ``x_hat``
+    (in [0, 1] units), the ``indices`` and the two VQ losses (for training, eq. 10). The ILLM losses use class ``index + 1`` for real images and class 0 for reconstructions.
     Once trained, call :meth:`freeze`: the labeler is a fixed function during fine-tuning (eval mode, no
     gradients, and it stays so through ``.train()``).
     """
@@ -301,14 +306,14 @@ class VQVAELabeler(nn.Module):
         return self.config.downsampling
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
-        q = self.quantizer(self.encoder(x))
-        return {"x_hat": self.decoder(q["z_q"]), **q}
+        q = self.quantizer(self.encoder(2 * x - 1))
+        return {"x_hat": (self.decoder(q["z_q"]) + 1) / 2, **q}
 
     @torch.no_grad()
     def labels(self, x: Tensor) -> Tensor:
         """:math:`u(x)` of eq. 8 as indices ``LongTensor (B, H/d, W/d)`` (images in [0, 1], sides multiples of d)."""
         self.config.label_shape(*x.shape[-2:])
-        return self.quantizer.nearest(self.quantizer.vectors(self.encoder(x)))
+        return self.quantizer.nearest(self.quantizer.vectors(self.encoder(2 * x - 1)))
 
     def freeze(self) -> VQVAELabeler:
         self._frozen = True

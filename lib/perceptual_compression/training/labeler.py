@@ -70,8 +70,10 @@ class LabelerTrainingConfig:
         """``"paper"``: A.2 (the released labeler size, 1M steps of 8 256² patches, AdamW 3e-4, ramp + cosine).
 
         ``"small"``: :meth:`LabelerConfig.small`, 80 steps of 4 64² patches, the same learning rate with a
-        10-step ramp. (A learning rate of 2e-3 collapsed the codebook to one or two codes within ten steps,
-        even with dead-code restarts; at 3e-4 about 50 codes per batch stay in use.)
+        10-step ramp. Measured on four 256² Kodak crops (MSE only, seeds 0 and 1): label perplexity 10–30 of 1024
+        after 80 steps, 20–170 after 400 and 35–230 after 1,500 steps. Before the labeler worked in [-1, 1]
+        with element-mean VQ terms it was about 3 at every length: the commitment term, summed over the code's
+        elements, pulled the vectors onto a few codes. Learning rates of 1e-3 or 2e-3 collapse it the same way.
         """
         check_choice("scale", scale, SCALES)
         if scale == "paper":
