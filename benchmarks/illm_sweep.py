@@ -5,7 +5,7 @@ anything (the build says so). This script runs the same pipeline for longer, onc
 for the chapter to show:
 
 1. the small No-GAN model of part 1 (same settings and seed as the chapter; cached, resumable);
-2. the small VQ-VAE labeler (``--labeler-steps``, default 400);
+2. the small VQ-VAE labeler (``--labeler-steps``, default 1500);
 3. decoder fine-tuning without adversarial term, and with the ILLM and PatchGAN discriminators at each λ_d
    of ``--lambdas`` (``--steps`` each, default 800; the small scale's learning rates, or the paper's A.3
    ones with ``--paper-lr``: the same since the small scale adopted them);
@@ -76,7 +76,7 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=0.14)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--steps", type=int, default=800, help="fine-tuning steps per run")
-    ap.add_argument("--labeler-steps", type=int, default=400)
+    ap.add_argument("--labeler-steps", type=int, default=1500)
     ap.add_argument("--lambdas", default="0.008,0.064,0.512", help="comma-separated λ_d values")
     ap.add_argument("--kinds", default="illm,patchgan")
     ap.add_argument("--paper-lr", action="store_true", help="A.3's learning rates (1e-4 G, 4e-4 ILLM-D, 1e-4 PatchGAN)")
@@ -169,7 +169,7 @@ def main() -> None:
                 + " at the book's small scale, longer than the book's build",
         "command": command.strip(), "rate": args.rate, "seed": args.seed, "eval_images": args.images,
         "finetune_config": {k: v for k, v in ft.to_dict().items() if k not in ("notes",)},
-        "labeler_steps": args.labeler_steps, "pretraining_steps": config.steps, "fid": fid_note or "computed",
+        "labeler_steps": args.labeler_steps, "labeler_version": settings["labeler_version"], "pretraining_steps": config.steps, "fid": fid_note or "computed",
         "rows": json.loads(df.to_json(orient="records")),
         "wall_s": round(time.perf_counter() - t_start, 1), "device": str(device), "torch_threads": torch.get_num_threads(),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, "

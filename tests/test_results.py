@@ -56,6 +56,12 @@ def test_committed_run_reads_benchmark_results_and_requires_a_command(tmp_path, 
     assert run is not None and run["command"].startswith("python benchmarks/rdp_classifier.py")
     assert run["steps"] == 60_000 and run["test_accuracy"] > 0.99 and run["meets_paper_claim"] is True
     assert run["path"] == "benchmarks/results/rdp_classifier.json"
+    # chapter 4's committed λ_d sweep (benchmarks/illm_sweep.py) was made with a labeler that does not collapse
+    sweep = results_mod.committed_run("illm_sweep")
+    assert sweep is not None and sweep["command"].startswith("python benchmarks/illm_sweep.py")
+    assert sweep["labeler_steps"] == 1500 and sweep["finetune_config"]["steps"] == 800
+    illm = [r for r in sweep["rows"] if r["discriminator"] == "illm"]
+    assert len(illm) == 3 and min(r["perplexity"] for r in illm) > 100  # it was about 3 before the fix
     monkeypatch.setattr(results_mod, "repo_root", lambda: tmp_path)
     assert results_mod.committed_run("rdp_classifier") is None  # absent file
     (tmp_path / "benchmarks" / "results").mkdir(parents=True)
