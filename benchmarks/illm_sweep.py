@@ -169,7 +169,8 @@ def main() -> None:
                 + " at the book's small scale, longer than the book's build",
         "command": command.strip(), "rate": args.rate, "seed": args.seed, "eval_images": args.images,
         "finetune_config": {k: v for k, v in ft.to_dict().items() if k not in ("notes",)},
-        "labeler_steps": args.labeler_steps, "labeler_version": settings["labeler_version"], "pretraining_steps": config.steps, "fid": fid_note or "computed",
+        "labeler_steps": args.labeler_steps, "labeler_version": settings["labeler_version"],
+        "pretraining_steps": config.steps, "fid": fid_note or "computed",
         "rows": json.loads(df.to_json(orient="records")),
         "wall_s": round(time.perf_counter() - t_start, 1), "device": str(device), "torch_threads": torch.get_num_threads(),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, "

@@ -230,8 +230,9 @@ class NormalizedVectorQuantizer(nn.Module):
         A code whose usage (an exponential moving average of its share of the positions, decay
         ``restart_decay``) falls below ``restart_threshold / C`` and that no position chose in this batch is
         moved to a randomly drawn vector of the batch, plus a small jitter (``restart_noise``; it must stay
-        below the spread of the vectors, or restarted codes land off the data and the labels coarsen). Without this the codebook collapses to a handful of
-        entries within tens of steps (every image would get the same labels); it is the standard remedy
+        below the spread of the vectors, or restarted codes land off the data and the labels coarsen). Without
+        this the codebook collapses to a handful of entries within tens of steps (every image would get the same
+        labels); it is the standard remedy
         (Dhariwal et al. 2020; Zeghidour et al. 2021). No effect in eval mode.
         """
         k = self.codebook_size
@@ -283,7 +284,8 @@ class VQVAELabeler(nn.Module):
     """The labeler: :meth:`labels` gives :math:`u(x)` as class indices ``(B, H/d, W/d)`` in ``[0, C)``.
 
     ``forward(x)`` takes images in [0, 1] (the encoder sees ``2x - 1``) and returns the reconstruction ``x_hat``
-    (in [0, 1] units), the ``indices`` and the two VQ losses (for training, eq. 10). The ILLM losses use class ``index + 1`` for real images and class 0 for reconstructions.
+    (in [0, 1] units), the ``indices`` and the two VQ losses (for training, eq. 10). The ILLM losses use class
+    ``index + 1`` for real images and class 0 for reconstructions.
     Once trained, call :meth:`freeze`: the labeler is a fixed function during fine-tuning (eval mode, no
     gradients, and it stays so through ``.train()``).
     """
