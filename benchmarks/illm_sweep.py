@@ -20,6 +20,7 @@ Usage::
 
     python benchmarks/illm_sweep.py --threads 1 --paper-lr                 # the committed sweep
     python benchmarks/illm_sweep.py --threads 1 --paper-lr --ablations --out benchmarks/results/illm_ablations
+    python benchmarks/illm_sweep.py --threads 1 --paper-lr --kinds illm --illm-d-lr 2e-3 --out benchmarks/results/illm_sweep_dlr
     python benchmarks/illm_sweep.py --steps 5 --labeler-steps 5 --images 2 --out /tmp/sweep   # a smoke run
 """
 
@@ -80,6 +81,8 @@ def main() -> None:
     ap.add_argument("--lambdas", default="0.008,0.064,0.512", help="comma-separated λ_d values")
     ap.add_argument("--kinds", default="illm,patchgan")
     ap.add_argument("--paper-lr", action="store_true", help="A.3's learning rates (1e-4 G, 4e-4 ILLM-D, 1e-4 PatchGAN)")
+    ap.add_argument("--illm-d-lr", type=float, default=None,
+                    help="ILLM discriminator learning rate instead of the small scale's (4e-4, A.3's)")
     ap.add_argument("--ablations", action="store_true", help="Tables 1-2 at the first λ_d instead of the sweep")
     ap.add_argument("--images", type=int, default=8, help="Kodak images to evaluate on")
     ap.add_argument("--threads", type=int, default=None)
@@ -113,6 +116,8 @@ def main() -> None:
         paper = FinetuneConfig.for_scale("paper")
         ft = dataclasses.replace(ft, generator_lr=paper.generator_lr, illm_discriminator_lr=paper.illm_discriminator_lr,
                                  patchgan_discriminator_lr=paper.patchgan_discriminator_lr)
+    if args.illm_d_lr is not None:
+        ft = dataclasses.replace(ft, illm_discriminator_lr=args.illm_d_lr)
     lab_default = (32, 1024)
     if args.ablations:
         lam = lambdas[0]
@@ -124,6 +129,8 @@ def main() -> None:
 
     settings = {k: getattr(args, k) for k in ("rate", "seed", "steps", "labeler_steps", "paper_lr", "images")}
     settings["labeler_version"] = 2  # 2: images in [-1, 1], VQ terms as element means, small restart jitter
+    if args.illm_d_lr is not None:  # only when given, so that earlier caches keep their tags
+        settings["illm_d_lr"] = args.illm_d_lr
     tag = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
     rows_path = cache / f"{args.out.name}_{tag}.rows.json"  # finished runs with these settings, for resuming
     rows = json.loads(rows_path.read_text()) if rows_path.exists() else []
