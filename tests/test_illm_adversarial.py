@@ -317,3 +317,32 @@ def test_lambda_sweep_reports_fid_with_a_feature_extractor_and_says_why_not_othe
     assert "fid" not in df2.columns and "fid_skipped" not in df2.columns
     with pytest.raises(ValueError, match="fid must be"):
         distortion_and_fidelity(originals, recons, fid="inception")
+
+
+def test_lambda_sweep_figure_draws_one_curve_per_discriminator_from_lambda_zero():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from perceptual_compression.evaluation.illm_figures import lambda_sweep_figure
+
+    df = pd.DataFrame({"discriminator": ["No-GAN (part 1)", "none", "illm", "illm", "patchgan"],
+                       "lambda_d": [0.0, 0.0, 0.008, 0.5, 0.008], "psnr": [20.0, 20.1, 19.9, 19.3, 19.8],
+                       "swd": [0.19, 0.19, 0.18, 0.16, 0.185]})
+    df["mse"] = 10 ** (-df["psnr"] / 10)
+    fig = lambda_sweep_figure(df, title="a title")
+    try:
+        assert fig._suptitle is not None and fig._suptitle.get_text() == "a title"
+        psnr_ax, swd_ax, tradeoff_ax = fig.axes
+        # each curve starts at the λ_d = 0 run (drawn at 1e-4) and follows λ_d in order
+        lines = {ln.get_label(): ln for ln in psnr_ax.get_lines()}
+        assert list(lines["MS-ILLM (ours)"].get_xdata()) == [1e-4, 0.008, 0.5]
+        assert list(lines["MS-ILLM (ours)"].get_ydata()) == [20.1, 19.9, 19.3]
+        assert list(lines["MS-PatchGAN (ours)"].get_xdata()) == [1e-4, 0.008]
+        assert [ln.get_label() for ln in tradeoff_ax.get_lines()][-1] == "No-GAN (part 1)"
+        assert list(swd_ax.get_lines()[0].get_ydata()) == [0.19, 0.18, 0.16]
+        assert lambda_sweep_figure(df)._suptitle is None
+    finally:
+        plt.close("all")

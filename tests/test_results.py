@@ -62,6 +62,21 @@ def test_committed_run_reads_benchmark_results_and_requires_a_command(tmp_path, 
     assert sweep["labeler_steps"] == 1500 and sweep["finetune_config"]["steps"] == 800
     illm = [r for r in sweep["rows"] if r["discriminator"] == "illm"]
     assert len(illm) == 3 and min(r["perplexity"] for r in illm) > 100  # it was about 3 before the fix
+    # the ablations of Tables 1-2 were remade with the fixed labeler too: 3 norms, 4 labeler sizes
+    abl = results_mod.committed_run("illm_ablations")
+    assert abl is not None and "--ablations" in abl["command"] and abl["labeler_steps"] == 1500
+    assert abl.get("labeler_version") == 2
+    rows = [r for r in abl["rows"] if r["discriminator"] == "illm"]
+    assert sorted(r["norm"] for r in rows if r["labeler"] == "32x1024") == ["instance", "none", "spectral"]
+    assert sorted(r["labeler"] for r in rows if r["norm"] == "none") == ["16x1024", "16x256", "32x1024", "32x256"]
+    # 2-5 for every labeler in the run it replaces; now only the 16² x 1024 labeler collapses (the chapter says so)
+    assert sorted(r["labeler"] for r in rows if r["perplexity"] < 10) == ["16x1024"]
+    assert min(r["perplexity"] for r in rows if r["labeler"] != "16x1024") > 50
+    # the same λ_d sweep with a faster-learning U-Net (learning rate 2e-3 instead of 4e-4)
+    dlr = results_mod.committed_run("illm_sweep_dlr")
+    assert dlr is not None and "--illm-d-lr 2e-3" in dlr["command"]
+    assert dlr["finetune_config"]["illm_discriminator_lr"] == 2e-3 and dlr["finetune_config"]["steps"] == 800
+    assert sorted(r["lambda_d"] for r in dlr["rows"] if r["discriminator"] == "illm") == [0.008, 0.064, 0.512]
     monkeypatch.setattr(results_mod, "repo_root", lambda: tmp_path)
     assert results_mod.committed_run("rdp_classifier") is None  # absent file
     (tmp_path / "benchmarks" / "results").mkdir(parents=True)

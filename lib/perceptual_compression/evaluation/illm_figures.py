@@ -11,9 +11,11 @@ COLORS = {"illm": "tab:red", "patchgan": "tab:blue", "none": "0.4", "No-GAN (par
 NAMES = {"illm": "MS-ILLM (ours)", "patchgan": "MS-PatchGAN (ours)", "none": "no adversarial term"}
 
 
-def lambda_sweep_figure(df, *, fidelity: str = "swd", fidelity_label: str = "sliced Wasserstein distance"):
+def lambda_sweep_figure(df, *, fidelity: str = "swd", fidelity_label: str = "sliced Wasserstein distance",
+                        title: str | None = None):
     """Left (Fig. A2): PSNR and statistical-fidelity distance against λ_d, per discriminator.
     Right (Fig. 1): distortion (MSE) against the distance, one curve per discriminator, λ_d annotated.
+    ``title``: a figure title above the three panels' own.
 
     ``df``: the table of :func:`perceptual_compression.training.illm_finetune.lambda_sweep`. λ_d = 0 (the
     fine-tuning without adversarial term) starts both curves.
@@ -50,7 +52,9 @@ def lambda_sweep_figure(df, *, fidelity: str = "swd", fidelity_label: str = "sli
     for ax in axes:
         ax.grid(True, which="both", alpha=0.3)
     axes[2].legend(fontsize=7)
-    fig.tight_layout()
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.93) if title else None)
     return fig
 
 
