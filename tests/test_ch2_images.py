@@ -42,6 +42,18 @@ def test_entropy_limited_training_lowers_the_distortion_and_codes_at_the_bound(p
         img.train_entropy_limited(cfg, "mse", (-1.0, 1.0), "natural", None, progress=False)
 
 
+def test_flat_grey_scores_are_the_grey_image_scored_like_a_codec(test_images):
+    black = torch.zeros(3, 64, 64)
+    s = img.flat_grey_scores([black, black.clone()], msssim_levels="auto")
+    # PSNR on 8-bit levels (the book's convention): 0.5 -> 128, so the error is 128 on every pixel
+    assert s["psnr"] == pytest.approx(20 * np.log10(255 / 128), abs=1e-9)
+    assert img.flat_grey_scores([torch.full((3, 64, 64), 0.5)], msssim_levels="auto")["nlpd"] == pytest.approx(0, abs=1e-6)
+    ours = img.flat_grey_scores(list(test_images), msssim_levels="auto")
+    mse = ((torch.round(test_images.double() * 255) - 128) ** 2).flatten(1).mean(1)
+    assert ours["psnr"] == pytest.approx(float((10 * torch.log10(255**2 / mse)).mean()), abs=1e-6)  # mean of PSNRs
+    assert 0 < ours["ms_ssim"] < 1 and ours["nlpd"] > 0
+
+
 def test_uniform_noise_batches():
     g = torch.Generator().manual_seed(0)
     x = img.uniform_noise_batch(64, 16, g)

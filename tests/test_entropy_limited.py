@@ -63,3 +63,25 @@ def test_fit_pmf_lowers_the_rate_of_a_skewed_code():
     assert torch.allclose(m.pmf.sum(1), torch.ones(16))
     after = sum(len(s) for s in m.compress(x)["strings"][0])
     assert after <= before
+
+
+def test_output_starts_near_grey_so_ms_ssim_has_a_gradient_on_noise():
+    # With the decoder's last bias at 0 this init (N = 64, seed 0) gave an output mean below 0 in every channel:
+    # the coarsest-scale SSIM was negative, MS-SSIM's ReLU made the product 0 and the loss had no gradient.
+    from perceptual_compression.losses.perceptual_rate_distortion import distortion
+    from perceptual_compression.training import seed_everything
+
+    torch.set_num_threads(1)
+    seed_everything(0)
+    m = EntropyLimitedAutoencoder(n=64, m=64)
+    torch.testing.assert_close(m.decoder[-1].bias, torch.full((3,), 0.5))
+    x = torch.rand(4, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    x_hat = m(x)["x_hat"]
+    assert abs(float(x_hat.mean()) - 0.5) < 0.15
+    loss = distortion("ms-ssim", x, x_hat).mean()
+    assert float(loss) < 1.0
+    loss.backward()
+    grad = sum(float(p.grad.abs().sum()) for p in m.parameters() if p.grad is not None)
+    assert grad > 0
+    with torch.no_grad():  # the failure this guards against: the same network with its output shifted below 0
+        assert float(distortion("ms-ssim", x, x_hat - 0.6).mean()) == 1.0
