@@ -173,7 +173,7 @@ class Ch2Config:
                 lr=1e-3, msssim_from_mse=True, msssim_steps=60, checkpoint_every=0, log_every=10,
             ),
             entropy_limited=EntropyLimitedConfig(
-                n=32, m=64, centers=((-1.0, 1.0),), data=("uniform",), patch_size=48, batch_size=8, steps=150, lr=2e-3,
+                n=32, m=64, centers=((-1.0, 1.0),), data=("uniform",), patch_size=48, batch_size=8, steps=150, lr=5e-4,
                 checkpoint_every=0, log_every=10,
             ),
             small_batch=SmallBatchConfig(n=16, m=16, steps=40, lr=1e-4, patch_size=48, eval_every=5,
