@@ -346,3 +346,21 @@ def test_lambda_sweep_figure_draws_one_curve_per_discriminator_from_lambda_zero(
         assert lambda_sweep_figure(df)._suptitle is None
     finally:
         plt.close("all")
+
+
+def test_lambda_d_trend_compares_the_largest_lambda_with_the_run_without_adversarial_term():
+    import pandas as pd
+
+    from perceptual_compression.training.illm_finetune import lambda_d_trend
+
+    df = pd.DataFrame({"discriminator": ["No-GAN (part 1)", "none", "illm", "illm", "patchgan"],
+                       "lambda_d": [0.0, 0.0, 0.5, 0.008, 0.008], "psnr": [21.0, 20.1, 19.3, 20.2, 20.3],
+                       "swd": [0.10, 0.19, 0.16, 0.20, 0.185]})
+    t = lambda_d_trend(df, "illm")
+    assert t["rows"]["lambda_d"].tolist() == [0.0, 0.008, 0.5]  # the No-GAN row is not part of the sweep
+    assert t["falls"] == {"psnr_falls": True, "swd_falls": True} and t["status"] == "qualitative"
+    assert t["summary"] == "PSNR [20.1, 20.2, 19.3], swd [0.19, 0.2, 0.16] at λ_d [0.0, 0.008, 0.5]"
+    p = lambda_d_trend(df, "patchgan", label="SWD")
+    assert p["falls"] == {"psnr_falls": False, "swd_falls": True} and p["status"] == "differs"
+    assert p["summary"].startswith("PSNR [20.1, 20.3], SWD")
+    assert lambda_d_trend(df[df["discriminator"] != "none"].iloc[:1], "illm")["status"] == "not-run"

@@ -321,3 +321,23 @@ def lambda_sweep(model: nn.Module, train_images, eval_images, *, runs: list[tupl
     df["mse"] = 10 ** (-df["psnr"] / 10)
     df.attrs["fid_skipped"] = fid_skipped
     return df, models
+
+
+def lambda_d_trend(df, kind: str, fidelity: str = "swd", label: str | None = None) -> dict[str, Any]:
+    """Fig. A2's direction in a λ_d sweep table (rows as :func:`lambda_sweep` returns them).
+
+    Takes the run without adversarial term (``"none"``, λ_d = 0) and the runs of ``kind``, sorted by λ_d, and asks
+    whether PSNR and the ``fidelity`` distance are lower at the largest λ_d than without adversarial term.
+    Returns ``rows``; ``falls`` (``{"psnr_falls": ..., "<fidelity>_falls": ...}``, empty with fewer than two rows);
+    ``status``: "qualitative" if both fall, "differs" if not, "not-run" without rows; ``summary``: the values
+    (``label`` names the distance, default ``fidelity``).
+    """
+    rows = df[df["discriminator"].isin(["none", kind])].sort_values("lambda_d")
+    falls = {} if len(rows) < 2 else {
+        "psnr_falls": bool(rows["psnr"].iloc[-1] < rows["psnr"].iloc[0]),
+        f"{fidelity}_falls": bool(rows[fidelity].iloc[-1] < rows[fidelity].iloc[0])}
+    status = "not-run" if not falls else ("qualitative" if all(falls.values()) else "differs")
+    summary = (f"PSNR {rows['psnr'].round(2).tolist()}, {label or fidelity} {rows[fidelity].round(4).tolist()} at "
+               f"λ_d {rows['lambda_d'].tolist()}")
+    return {"rows": rows, "falls": falls, "status": status, "summary": summary}
+
