@@ -145,6 +145,23 @@ def _quality(x: Tensor, x_hat: Tensor, msssim_levels: int | str) -> dict[str, fl
 
 
 @torch.no_grad()
+def soft_quantized_psnr(model: EntropyLimitedAutoencoder, images: Sequence[Tensor]) -> float:
+    """Mean PSNR when the decoder gets eq. 15's soft values instead of the rounded centers.
+
+    Not a codec (soft values cannot be coded with ``log2 L`` bits): a diagnostic of the train/test gap. A model
+    trained with soft values whose latents stay inside the centers' span can score far better here than with
+    rounding, which is what it is evaluated with."""
+    from ..metrics import psnr
+
+    dev = next(model.parameters()).device
+    vals = []
+    for x in images:
+        x = (x.unsqueeze(0) if x.dim() == 3 else x).to(dev)
+        vals.append(float(psnr(x, model(x, "soft")["x_hat"].clamp(0, 1))))
+    return float(np.mean(vals))
+
+
+@torch.no_grad()
 def flat_grey_scores(images: Sequence[Tensor], level: float = 0.5, *, msssim_levels: int | str = 5) -> dict[str, float]:
     """PSNR, MS-SSIM and NLPD of a flat image at ``level`` against each image (means), scored like
     :func:`evaluate_codec`: the zero-bit reference level for Table 1 (the paper's MSE model trained on noise
@@ -229,9 +246,13 @@ def train_entropy_limited(cfg, dist: str, centers: Sequence[float], data: str, p
                           device=None, progress: bool | None = None, checkpoint_path=None) -> EntropyLimitedAutoencoder:
     """Train an entropy-limited autoencoder minimising ``D`` alone (Sec. 5.2) on ``data``:
     ``"natural"`` (``patches.batch``) or ``"uniform"`` (i.i.d. ``U(0, 1)`` pixels). ``D``: ``"mse"``,
-    ``"ms-ssim"`` (``1 - MS-SSIM``) or ``"nlpd"``. Soft quantization (eq. 15) in training."""
+    ``"ms-ssim"`` (``1 - MS-SSIM``) or ``"nlpd"``. In training the latents go through the quantizer in mode
+    ``cfg.train_quantization``: ``"ste"`` (rounded forward, eq. 15's gradient) or ``"soft"`` (eq. 15 forward)."""
     if data not in ("natural", "uniform"):
         raise ValueError(f"data={data!r} is not valid; valid values are: 'natural', 'uniform'")
+    train_mode = getattr(cfg, "train_quantization", "soft")
+    if train_mode not in ("ste", "soft"):
+        raise ValueError(f"train_quantization={train_mode!r} is not valid; valid values are: 'ste', 'soft'")
     if data == "natural" and patches is None:
         raise ValueError("data='natural' needs patches")
     device = device or default_device()
@@ -246,7 +267,7 @@ def train_entropy_limited(cfg, dist: str, centers: Sequence[float], data: str, p
         else:
             x = uniform_noise_batch(cfg.batch_size, cfg.patch_size, gen)
         x = x.to(device)
-        out = model(x)
+        out = model(x, train_mode)
         loss = distortion(dist, x, out["x_hat"]).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
