@@ -42,6 +42,53 @@ def test_entropy_limited_training_lowers_the_distortion_and_codes_at_the_bound(p
         img.train_entropy_limited(cfg, "mse", (-1.0, 1.0), "natural", None, progress=False)
 
 
+@pytest.mark.parametrize("mode", ["ste", "soft"])
+def test_entropy_limited_training_feeds_the_decoder_centers_only_with_ste(patches, mode):
+    torch.set_num_threads(1)
+    seen = []
+    orig = img.EntropyLimitedAutoencoder.__init__
+
+    def init(self, *a, **k):  # record what the decoder receives in every training step
+        orig(self, *a, **k)
+        self.decoder.register_forward_pre_hook(lambda mod, inp: seen.append(inp[0].detach().clone()))
+
+    cfg = EntropyLimitedConfig(n=4, m=8, patch_size=32, batch_size=2, steps=3, lr=1e-3, log_every=1,
+                               train_quantization=mode)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(img.EntropyLimitedAutoencoder, "__init__", init)
+        model = img.train_entropy_limited(cfg, "mse", (-1.0, 1.0), "uniform", seed=0, progress=False)
+    assert len(seen) == 3
+    y_in = torch.cat([v.flatten() for v in seen])
+    on_centers = torch.isclose(y_in.abs(), torch.tensor(1.0)).all()
+    if mode == "ste":
+        assert on_centers  # the bound of eq. 16 holds in training too
+    else:
+        assert not on_centers and y_in.abs().max() < 1  # eq. 15 with s = 1: a convex combination, inside (-1, 1)
+    # the encoder learns in both modes (eq. 15's gradient passes the rounding)
+    fresh = EntropyLimitedConfig(n=4, m=8, patch_size=32, batch_size=2, steps=0, train_quantization=mode)
+    init_enc = img.train_entropy_limited(fresh, "mse", (-1.0, 1.0), "uniform", seed=0, progress=False).encoder[0].weight
+    assert not torch.allclose(model.encoder[0].weight, init_enc)
+
+
+def test_entropy_limited_training_rejects_an_unknown_quantization_mode(patches):
+    cfg = EntropyLimitedConfig(n=4, m=8, patch_size=32, batch_size=2, steps=1, train_quantization="hard")
+    with pytest.raises(ValueError, match="valid values are: 'ste', 'soft'"):
+        img.train_entropy_limited(cfg, "mse", (-1.0, 1.0), "uniform", progress=False)
+
+
+def test_soft_quantized_psnr_feeds_the_decoder_eq15_values(test_images):
+    from perceptual_compression.metrics import psnr
+
+    torch.manual_seed(0)
+    m = img.EntropyLimitedAutoencoder(4, 8).eval()
+    ims = list(test_images)
+    q = m.quantizer
+    want = np.mean([float(psnr(x[None], m.decoder(q.soft(m.encoder(x[None]))).clamp(0, 1))) for x in ims])
+    assert img.soft_quantized_psnr(m, ims) == pytest.approx(want, abs=1e-9)
+    hard = np.mean([float(psnr(x[None], m.decoder(q.hard(m.encoder(x[None]))).clamp(0, 1))) for x in ims])
+    assert img.soft_quantized_psnr(m, ims) != pytest.approx(hard, abs=1e-6)
+
+
 def test_flat_grey_scores_are_the_grey_image_scored_like_a_codec(test_images):
     black = torch.zeros(3, 64, 64)
     s = img.flat_grey_scores([black, black.clone()], msssim_levels="auto")
