@@ -83,6 +83,7 @@ def test_committed_run_reads_benchmark_results_and_requires_a_command(tmp_path, 
     cfg = el["config"]
     assert (cfg["n"], cfg["m"], cfg["patch_size"], cfg["batch_size"], cfg["steps"], cfg["lr"]) == (64, 64, 64, 8, 5000, 5e-4)
     assert cfg["centers"] == [[-1.0, 1.0]] and cfg["data"] == ["uniform"] and el["eval_images"] == 24
+    assert cfg["train_quantization"] == "ste"  # rounded in training (the soft-trained run it replaces lost 4-5 dB)
     rows = {r["loss"]: r for r in el["rows"]}
     assert set(rows) == {"flat grey", "mse", "ms-ssim", "nlpd"}
     for loss, r in rows.items():
@@ -90,9 +91,24 @@ def test_committed_run_reads_benchmark_results_and_requires_a_command(tmp_path, 
         if loss != "flat grey":  # real bytes: the eq. 16 bound (0.25 bpp) plus the container's header
             assert 0.25 <= r["bpp"] < 0.2501 + 8 * 64 / (512 * 768) and r["train_s"] > 0
             assert r["paper_psnr"] == {"mse": 13.17, "ms-ssim": 18.92, "nlpd": 21.21}[loss]
+            assert math.isfinite(r["psnr_soft_decoder_input"])
     psnr = {k: r["psnr"] for k, r in rows.items()}
     assert el["verdict"]["psnr_order_as_paper"] == (psnr["mse"] < psnr["ms-ssim"] < psnr["nlpd"])
     assert el["verdict"]["nlpd_beats_grey"] == (psnr["nlpd"] > psnr["flat grey"])
+    # chapter 2's committed 2D bank at the paper's width (benchmarks/ch2_study2d.py): its summary is its own record's
+    s2 = results_mod.committed_run("ch2_study2d")
+    assert s2 is not None and s2["command"].startswith("python benchmarks/ch2_study2d.py")
+    c2 = s2["config"]
+    assert (c2["hidden"], c2["lr"], c2["final_lr_factor"], c2["steps"], c2["batch_size"]) == (100, 1e-3, 1.0, 15_000, 1024)
+    assert c2["lambdas"] == [2.0, 6.0, 20.0, 60.0, 200.0, 600.0]
+    bits = {r["member"]: r["bits_per_sample"] for r in s2["rates"]}
+    l1 = sorted((r for r in s2["correlations"] if r["family"] == "L1"), key=lambda r: bits[r["member"]])
+    assert [r["lambda"] for r in l1] == c2["lambdas"]  # the rate grows with lambda
+    assert s2["summary"]["rho_Din"] == [r["rho_Din"] for r in l1] and s2["summary"]["rho_Dr"] == [r["rho_Dr"] for r in l1]
+    x, mean_raw = np.asarray(s2["fig4"]["x"]), np.asarray(s2["fig4"]["mean_raw"])
+    assert s2["summary"]["fig4_centre_ratio"] == pytest.approx(mean_raw[x < 1].mean())
+    assert s2["summary"]["fig4_tail_median_ratio"] == pytest.approx(np.median(mean_raw[x > 5]))
+    assert all(-1 <= r[k] <= 1 for r in l1 for k in ("rho_Ds", "rho_Dr", "rho_Din"))
     monkeypatch.setattr(results_mod, "repo_root", lambda: tmp_path)
     assert results_mod.committed_run("rdp_classifier") is None  # absent file
     (tmp_path / "benchmarks" / "results").mkdir(parents=True)
