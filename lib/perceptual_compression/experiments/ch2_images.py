@@ -250,7 +250,7 @@ def train_entropy_limited(cfg, dist: str, centers: Sequence[float], data: str, p
     ``cfg.train_quantization``: ``"ste"`` (rounded forward, eq. 15's gradient) or ``"soft"`` (eq. 15 forward)."""
     if data not in ("natural", "uniform"):
         raise ValueError(f"data={data!r} is not valid; valid values are: 'natural', 'uniform'")
-    train_mode = getattr(cfg, "train_quantization", "soft")
+    train_mode = cfg.train_quantization
     if train_mode not in ("ste", "soft"):
         raise ValueError(f"train_quantization={train_mode!r} is not valid; valid values are: 'ste', 'soft'")
     if data == "natural" and patches is None:

@@ -1,8 +1,9 @@
 """The entropy-limited autoencoder of Hepburn et al. (ICLR 2022), Sec. 5.2 and appendix E (Fig. 17).
 
 Instead of a learned rate term, the entropy is bounded by quantizing every latent to one of ``L`` fixed
-centers (:class:`~perceptual_compression.quantizers.soft_centers.SoftCenterQuantizer`, eq. 15 in training,
-nearest center in evaluation) and only the distortion is minimised. Encoder and decoder have 5
+centers (:class:`~perceptual_compression.quantizers.soft_centers.SoftCenterQuantizer`; ``forward`` takes its
+mode: chapter 2's trainer rounds in the forward pass and takes eq. 15's gradient, see
+``EntropyLimitedConfig.train_quantization``) and only the distortion is minimised. Encoder and decoder have 5
 convolutions and 4 GDN / inverse-GDN layers each (``N = 128`` filters, ``M = 64`` latent channels).
 Four of the encoder's convolutions have stride 2, so the bound of eq. 16 is ``64 log2(L) / 4^4``:
 0.25 bpp for ``{-1, 1}`` and 0.58 bpp for ``{-2, ..., 2}`` (which the paper calls 0.5 bpp). The exact

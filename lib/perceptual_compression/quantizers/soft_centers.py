@@ -50,8 +50,10 @@ class SoftCenterQuantizer(nn.Module):
     """Quantize to fixed ``centers``: soft (eq. 15), hard (nearest center) or straight-through.
 
     ``mode="soft"``: eq. 15 with scale ``s``; ``"hard"``: the nearest center; ``"ste"``: hard values in the
-    forward pass with the soft gradient (``soft + (hard - soft).detach()``). By default the module uses
-    ``"soft"`` in training mode and ``"hard"`` in evaluation mode, as in the paper.
+    forward pass with the soft gradient (``soft + (hard - soft).detach()``). Without a ``mode`` the module
+    uses ``"soft"`` in training mode and ``"hard"`` in evaluation mode; chapter 2's trainer passes its mode
+    explicitly (``EntropyLimitedConfig.train_quantization``, ``"ste"`` by default: the paper does not say
+    whether eq. 15 replaces rounding in the forward pass or only in the gradient).
     """
 
     def __init__(self, centers: Sequence[float], scale: float = 1.0) -> None:
