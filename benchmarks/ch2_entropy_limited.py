@@ -42,10 +42,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
-import platform
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -56,8 +52,8 @@ from perceptual_compression.datasets import natural_images
 from perceptual_compression.experiments import ch2_images as img
 from perceptual_compression.experiments.ch2_config import EntropyLimitedConfig
 from perceptual_compression.paths import cache_dir
+from run_record import RunRecord, add_run_arguments  # benchmarks/run_record.py
 from perceptual_compression.reference import paper_table
-from perceptual_compression.training import default_device
 
 ROOT = Path(__file__).resolve().parent
 TRAIN_Q = {"ste": "rounding in the forward pass and eq. 15's gradient", "soft": "eq. 15's soft values in the forward pass"}
@@ -104,13 +100,10 @@ def main() -> None:
                     help="rounding in training: 'ste' (rounded forward, eq. 15 gradient; the book's default) or 'soft' "
                          "(eq. 15 forward, the setting of the run committed before 2026-11-22 noon)")
     ap.add_argument("--checkpoint-every", type=int, default=250)
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    ap.add_argument("--out", type=Path, default=ROOT / "results" / "ch2_entropy_limited")
+    add_run_arguments(ap, ROOT / "results" / "ch2_entropy_limited")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = default_device()
-    command = "python benchmarks/ch2_entropy_limited.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    run = RunRecord(args, "ch2_entropy_limited.py")
+    device, command, started = run.device, run.command, run.started
     losses = args.losses.split(",")
     centers = tuple(float(c) for c in args.centers.split(","))
     cfg = EntropyLimitedConfig(n=args.n, m=args.m, centers=(centers,), losses=tuple(losses), data=("uniform",),
@@ -123,7 +116,6 @@ def main() -> None:
     tag = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
     cache = cache_dir() / "benchmarks" / "ch2_entropy_limited"
     cache.mkdir(parents=True, exist_ok=True)
-    started, load = time.strftime("%Y-%m-%dT%H:%M:%S"), [round(v, 2) for v in os.getloadavg()]
     t_start, c_start = time.perf_counter(), time.process_time()
 
     kodak = natural_images()
@@ -178,14 +170,11 @@ def main() -> None:
     result = {
         "what": "Entropy-limited autoencoders trained on uniform noise (Hepburn et al. 2022, Sec. 5.2, Table 1), "
                 "longer than the book's build",
-        "command": command.strip(), "config": dataclasses.asdict(cfg), "settings_tag": tag, "seed": args.seed,
+        "command": command, "config": dataclasses.asdict(cfg), "settings_tag": tag, "seed": args.seed,
         "losses": losses, "eval": eval_label, "eval_images": len(test_images), "eval_fallback": bool(kodak.is_fallback),
         "rows": rows, "verdict": verdict,
         "wall_s": round(time.perf_counter() - t_start, 1), "cpu_s": round(time.process_time() - c_start, 1),
-        "device": str(device), "torch_threads": torch.get_num_threads(),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, "
-                   f"load average at start {load}",
-        "python": platform.python_version(), "torch": torch.__version__, "date": started,
+        **run.environment(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
@@ -219,8 +208,7 @@ def main() -> None:
           "patch size and learning rate not stated).", "",
           "\n".join(table), "", verdict_md, "", soft_md, "", LR_CHOICE if cfg.lr == 5e-4 else "", "",
           f"Command: `{result['command']}`", "",
-          f"Machine: {result['machine']}; {result['device']}, {result['torch_threads']} thread(s); Python "
-          f"{result['python']}, torch {result['torch']}. Run {started}, {result['wall_s'] / 60:.1f} min wall, "
+          f"{RunRecord.machine_line(result)} Run {started}, {result['wall_s'] / 60:.1f} min wall, "
           f"{result['cpu_s'] / 60:.1f} CPU-min in all (the machine is shared: wall time is an upper bound).", ""]
     args.out.with_suffix(".md").write_text("\n".join(md))
     print("\n".join(md))

@@ -31,10 +31,6 @@ import argparse
 import dataclasses
 import hashlib
 import json
-import os
-import platform
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -44,7 +40,7 @@ import torch
 from perceptual_compression.experiments import ch2_study2d as s2d
 from perceptual_compression.experiments.ch2_config import Ch2Config
 from perceptual_compression.paths import cache_dir
-from perceptual_compression.training import default_device
+from run_record import RunRecord, add_run_arguments  # benchmarks/run_record.py
 
 ROOT = Path(__file__).resolve().parent
 PAPER = Ch2Config.for_scale("paper").study2d
@@ -83,13 +79,10 @@ def main() -> None:
     ap.add_argument("--delta", type=float, default=PAPER.delta, help="displacement |x2 - x1| of Fig. 2")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--checkpoint-every", type=int, default=500)
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    ap.add_argument("--out", type=Path, default=ROOT / "results" / "ch2_study2d")
+    add_run_arguments(ap, ROOT / "results" / "ch2_study2d")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = default_device()
-    command = "python benchmarks/ch2_study2d.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    run = RunRecord(args, "ch2_study2d.py")
+    device, command, started = run.device, run.command, run.started
     cfg = dataclasses.replace(PAPER, steps=args.steps, batch_size=args.batch_size, hidden=args.hidden, lr=args.lr,
                               final_lr_factor=1.0, lambdas=_floats(args.lambdas),
                               inverse_lambdas=_floats(args.inverse_lambdas), n_eval=args.n_eval, delta=args.delta,
@@ -98,7 +91,6 @@ def main() -> None:
     tag = hashlib.sha1(json.dumps(settings | {"seed": args.seed}, sort_keys=True).encode()).hexdigest()[:10]
     cache = cache_dir() / "benchmarks" / "ch2_study2d"
     cache.mkdir(parents=True, exist_ok=True)
-    started, load = time.strftime("%Y-%m-%dT%H:%M:%S"), [round(v, 2) for v in os.getloadavg()]
     t_start, c_start = time.perf_counter(), time.process_time()
 
     bank = s2d.train_bank(cfg, seed=args.seed, checkpoint_path=cache / f"{tag}.pt", device=device, progress=True)
@@ -112,15 +104,12 @@ def main() -> None:
     result = {
         "what": "The 2D Student-t study of Hepburn et al. 2022 (Fig. 2, Fig. 4 left) at the paper's width and "
                 "learning rate, longer than the book's build",
-        "command": command.strip(), "config": dataclasses.asdict(cfg), "settings_tag": tag, "seed": args.seed,
+        "command": command, "config": dataclasses.asdict(cfg), "settings_tag": tag, "seed": args.seed,
         "members": [m.name for m in bank.members], "rates": rates, "correlations": corr,
         "fig4": {k: np.asarray(v).tolist() for k, v in rel.items()}, "summary": summary,
         "final_loss": bank.history.last("loss", 50), "train_s": round(train_s, 1),
         "wall_s": round(time.perf_counter() - t_start, 1), "cpu_s": round(time.process_time() - c_start, 1),
-        "device": str(device), "torch_threads": torch.get_num_threads(),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, "
-                   f"load average at start {load}",
-        "python": platform.python_version(), "torch": torch.__version__, "date": started,
+        **run.environment(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
@@ -142,8 +131,7 @@ def main() -> None:
                                                           summary["fig4_centre_ratio_per_lambda"].items())
           + f"; median ratio in the tail (x > 5) {summary['fig4_tail_median_ratio']:.2f} (paper: > 1, a loss).", "",
           f"Command: `{result['command']}`", "",
-          f"Machine: {result['machine']}; {result['device']}, {result['torch_threads']} thread(s); Python "
-          f"{result['python']}, torch {result['torch']}. Run {started}, {result['wall_s'] / 60:.1f} min wall "
+          f"{RunRecord.machine_line(result)} Run {started}, {result['wall_s'] / 60:.1f} min wall "
           f"({train_s / 60:.1f} training), {result['cpu_s'] / 60:.1f} CPU-min (the machine is shared: wall time is an "
           "upper bound).", ""]
     args.out.with_suffix(".md").write_text("\n".join(md))

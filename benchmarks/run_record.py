@@ -1,0 +1,58 @@
+"""How and where a committed longer run in ``benchmarks/`` ran: its command line, device, threads, machine,
+versions and start time. Every such run records these beside its results, so that a chapter can show exactly how
+a number was made.
+
+Usage in a script run as ``python benchmarks/<name>.py``::
+
+    add_run_arguments(ap, ROOT / "results" / "<name>")
+    args = ap.parse_args()
+    run = RunRecord(args, "<name>.py")     # sets the torch threads, picks the device
+    ... result = {..., **run.environment()}
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from perceptual_compression.training import default_device
+
+
+def add_run_arguments(ap: argparse.ArgumentParser, default_out: Path) -> None:
+    """``--threads`` (torch CPU threads) and ``--out`` (results path without suffix)."""
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    ap.add_argument("--out", type=Path, default=default_out)
+
+
+class RunRecord:
+    """Applies ``--threads``, picks the device, and notes the command line, start time and load average."""
+
+    def __init__(self, args: argparse.Namespace, script: str) -> None:
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        self.device = default_device()
+        self.command = (f"python benchmarks/{script} " + " ".join(shlex.quote(a) for a in sys.argv[1:])).strip()
+        self.started = time.strftime("%Y-%m-%dT%H:%M:%S")
+        self.load = [round(v, 2) for v in os.getloadavg()]
+
+    def environment(self) -> dict:
+        """The fields every committed run records about where it ran."""
+        return {
+            "device": str(self.device), "torch_threads": torch.get_num_threads(),
+            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, "
+                       f"load average at start {self.load}",
+            "python": platform.python_version(), "torch": torch.__version__, "date": self.started,
+        }
+
+    @staticmethod
+    def machine_line(result: dict) -> str:
+        """The md line naming the machine, device, threads and versions of ``result``."""
+        return (f"Machine: {result['machine']}; {result['device']}, {result['torch_threads']} thread(s); Python "
+                f"{result['python']}, torch {result['torch']}.")
