@@ -100,6 +100,23 @@ def test_flat_grey_scores_are_the_grey_image_scored_like_a_codec(test_images):
     assert ours["psnr"] == pytest.approx(float((10 * torch.log10(255**2 / mse)).mean()), abs=1e-6)  # mean of PSNRs
     assert 0 < ours["ms_ssim"] < 1 and ours["nlpd"] > 0
 
+def test_table1_uniform_claim_needs_the_grey_margin_and_the_order():
+    paper = {"flat grey": 13.17, "mse": 13.17, "ms-ssim": 18.92, "nlpd": 21.21}  # Table 1, grey at the MSE level
+    assert img.table1_uniform_claim(paper) == {"ms-ssim_beats_mse": True, "nlpd_beats_mse": True,
+                                                "ms-ssim_beats_grey_by_0.5_db": True, "nlpd_beats_grey_by_0.5_db": True,
+                                                "psnr_order_as_paper": True, "holds": True}
+    # beating grey by less than the margin is a model that has not moved from its mid-grey start
+    near = {"flat grey": 12.79, "mse": 12.0, "ms-ssim": 13.0, "nlpd": 13.2}
+    c = img.table1_uniform_claim(near)
+    assert not c["holds"] and not c["nlpd_beats_grey_by_0.5_db"] and c["nlpd_beats_mse"] and c["psnr_order_as_paper"]
+    assert img.table1_uniform_claim(near, margin_db=0.1)["holds"]
+    # the order MSE < MS-SSIM < NLPD is part of the claim
+    swapped = {**paper, "ms-ssim": 21.21, "nlpd": 18.92}
+    assert not img.table1_uniform_claim(swapped)["holds"] and not img.table1_uniform_claim(swapped)["psnr_order_as_paper"]
+    with pytest.raises(ValueError, match="flat grey"):
+        img.table1_uniform_claim({"mse": 1.0, "ms-ssim": 2.0, "nlpd": 3.0})
+
+
 
 def test_uniform_noise_batches():
     g = torch.Generator().manual_seed(0)

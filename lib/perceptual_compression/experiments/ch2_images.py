@@ -173,6 +173,31 @@ def flat_grey_scores(images: Sequence[Tensor], level: float = 0.5, *, msssim_lev
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
 
 
+GREY_MARGIN_DB = 0.5
+"""How much a perceptual model must beat a flat grey image by (PSNR, dB) to count as having learned image
+structure from noise: the models start at mid-grey (the decoder's last bias is 0.5), so a model that has not
+moved would otherwise pass."""
+
+
+def table1_uniform_claim(psnr: dict[str, float], *, margin_db: float = GREY_MARGIN_DB) -> dict[str, bool]:
+    """The uniform-noise claim of Table 1 (Sec. 5.2), judged from Kodak PSNR per training loss.
+
+    ``psnr`` maps ``"mse"``, ``"ms-ssim"``, ``"nlpd"`` and ``"flat grey"`` (:func:`flat_grey_scores`) to dB.
+    The paper's MSE model sits at the grey level (13.17 dB) and its perceptual models 6-8 dB above it, so each
+    perceptual model must beat both the MSE model and grey + ``margin_db``; the PSNR order must be
+    MSE < MS-SSIM < NLPD. Returns one boolean per condition and ``"holds"`` (all of them).
+    """
+    missing = [k for k in ("mse", "ms-ssim", "nlpd", "flat grey") if k not in psnr]
+    if missing:
+        raise ValueError(f"psnr lacks {missing}; it needs 'mse', 'ms-ssim', 'nlpd' and 'flat grey'")
+    floor = psnr["flat grey"] + margin_db
+    claim = {f"{k}_beats_mse": bool(psnr[k] > psnr["mse"]) for k in ("ms-ssim", "nlpd")}
+    claim |= {f"{k}_beats_grey_by_{margin_db:g}_db": bool(psnr[k] > floor) for k in ("ms-ssim", "nlpd")}
+    claim["psnr_order_as_paper"] = bool(psnr["mse"] < psnr["ms-ssim"] < psnr["nlpd"])
+    claim["holds"] = all(claim.values())
+    return claim
+
+
 @torch.no_grad()
 def observation5(models: dict[str, object], references: Sequence[Tensor], distorted: Sequence[tuple[int, Tensor]],
                  scores: dict[str, Sequence[float]]) -> dict[str, list[dict[str, float]]]:
