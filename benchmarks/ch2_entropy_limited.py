@@ -43,7 +43,9 @@ import dataclasses
 import hashlib
 import json
 import math
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +55,7 @@ from perceptual_compression.datasets import natural_images
 from perceptual_compression.experiments import ch2_images as img
 from perceptual_compression.experiments.ch2_config import EntropyLimitedConfig
 from perceptual_compression.paths import cache_dir
+from perceptual_compression.training import default_device
 from run_record import RunRecord, add_run_arguments  # benchmarks/run_record.py
 from perceptual_compression.reference import paper_table
 
@@ -80,6 +83,24 @@ def _loss_curve(history, points: int = 10) -> list[list[float]]:
             if len(v)]
 
 
+def train_one(cfg: EntropyLimitedConfig, loss: str, centers: tuple[float, ...], seed: int, threads: int | None,
+              eval_images: int, eval_size: int | None, checkpoint: Path, time_limit_s: float | None) -> dict:
+    """Train and score one model (a worker of ``--jobs``): its row of the table."""
+    if threads:
+        torch.set_num_threads(threads)
+    test_images = list(img.center_crops(natural_images(), eval_images, eval_size))
+    t0, c0 = time.perf_counter(), time.process_time()
+    model = img.train_entropy_limited(cfg, loss, centers, "uniform", seed=seed, device=default_device(), progress=True,
+                                      checkpoint_path=checkpoint, time_limit_s=time_limit_s)
+    train_s, train_cpu_s = time.perf_counter() - t0, time.process_time() - c0
+    scores = img.evaluate_codec(model, test_images, f"ch2-el-uniform-{loss}-L{len(centers)}")
+    scores["psnr_soft_decoder_input"] = img.soft_quantized_psnr(model, test_images)
+    hist = model.history
+    return {"loss": loss, "bound_bpp": model.bpp_bound, **scores, "train_s": round(train_s, 1),
+            "train_cpu_s": round(train_cpu_s, 1), "steps_done": int(model.steps_done),
+            "final_train_loss": hist.last("loss", 20), "loss_curve": _loss_curve(hist)}
+
+
 def _fmt(v, digits=4):
     return "" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.{digits}g}"
 
@@ -101,6 +122,10 @@ def main() -> None:
                     help="rounding in training: 'ste' (rounded forward, eq. 15 gradient; the book's default) or 'soft' "
                          "(eq. 15 forward, the setting of the run committed before 2026-11-22 noon)")
     ap.add_argument("--checkpoint-every", type=int, default=250)
+    ap.add_argument("--jobs", type=int, default=1, help="models trained in parallel processes (e.g. 3 on a GPU)")
+    ap.add_argument("--max-train-minutes", type=float, default=None,
+                    help="wall-clock budget per model: training stops there (for a lent machine with a fixed lease); "
+                         "the record says how many steps each model ran")
     add_run_arguments(ap, ROOT / "results" / "ch2_entropy_limited")
     ap.add_argument("--rerender", action="store_true",
                     help="recompute the verdict and rewrite the md from the existing OUT.json (no training); "
@@ -112,7 +137,7 @@ def main() -> None:
         write(result, args.out)
         return
     run = RunRecord(args, "ch2_entropy_limited.py")
-    device, command = run.device, run.command
+    command = run.command
     losses = args.losses.split(",")
     centers = tuple(float(c) for c in args.centers.split(","))
     cfg = EntropyLimitedConfig(n=args.n, m=args.m, centers=(centers,), losses=tuple(losses), data=("uniform",),
@@ -122,6 +147,8 @@ def main() -> None:
                                               "eval_images", "eval_size")} | {"centers": list(centers)}
     if args.train_quantization != "soft":  # the soft runs made before this option keep their cache tag
         settings["train_quantization"] = args.train_quantization
+    if args.max_train_minutes is not None:  # runs without a budget keep their cache tag
+        settings["max_train_minutes"] = args.max_train_minutes
     tag = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
     cache = cache_dir() / "benchmarks" / "ch2_entropy_limited"
     cache.mkdir(parents=True, exist_ok=True)
@@ -143,20 +170,22 @@ def main() -> None:
     for loss in losses:
         if loss in done:
             print(f"{loss}: finished earlier ({rows_path.name}), skipped", flush=True)
-            continue
-        t0, c0 = time.perf_counter(), time.process_time()
-        model = img.train_entropy_limited(cfg, loss, centers, "uniform", seed=args.seed, device=device, progress=True,
-                                          checkpoint_path=cache / f"{tag}_{loss}.pt")
-        train_s, train_cpu_s = time.perf_counter() - t0, time.process_time() - c0
-        scores = img.evaluate_codec(model, test_images, f"ch2-el-uniform-{loss}-L{len(centers)}")
-        scores["psnr_soft_decoder_input"] = img.soft_quantized_psnr(model, test_images)
-        hist = model.history
-        rows.append({"loss": loss, "bound_bpp": model.bpp_bound, **scores, "train_s": round(train_s, 1),
-                     "train_cpu_s": round(train_cpu_s, 1), "final_train_loss": hist.last("loss", 20),
-                     "loss_curve": _loss_curve(hist)})
+    todo = [loss for loss in losses if loss not in done]
+    time_limit_s = None if args.max_train_minutes is None else 60.0 * args.max_train_minutes
+    jobs = [(cfg, loss, centers, args.seed, args.threads, args.eval_images, args.eval_size, cache / f"{tag}_{loss}.pt",
+             time_limit_s) for loss in todo]
+    if args.jobs > 1 and len(todo) > 1:
+        with ProcessPoolExecutor(min(args.jobs, len(todo)), mp_context=multiprocessing.get_context("spawn")) as pool:
+            new_rows = list(pool.map(train_one, *zip(*jobs)))
+    else:
+        new_rows = [train_one(*job) for job in jobs]
+    for row in new_rows:
+        rows.append(row)
         rows_path.write_text(json.dumps(rows, indent=1))
-        print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rows[-1].items() if k != "loss_curve"},
+        print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items() if k != "loss_curve"},
               flush=True)
+    order = ["flat grey", *LOSSES]
+    rows.sort(key=lambda r: order.index(r["loss"]) if r["loss"] in order else len(order))
 
     # the paper's uniform-noise rows at this bound
     paper = paper_table(REF, "table1")
@@ -170,6 +199,7 @@ def main() -> None:
         "what": "Entropy-limited autoencoders trained on uniform noise (Hepburn et al. 2022, Sec. 5.2, Table 1), "
                 "longer than the book's build",
         "command": command, "config": dataclasses.asdict(cfg), "settings_tag": tag, "seed": args.seed,
+        "jobs": args.jobs, "max_train_minutes": args.max_train_minutes,
         "losses": losses, "eval": eval_label, "eval_images": len(test_images), "eval_fallback": bool(kodak.is_fallback),
         "rows": rows, "verdict": verdict(rows),
         "wall_s": round(time.perf_counter() - t_start, 1), "cpu_s": round(time.process_time() - c_start, 1),
@@ -195,6 +225,14 @@ def write(result: dict, out: Path) -> None:
     train_q = cfg.get("train_quantization", "soft")
     table = ["| training loss | real bpp | PSNR (dB) | paper PSNR | MS-SSIM | paper MS-SSIM | NLPD | paper NLPD | "
              "final train loss | train time |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    trained = [r for r in rows if r["loss"] != "flat grey"]
+    done = [r.get("steps_done", cfg["steps"]) for r in trained]
+    if all(d == cfg["steps"] for d in done):
+        steps_md = f"**{cfg['steps']} steps per model**"
+    else:
+        steps_md = (f"**{' / '.join(str(d) for d in done)} steps** ({' / '.join(r['loss'] for r in trained)}: each "
+                    f"model stopped by the run's budget of {result.get('max_train_minutes'):g} min of training, "
+                    f"{cfg['steps']} asked for; the learning rate is constant, so each is the run of that many steps)")
     for r in rows:
         name = "flat grey image (0 bits)" if r["loss"] == "flat grey" else r["loss"]
         t = f"{r['train_s'] / 60:.1f} min" if r["train_s"] >= 60 else (f"{r['train_s']:.0f} s" if r["train_s"] else "")
@@ -217,14 +255,16 @@ def write(result: dict, out: Path) -> None:
           f"Entropy-limited autoencoders, N = {cfg['n']} (paper: 128), M = {cfg['m']}, centres {list(centers)} "
           f"(eq. 16 bound {rows[-1].get('bound_bpp', bound):.3g} bpp), trained with {TRAIN_Q[train_q]} "
           f"(s = {cfg['soft_scale']:g}); "
-          f"**{cfg['steps']} steps per model** of batch {cfg['batch_size']} × {cfg['patch_size']}² i.i.d. U(0, 1) images, "
+          f"{steps_md} of batch {cfg['batch_size']} × {cfg['patch_size']}² i.i.d. U(0, 1) images, "
           f"Adam lr {cfg['lr']:g}, gradient norm clipped to 1, seed {result['seed']}. Evaluated on {result['eval']}; real bpp "
           "from the bytes of the categorical code (header included). Paper: Table 1 (N = 128; training length, "
           "patch size and learning rate not stated).", "",
           "\n".join(table), "", verdict_md, "", soft_md, "", LR_CHOICE if cfg["lr"] == 5e-4 else "", "",
           f"Command: `{result['command']}`", "",
           f"{RunRecord.machine_line(result)} Run {result['date']}, {result['wall_s'] / 60:.1f} min wall, "
-          f"{result['cpu_s'] / 60:.1f} CPU-min in all (the machine is shared: wall time is an upper bound).", ""]
+          f"{result['cpu_s'] / 60:.1f} CPU-min "
+          + (f"in the main process ({result['jobs']} models trained in parallel processes)" if result.get("jobs", 1) > 1
+             else "in all") + " (the machine may be shared: wall time is an upper bound).", ""]
     out.with_suffix(".md").write_text("\n".join(md))
     print("\n".join(md))
 

@@ -44,8 +44,9 @@ class RunRecord:
 
     def environment(self) -> dict:
         """The fields every committed run records about where it ran."""
+        gpu = {"gpu": torch.cuda.get_device_name(self.device)} if self.device.type == "cuda" else {}
         return {
-            "device": str(self.device), "torch_threads": torch.get_num_threads(),
+            "device": str(self.device), **gpu, "torch_threads": torch.get_num_threads(),
             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, "
                        f"load average at start {self.load}",
             "python": platform.python_version(), "torch": torch.__version__, "date": self.started,
@@ -54,5 +55,6 @@ class RunRecord:
     @staticmethod
     def machine_line(result: dict) -> str:
         """The md line naming the machine, device, threads and versions of ``result``."""
-        return (f"Machine: {result['machine']}; {result['device']}, {result['torch_threads']} thread(s); Python "
+        device = result["device"] + (f" ({result['gpu']})" if result.get("gpu") else "")
+        return (f"Machine: {result['machine']}; {device}, {result['torch_threads']} thread(s); Python "
                 f"{result['python']}, torch {result['torch']}.")

@@ -37,9 +37,12 @@ def test_entropy_limited_training_lowers_the_distortion_and_codes_at_the_bound(p
     scores = img.evaluate_codec(m, list(test_images), "t", msssim_levels="auto")
     bound = 16 * 1 / 256  # eq. 16 with M = 16, L = 2, 4 downsamplings
     assert bound <= scores["bpp"] <= bound + 8 * 64 / (64 * 64)
-    assert np.isnan(scores["bpp_estimated"]) and scores["psnr"] > 5
+    assert np.isnan(scores["bpp_estimated"]) and scores["psnr"] > 5 and m.steps_done == 40
     with pytest.raises(ValueError):
         img.train_entropy_limited(cfg, "mse", (-1.0, 1.0), "natural", None, progress=False)
+    # a wall-clock budget of 0 s stops after the first step, and the model says so
+    short = img.train_entropy_limited(cfg, "mse", (-1.0, 1.0), "uniform", seed=0, progress=False, time_limit_s=0.0)
+    assert short.steps_done == 1 and len(short.history) == 1
 
 
 @pytest.mark.parametrize("mode", ["ste", "soft"])

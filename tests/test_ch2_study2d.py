@@ -24,7 +24,7 @@ def test_short_training_lowers_the_loss_and_codes_for_real(tmp_path):
     bank = s2d.train_bank(_cfg(), seed=0, progress=False, checkpoint_path=tmp_path / "bank.pt")
     loss = bank.history.values("loss")
     assert loss[-20:].mean() < 0.7 * loss[:5].mean()
-    assert (tmp_path / "bank.pt").is_file()
+    assert (tmp_path / "bank.pt").is_file() and bank.steps_done == _cfg().steps
     x = bank.source.sample(2000, generator=torch.Generator().manual_seed(1))
     rows = s2d.member_rates(bank, x)
     for r in rows:

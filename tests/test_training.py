@@ -121,3 +121,39 @@ def test_piecewise_constant_pim_schedule():
     assert math.isclose(f(80_000), 1e-5) and math.isclose(f(10**6), 1e-5)
     with pytest.raises(ValueError):
         piecewise_constant(0, boundaries=[2, 1], factors=[1, 2, 3])
+
+
+def test_time_limit_stops_after_the_step_that_runs_out_and_resume_continues(tmp_path, monkeypatch):
+    import perceptual_compression.training.loop as loop
+
+    clock = iter(float(i) for i in range(10_000))  # one second per reading of the clock
+    monkeypatch.setattr(loop, "_clock", lambda: next(clock))
+    t, m, f = _make(tmp_path, every=0)
+    t.time_limit_s = 3.5
+    hist = t.run(f, 100)
+    # readings: 0 at the start, then 1, 2, 3, 4 after steps 1-4: 4 - 0 >= 3.5 stops after the 4th step
+    assert t.step == 4 and t.stopped_by_time_limit and len(hist) == 4
+    assert torch.load(tmp_path / "ckpt.pt", weights_only=False)["step"] == 4  # a checkpoint at the stop
+    # a trainer without a limit resumes there and ends where an uninterrupted run of 10 steps ends
+    t2, m2, f2 = _make(tmp_path, every=0)
+    t2.run(f2, 10)
+    assert t2.resumed_from == 4 and t2.step == 10 and not t2.stopped_by_time_limit
+    ref_dir = tmp_path / "ref"
+    ref_dir.mkdir()
+    t3, m3, f3 = _make(ref_dir, every=0)
+    t3.run(f3, 10)
+    for p, q in zip(m2.parameters(), m3.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_time_limit_zero_runs_one_step_and_a_generous_one_runs_all():
+    t, m, f = _make()
+    t.time_limit_s = 0.0
+    t.run(f, 50)
+    assert t.step == 1 and t.stopped_by_time_limit
+    t2, m2, f2 = _make()
+    t2.time_limit_s = 3600.0
+    t2.run(f2, 20)
+    assert t2.step == 20 and not t2.stopped_by_time_limit
+    with pytest.raises(ValueError, match="time_limit_s"):
+        Trainer(modules={"model": m}, time_limit_s=-1.0)

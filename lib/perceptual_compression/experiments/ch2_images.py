@@ -268,11 +268,15 @@ def contrast_performance(model_pairs: Sequence[tuple[object, object]], images: S
 
 # ------------------------------------------------------------------------ entropy-limited models
 def train_entropy_limited(cfg, dist: str, centers: Sequence[float], data: str, patches=None, *, seed: int = 0,
-                          device=None, progress: bool | None = None, checkpoint_path=None) -> EntropyLimitedAutoencoder:
+                          device=None, progress: bool | None = None, checkpoint_path=None,
+                          time_limit_s: float | None = None) -> EntropyLimitedAutoencoder:
     """Train an entropy-limited autoencoder minimising ``D`` alone (Sec. 5.2) on ``data``:
     ``"natural"`` (``patches.batch``) or ``"uniform"`` (i.i.d. ``U(0, 1)`` pixels). ``D``: ``"mse"``,
     ``"ms-ssim"`` (``1 - MS-SSIM``) or ``"nlpd"``. In training the latents go through the quantizer in mode
-    ``cfg.train_quantization``: ``"ste"`` (rounded forward, eq. 15's gradient) or ``"soft"`` (eq. 15 forward)."""
+    ``cfg.train_quantization``: ``"ste"`` (rounded forward, eq. 15's gradient) or ``"soft"`` (eq. 15 forward).
+
+    ``time_limit_s`` stops training early (the :class:`~perceptual_compression.training.Trainer`'s wall-clock
+    budget); the returned model's ``steps_done`` says how many steps ran."""
     if data not in ("natural", "uniform"):
         raise ValueError(f"data={data!r} is not valid; valid values are: 'natural', 'uniform'")
     train_mode = cfg.train_quantization
@@ -302,8 +306,10 @@ def train_entropy_limited(cfg, dist: str, centers: Sequence[float], data: str, p
 
     trainer = Trainer(modules={"model": model}, optimizers={"opt": opt}, checkpoint_path=checkpoint_path,
                       checkpoint_every=cfg.checkpoint_every if checkpoint_path else 0, progress=progress,
-                      desc=f"entropy-limited {dist} on {data}, L={len(centers)}", log_every=cfg.log_every)
+                      desc=f"entropy-limited {dist} on {data}, L={len(centers)}", log_every=cfg.log_every,
+                      time_limit_s=time_limit_s)
     model.history = trainer.run(step_fn, cfg.steps)
+    model.steps_done = trainer.step
     model.eval()
     return model
 

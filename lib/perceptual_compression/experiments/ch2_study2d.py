@@ -88,6 +88,7 @@ class TrainedBank:
     source: StudentT2D
     history: object
     gamma: float
+    steps_done: int | None = None  # training steps run (fewer than cfg.steps if a time limit stopped it)
 
     def index(self, family: str, lmbda: float | None = None) -> int:
         for i, m in enumerate(self.members):
@@ -100,14 +101,15 @@ class TrainedBank:
 
 
 def train_bank(cfg, *, seed: int = 0, checkpoint_path: str | Path | None = None, device=None,
-               progress: bool | None = None) -> TrainedBank:
+               progress: bool | None = None, time_limit_s: float | None = None) -> TrainedBank:
     """Train every member of the bank for ``cfg.steps`` steps (Adam, ``cfg.lr``, batch ``cfg.batch_size``;
     cosine decay to ``cfg.final_lr_factor * cfg.lr``, 1 = constant as in the paper).
 
     Each step draws one Student-t batch (shared by ``L1``/``L2``/``L3``) and one uniform batch on
     ``[-cfg.uniform_half_width, cfg.uniform_half_width]^2`` (shared by ``U``/``UW``). The entropy
     bottleneck's quantiles get their own Adam (CompressAI's auxiliary loss) and are refined by bisection
-    at the end.
+    at the end. ``time_limit_s`` stops training early (the trainer's wall-clock budget; with the paper's
+    constant learning rate the result is the run with ``steps`` = the bank's ``steps_done``).
     """
     device = device or default_device()
     seed_everything(seed)
@@ -154,11 +156,12 @@ def train_bank(cfg, *, seed: int = 0, checkpoint_path: str | Path | None = None,
     trainer = Trainer(modules={"bank": model}, optimizers={"opt": opt, "aux": aux_opt},
                       schedulers={"lr": sched},
                       checkpoint_path=checkpoint_path, checkpoint_every=cfg.checkpoint_every if checkpoint_path else 0,
-                      seed=None, progress=progress, desc=f"2D bank ({K} autoencoders)", log_every=cfg.log_every)
+                      seed=None, progress=progress, desc=f"2D bank ({K} autoencoders)", log_every=cfg.log_every,
+                      time_limit_s=time_limit_s)
     history = trainer.run(step_fn, cfg.steps)
     model.eval()
     model.entropy_bottleneck.update(force=True, update_quantiles=True)
-    return TrainedBank(model, members, source, history, cfg.gamma)
+    return TrainedBank(model, members, source, history, cfg.gamma, steps_done=trainer.step)
 
 
 # ---------------------------------------------------------------------------------- evaluation

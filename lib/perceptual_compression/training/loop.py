@@ -26,6 +26,7 @@ import os
 import random
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ import torch
 from torch import nn
 
 from .seed import seed_everything
+
+_clock = time.monotonic  # the clock of Trainer.time_limit_s (a test replaces it)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -114,6 +117,11 @@ class Trainer:
         Show a tqdm bar (default: on unless ``PERCEPTUAL_COMPRESSION_PROGRESS=0``).
     extra_state:
         A dict saved in checkpoints and restored on resume (e.g. a rate controller's state).
+    time_limit_s:
+        Wall-clock budget of one :meth:`run` call: after the step during which it runs out, training stops
+        (at least one step runs), a checkpoint is written and :attr:`stopped_by_time_limit` is set; ``self.step``
+        then holds the number of steps done. ``None``: no limit. Meant for runs on lent machines with a fixed
+        lease; with a constant learning rate, a run stopped at step ``k`` is the run with ``steps = k``.
     """
 
     def __init__(
@@ -130,6 +138,7 @@ class Trainer:
         desc: str = "training",
         log_every: int = 1,
         extra_state: dict[str, Any] | None = None,
+        time_limit_s: float | None = None,
     ) -> None:
         self.modules = dict(modules)
         self.optimizers = dict(optimizers or {})
@@ -144,6 +153,10 @@ class Trainer:
         self.desc = desc
         self.log_every = max(1, int(log_every))
         self.extra_state: dict[str, Any] = dict(extra_state or {})
+        if time_limit_s is not None and time_limit_s < 0:
+            raise ValueError("time_limit_s must be >= 0 or None")
+        self.time_limit_s = time_limit_s
+        self.stopped_by_time_limit = False
         self.step = 0
         self.history = TrainingHistory()
         self.resumed_from: int | None = None
@@ -234,6 +247,7 @@ class Trainer:
 
             bar = tqdm(total=steps, initial=self.step, desc=self.desc, mininterval=2.0, file=sys.stderr,
                        dynamic_ncols=True, leave=True)
+        started = _clock()
         try:
             while self.step < steps:
                 step = self.step
@@ -251,6 +265,13 @@ class Trainer:
                         and self.step % self.checkpoint_every == 0 and self.step < steps):
                     self.save_checkpoint()
                     self._last_ckpt_step = self.step
+                if (self.time_limit_s is not None and self.step < steps
+                        and _clock() - started >= self.time_limit_s):
+                    self.stopped_by_time_limit = True
+                    if bar is not None:
+                        bar.write(f"{self.desc}: time limit of {self.time_limit_s:g} s reached after step {self.step} "
+                                  f"of {steps}; stopping")
+                    break
         finally:
             if bar is not None:
                 bar.close()
