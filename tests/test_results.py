@@ -111,6 +111,25 @@ def test_committed_run_reads_benchmark_results_and_requires_a_command(tmp_path, 
     assert s2["summary"]["fig4_centre_ratio"] == pytest.approx(mean_raw[x < 1].mean())
     assert s2["summary"]["fig4_tail_median_ratio"] == pytest.approx(np.median(mean_raw[x > 5]))
     assert all(-1 <= r[k] <= 1 for r in l1 for k in ("rho_Ds", "rho_Dr", "rho_Din"))
+    # chapter 2's committed batch-size-1 run (benchmarks/ch2_small_batch.py): five seeds at the paper's width
+    sb = results_mod.committed_run("ch2_small_batch")
+    assert sb is not None and sb["command"].startswith("python benchmarks/ch2_small_batch.py")
+    c3 = sb["config"]
+    assert (c3["n"], c3["m"], c3["steps"], c3["lr"], c3["eval_every"], c3["eval_images"]) == (128, 64, 2500, 1e-4, 50, 24)
+    assert [r["seed"] for r in sb["rows"]] == list(c3["seeds"]) == [0, 1, 2, 3, 4]
+    steps = np.arange(0, 2501, 50)
+    ratio = []
+    for r in sb["rows"]:
+        assert r["steps"] == steps.tolist() and len(r["test_mse_mse"]) == len(r["test_mse_nlpd"]) == len(steps)
+        assert r["test_mse_mse"][0] == pytest.approx(r["test_mse_nlpd"][0])  # the same initialisation for both losses
+        assert all(0 < v < 0.2 for v in r["test_mse_mse"] + r["test_mse_nlpd"])
+        ratio.append(np.divide(r["test_mse_nlpd"], r["test_mse_mse"]))
+    ratio = np.array(ratio)
+    sm = sb["summary"]
+    assert sm["mean_ratio"] == pytest.approx(ratio[:, 1:].mean())
+    assert sm["final_ratio_per_seed"] == pytest.approx(ratio[:, -1].tolist())
+    assert sm["mean_ratio_second_half"] == pytest.approx(ratio[:, steps > 1250].mean())
+    assert sm["fraction_of_evals_below_1"] == pytest.approx((ratio.mean(0)[1:] < 1).mean())
     monkeypatch.setattr(results_mod, "repo_root", lambda: tmp_path)
     assert results_mod.committed_run("rdp_classifier") is None  # absent file
     (tmp_path / "benchmarks" / "results").mkdir(parents=True)
