@@ -16,7 +16,9 @@ def test_paper_settings():
     f = c.factorized
     assert (f.n_low, f.m_low, f.n_high, f.m_high, f.n_low_rates) == (128, 192, 192, 320, 5)
     assert len(f.lambdas_mse) == len(f.lambdas_msssim) == 8
-    assert c.small_batch.seeds == (0, 1, 2, 3, 4)
+    b = c.small_batch
+    assert b.seeds == (0, 1, 2, 3, 4) and (b.n, b.m, b.eval_every, b.eval_images) == (128, 64, 1, 24)
+    assert (b.steps, b.lr, b.patch_size) == (2500, 1e-4, 128)  # not stated in the paper: the committed run's values
     assert c.evaluation.n_alpha == 200
 
 

@@ -99,9 +99,11 @@ class SmallBatchConfig:
     n: int = 128                                     # the Fig. 17 architecture without quantization
     m: int = 64
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)         # 5 seeds (appendix E.1)
-    steps: int = 1_000                               # Fig. 20's horizontal axis (not stated exactly)
-    lr: float = 1e-5                                 # "a small learning rate" (value not stated)
-    patch_size: int = 256                            # not stated (our choice)
+    steps: int = 2_500                               # not stated; the committed run's (benchmarks/ch2_small_batch.py)
+    lr: float = 1e-4                                 # "a small learning rate" (value not stated): at 1e-5 the NLPD
+                                                     # model was still behind after 1,000 steps (ratio 1.32), at 1e-4
+                                                     # it passes the MSE model (committed run: mean ratio 0.89)
+    patch_size: int = 128                            # not stated (the committed run's)
     eval_every: int = 1                              # "evaluated after every batch of size 1"
     eval_images: int = 24                            # Kodak
     eval_size: int | None = None                     # None: whole images (their sides must be multiples of 16)
