@@ -260,11 +260,8 @@ def write(result: dict, out: Path) -> None:
           "from the bytes of the categorical code (header included). Paper: Table 1 (N = 128; training length, "
           "patch size and learning rate not stated).", "",
           "\n".join(table), "", verdict_md, "", soft_md, "", LR_CHOICE if cfg["lr"] == 5e-4 else "", "",
-          f"Command: `{result['command']}`", "",
-          f"{RunRecord.machine_line(result)} Run {result['date']}, {result['wall_s'] / 60:.1f} min wall, "
-          f"{result['cpu_s'] / 60:.1f} CPU-min "
-          + (f"in the main process ({result['jobs']} models trained in parallel processes)" if result.get("jobs", 1) > 1
-             else "in all") + " (the machine may be shared: wall time is an upper bound).", ""]
+          *RunRecord.footer(result, cpu_detail=f"in the main process ({result['jobs']} models trained in parallel "
+                            "processes)" if result.get("jobs", 1) > 1 else "in all")]
     out.with_suffix(".md").write_text("\n".join(md))
     print("\n".join(md))
 

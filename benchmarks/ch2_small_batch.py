@@ -162,10 +162,7 @@ def main() -> None:
           f"{100 * s['fraction_of_evals_below_1']:.0f}% of the evaluations ({first} on). Final test MSE (mean over "
           f"seeds): MSE model {s['final_test_mse']['mse']:.5f}, NLPD model {s['final_test_mse']['nlpd']:.5f}.", "",
           LR_CHOICE if cfg.lr == 1e-4 else "", "",
-          f"Command: `{result['command']}`", "",
-          f"{RunRecord.machine_line(result)} Run {result['date']}, {result['wall_s'] / 60:.1f} min wall "
-          f"({args.jobs} parallel job(s)), {result['cpu_s'] / 60:.1f} CPU-min in all (the machine is shared: wall "
-          "time is an upper bound).", ""]
+          *RunRecord.footer(result, wall_detail=f"{args.jobs} parallel job(s)", cpu_detail="in all")]
     args.out.with_suffix(".md").write_text("\n".join(md))
     print("\n".join(md))
 

@@ -85,7 +85,7 @@ def main() -> None:
     add_run_arguments(ap, ROOT / "results" / "ch2_study2d")
     args = ap.parse_args()
     run = RunRecord(args, "ch2_study2d.py")
-    device, command, started = run.device, run.command, run.started
+    device, command = run.device, run.command
     cfg = dataclasses.replace(PAPER, steps=args.steps, batch_size=args.batch_size, hidden=args.hidden, lr=args.lr,
                               final_lr_factor=1.0, lambdas=_floats(args.lambdas),
                               inverse_lambdas=_floats(args.inverse_lambdas), n_eval=args.n_eval, delta=args.delta,
@@ -141,10 +141,7 @@ def main() -> None:
           f"(paper: 0.86, a gain), per lambda " + ", ".join(f"{k}: {v:.2f}" for k, v in
                                                           summary["fig4_centre_ratio_per_lambda"].items())
           + f"; median ratio in the tail (x > 5) {summary['fig4_tail_median_ratio']:.2f} (paper: > 1, a loss).", "",
-          f"Command: `{result['command']}`", "",
-          f"{RunRecord.machine_line(result)} Run {started}, {result['wall_s'] / 60:.1f} min wall "
-          f"({train_s / 60:.1f} training), {result['cpu_s'] / 60:.1f} CPU-min (the machine may be shared: wall time is an "
-          "upper bound).", ""]
+          *RunRecord.footer(result, wall_detail=f"{train_s / 60:.1f} training")]
     args.out.with_suffix(".md").write_text("\n".join(md))
     print("\n".join(md))
 

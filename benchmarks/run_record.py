@@ -58,3 +58,13 @@ class RunRecord:
         device = result["device"] + (f" ({result['gpu']})" if result.get("gpu") else "")
         return (f"Machine: {result['machine']}; {device}, {result['torch_threads']} thread(s); Python "
                 f"{result['python']}, torch {result['torch']}.")
+
+    @staticmethod
+    def footer(result: dict, *, wall_detail: str = "", cpu_detail: str = "") -> list[str]:
+        """The md's closing lines: the command, then the machine, start, wall time (``wall_detail`` in brackets
+        after it) and CPU time (``cpu_detail`` after it) of ``result``."""
+        wall = f"{result['wall_s'] / 60:.1f} min wall" + (f" ({wall_detail})" if wall_detail else "")
+        cpu = f"{result['cpu_s'] / 60:.1f} CPU-min" + (f" {cpu_detail}" if cpu_detail else "")
+        return [f"Command: `{result['command']}`", "",
+                f"{RunRecord.machine_line(result)} Run {result['date']}, {wall}, {cpu} (the machine may be shared: "
+                "wall time is an upper bound).", ""]
