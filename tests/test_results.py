@@ -79,11 +79,14 @@ def test_committed_run_reads_benchmark_results_and_requires_a_command(tmp_path, 
     assert dlr["finetune_config"]["illm_discriminator_lr"] == 2e-3 and dlr["finetune_config"]["steps"] == 800
     assert sorted(r["lambda_d"] for r in dlr["rows"] if r["discriminator"] == "illm") == [0.008, 0.064, 0.512]
     # chapter 2's committed uniform-noise half of Table 1 (benchmarks/ch2_entropy_limited.py), 5,000 and 20,000 steps
-    for name, steps in (("ch2_entropy_limited", 5000), ("ch2_entropy_limited_20k", 20_000)):
+    # and N = 128 with a budget of 35 min of training per model (each row says how many steps it ran)
+    for name, n, steps, budget in (("ch2_entropy_limited", 64, 5000, None), ("ch2_entropy_limited_20k", 64, 20_000, None),
+                                   ("ch2_entropy_limited_n128", 128, 20_000, 35.0)):
         el = results_mod.committed_run(name)
         assert el is not None and el["command"].startswith("python benchmarks/ch2_entropy_limited.py"), name
         cfg = el["config"]
-        assert (cfg["n"], cfg["m"], cfg["patch_size"], cfg["batch_size"], cfg["steps"], cfg["lr"]) == (64, 64, 64, 8, steps, 5e-4)
+        assert (cfg["n"], cfg["m"], cfg["patch_size"], cfg["batch_size"], cfg["steps"], cfg["lr"]) == (n, 64, 64, 8, steps, 5e-4)
+        assert el.get("max_train_minutes") == budget
         assert cfg["centers"] == [[-1.0, 1.0]] and cfg["data"] == ["uniform"] and el["eval_images"] == 24
         assert cfg["train_quantization"] == "ste"  # rounded in training (the soft-trained run it replaces lost 4-5 dB)
         rows = {r["loss"]: r for r in el["rows"]}
@@ -94,7 +97,10 @@ def test_committed_run_reads_benchmark_results_and_requires_a_command(tmp_path, 
                 assert 0.25 <= r["bpp"] < 0.2501 + 8 * 64 / (512 * 768) and r["train_s"] > 0
                 assert r["paper_psnr"] == {"mse": 13.17, "ms-ssim": 18.92, "nlpd": 21.21}[loss]
                 assert math.isfinite(r["psnr_soft_decoder_input"])
-                assert r.get("steps_done", steps) == steps  # no time budget cut these runs short
+                if budget is None:  # no time budget cut these runs short
+                    assert r.get("steps_done", steps) == steps
+                else:  # stopped by the budget, after its last step, with the time recorded
+                    assert 5000 < r["steps_done"] < steps and r["train_s"] >= 60 * budget
         psnr = {k: r["psnr"] for k, r in rows.items()}
         assert el["verdict"]["psnr_order_as_paper"] == (psnr["mse"] < psnr["ms-ssim"] < psnr["nlpd"])
         assert el["verdict"]["nlpd_beats_grey_by_0.5_db"] == (psnr["nlpd"] > psnr["flat grey"] + 0.5)
