@@ -174,16 +174,20 @@ def main() -> None:
     time_limit_s = None if args.max_train_minutes is None else 60.0 * args.max_train_minutes
     jobs = [(cfg, loss, centers, args.seed, args.threads, args.eval_images, args.eval_size, cache / f"{tag}_{loss}.pt",
              time_limit_s) for loss in todo]
-    if args.jobs > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(min(args.jobs, len(todo)), mp_context=multiprocessing.get_context("spawn")) as pool:
-            new_rows = list(pool.map(train_one, *zip(*jobs)))
-    else:
-        new_rows = [train_one(*job) for job in jobs]
-    for row in new_rows:
+
+    def keep(row: dict) -> None:  # each finished model is saved at once, for resuming
         rows.append(row)
         rows_path.write_text(json.dumps(rows, indent=1))
         print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items() if k != "loss_curve"},
               flush=True)
+
+    if args.jobs > 1 and len(todo) > 1:
+        with ProcessPoolExecutor(min(args.jobs, len(todo)), mp_context=multiprocessing.get_context("spawn")) as pool:
+            for row in pool.map(train_one, *zip(*jobs)):
+                keep(row)
+    else:
+        for job in jobs:
+            keep(train_one(*job))
     order = ["flat grey", *LOSSES]
     rows.sort(key=lambda r: order.index(r["loss"]) if r["loss"] in order else len(order))
 

@@ -119,7 +119,8 @@ class Trainer:
         A dict saved in checkpoints and restored on resume (e.g. a rate controller's state).
     time_limit_s:
         Wall-clock budget of one :meth:`run` call: after the step during which it runs out, training stops
-        (at least one step runs), a checkpoint is written and :attr:`stopped_by_time_limit` is set; ``self.step``
+        (at least one step runs), a checkpoint is written (with ``checkpoint_path``) and
+        :attr:`stopped_by_time_limit` is set; ``self.step``
         then holds the number of steps done. ``None``: no limit. Meant for runs on lent machines with a fixed
         lease; with a constant learning rate, a run stopped at step ``k`` is the run with ``steps = k``.
     """
