@@ -34,6 +34,7 @@ Usage::
     python benchmarks/ch2_entropy_limited.py --threads 1                       # the committed run
     python benchmarks/ch2_entropy_limited.py --steps 5 --eval-images 2 --eval-size 64 --out /tmp/el  # smoke run
     python benchmarks/ch2_entropy_limited.py --rerender   # the verdict and md again from the committed json
+    python benchmarks/ch2_entropy_limited.py --threads 1 --rescore  # add the diagnostics from the run's checkpoints
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ import hashlib
 import json
 import math
 import multiprocessing
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -95,10 +97,17 @@ def train_one(cfg: EntropyLimitedConfig, loss: str, centers: tuple[float, ...], 
     train_s, train_cpu_s = time.perf_counter() - t0, time.process_time() - c0
     scores = img.evaluate_codec(model, test_images, f"ch2-el-uniform-{loss}-L{len(centers)}")
     scores["psnr_soft_decoder_input"] = img.soft_quantized_psnr(model, test_images)
+    scores |= diagnostics(model, test_images)
     hist = model.history
     return {"loss": loss, "bound_bpp": model.bpp_bound, **scores, "train_s": round(train_s, 1),
             "train_cpu_s": round(train_cpu_s, 1), "steps_done": int(model.steps_done),
             "final_train_loss": hist.last("loss", 20), "loss_curve": _loss_curve(hist)}
+
+
+def diagnostics(model, test_images) -> dict[str, float]:
+    """PSNR with each image's channel means restored, rounded and with eq. 15's soft values (not codecs)."""
+    return {"psnr_mean_restored": img.mean_restored_psnr(model, test_images),
+            "psnr_soft_mean_restored": img.mean_restored_psnr(model, test_images, quantization="soft")}
 
 
 def _fmt(v, digits=4):
@@ -130,7 +139,13 @@ def main() -> None:
     ap.add_argument("--rerender", action="store_true",
                     help="recompute the verdict and rewrite the md from the existing OUT.json (no training); "
                          "the measured fields, command and times are kept")
+    ap.add_argument("--rescore", action="store_true",
+                    help="add the diagnostics (PSNR with the channel means restored) to the existing OUT.json from the "
+                         "final checkpoints in the cache (no training); give the run's own settings")
     args = ap.parse_args()
+    if args.rescore:
+        rescore(args)
+        return
     if args.rerender:
         result = json.loads(args.out.with_suffix(".json").read_text())
         result["verdict"] = verdict(result["rows"])
@@ -143,13 +158,7 @@ def main() -> None:
     cfg = EntropyLimitedConfig(n=args.n, m=args.m, centers=(centers,), losses=tuple(losses), data=("uniform",),
                                patch_size=args.patch_size, batch_size=args.batch_size, steps=args.steps, lr=args.lr,
                                train_quantization=args.train_quantization, checkpoint_every=args.checkpoint_every, log_every=10)
-    settings = {k: getattr(args, k) for k in ("n", "m", "patch_size", "batch_size", "steps", "lr", "seed",
-                                              "eval_images", "eval_size")} | {"centers": list(centers)}
-    if args.train_quantization != "soft":  # the soft runs made before this option keep their cache tag
-        settings["train_quantization"] = args.train_quantization
-    if args.max_train_minutes is not None:  # runs without a budget keep their cache tag
-        settings["max_train_minutes"] = args.max_train_minutes
-    tag = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
+    tag = settings_tag(args)
     cache = cache_dir() / "benchmarks" / "ch2_entropy_limited"
     cache.mkdir(parents=True, exist_ok=True)
     t_start, c_start = time.perf_counter(), time.process_time()
@@ -166,7 +175,7 @@ def main() -> None:
     done = {r["loss"] for r in rows}
     if "flat grey" not in done:
         rows.insert(0, {"loss": "flat grey", "bound_bpp": 0.0, "bpp": 0.0, **img.flat_grey_scores(test_images),
-                        "train_s": 0.0, "train_cpu_s": 0.0})
+                        "psnr_mean_restored": img.mean_restored_psnr(None, test_images), "train_s": 0.0, "train_cpu_s": 0.0})
     for loss in losses:
         if loss in done:
             print(f"{loss}: finished earlier ({rows_path.name}), skipped", flush=True)
@@ -209,6 +218,56 @@ def main() -> None:
         "wall_s": round(time.perf_counter() - t_start, 1), "cpu_s": round(time.process_time() - c_start, 1),
         **run.environment(),
     }
+    write(result, args.out)
+
+
+def settings_tag(args) -> str:
+    """The cache tag of a run's settings (checkpoints and finished rows are kept under it)."""
+    centers = [float(c) for c in args.centers.split(",")]
+    settings = {k: getattr(args, k) for k in ("n", "m", "patch_size", "batch_size", "steps", "lr", "seed",
+                                              "eval_images", "eval_size")} | {"centers": centers}
+    if args.train_quantization != "soft":  # the soft runs made before this option keep their cache tag
+        settings["train_quantization"] = args.train_quantization
+    if args.max_train_minutes is not None:  # runs without a budget keep their cache tag
+        settings["max_train_minutes"] = args.max_train_minutes
+    return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def rescore(args) -> None:
+    """Adds :func:`diagnostics` to each row of the existing ``OUT.json`` from the run's final checkpoints."""
+    from perceptual_compression.models.entropy_limited import EntropyLimitedAutoencoder
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    path = args.out.with_suffix(".json")
+    result = json.loads(path.read_text())
+    tag = settings_tag(args)
+    if tag != result["settings_tag"]:
+        raise SystemExit(f"these settings have the cache tag {tag}, the record {path} has {result['settings_tag']}: "
+                         f"give the run's own settings (its command: {result['command']})")
+    cfg = result["config"]
+    centers = tuple(cfg["centers"][0])
+    test_images = list(img.center_crops(natural_images(), args.eval_images, args.eval_size))
+    cache = cache_dir() / "benchmarks" / "ch2_entropy_limited"
+    for row in result["rows"]:
+        if row["loss"] == "flat grey":
+            row["psnr_mean_restored"] = img.mean_restored_psnr(None, test_images)
+            continue
+        ckpt = cache / f"{tag}_{row['loss']}.pt"
+        if not ckpt.exists():
+            raise SystemExit(f"{ckpt} is absent: the run's checkpoints are needed (rerun its command to make them)")
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        want = row.get("steps_done", cfg["steps"])
+        if state["step"] != want:
+            raise SystemExit(f"{ckpt} is at step {state['step']}, the record's {row['loss']} model at {want}")
+        model = EntropyLimitedAutoencoder(cfg["n"], cfg["m"], centers, soft_scale=cfg["soft_scale"])
+        model.load_state_dict(state["modules"]["model"])
+        row |= diagnostics(model.eval(), test_images)
+        print(row["loss"], {k: round(row[k], 3) for k in ("psnr", "psnr_mean_restored", "psnr_soft_mean_restored")},
+              flush=True)
+    result["rescored"] = {"fields": ["psnr_mean_restored", "psnr_soft_mean_restored"],
+                          "command": "python benchmarks/ch2_entropy_limited.py " + " ".join(sys.argv[1:]),
+                          "date": time.strftime("%Y-%m-%dT%H:%M:%S")}
     write(result, args.out)
 
 
@@ -255,6 +314,16 @@ def write(result: dict, out: Path) -> None:
     soft_md = ("Rounding at test vs eq. 15's soft values fed to the decoder (not codable; a diagnostic of the train/test "
                "gap), Kodak PSNR: " + "; ".join(f"{r['loss']} {r['psnr']:.2f} vs {r['psnr_soft_decoder_input']:.2f} dB"
                                                 for r in rows if "psnr_soft_decoder_input" in r) + ".")
+    restored = [r for r in rows if "psnr_mean_restored" in r]
+    restored_md = "" if not restored else (
+        "With each image's channel means restored from the original (three numbers per image read from it, so not a "
+        "codec: a diagnostic that separates brightness and colour-cast errors from structure; the flat grey image "
+        "becomes a flat image at each image's own mean), Kodak PSNR: " + "; ".join(
+            f"{r['loss']} {r['psnr_mean_restored']:.2f} dB" + (
+                f" (with eq. 15's soft values {r['psnr_soft_mean_restored']:.2f})" if "psnr_soft_mean_restored" in r else "")
+            for r in restored) + "." + (
+        f" Added after the run by `{result['rescored']['command']}` ({result['rescored']['date'][:10]}) from its final "
+        "checkpoints." if "rescored" in result else ""))
     md = [f"# Chapter 2: {result['what']}", "", "<!-- results -->", "",
           f"Entropy-limited autoencoders, N = {cfg['n']} (paper: 128), M = {cfg['m']}, centres {list(centers)} "
           f"(eq. 16 bound {rows[-1].get('bound_bpp', bound):.3g} bpp), trained with {TRAIN_Q[train_q]} "
@@ -263,7 +332,7 @@ def write(result: dict, out: Path) -> None:
           f"Adam lr {cfg['lr']:g}, gradient norm clipped to 1, seed {result['seed']}. Evaluated on {result['eval']}; real bpp "
           "from the bytes of the categorical code (header included). Paper: Table 1 (N = 128; training length, "
           "patch size and learning rate not stated).", "",
-          "\n".join(table), "", verdict_md, "", soft_md, "", LR_CHOICE if cfg["lr"] == 5e-4 else "", "",
+          "\n".join(table), "", verdict_md, "", soft_md, "", *([restored_md, ""] if restored_md else []), LR_CHOICE if cfg["lr"] == 5e-4 else "", "",
           *RunRecord.footer(result, cpu_detail=f"in the main process ({result['jobs']} models trained in parallel "
                             "processes)" if result.get("jobs", 1) > 1 else "in all")]
     out.with_suffix(".md").write_text("\n".join(md))

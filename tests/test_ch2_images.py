@@ -103,6 +103,34 @@ def test_flat_grey_scores_are_the_grey_image_scored_like_a_codec(test_images):
     assert ours["psnr"] == pytest.approx(float((10 * torch.log10(255**2 / mse)).mean()), abs=1e-6)  # mean of PSNRs
     assert 0 < ours["ms_ssim"] < 1 and ours["nlpd"] > 0
 
+def test_restore_channel_means_undoes_a_brightness_and_colour_shift():
+    torch.manual_seed(0)
+    x = 0.2 + 0.6 * torch.rand(2, 3, 16, 16)
+    shift = torch.tensor([0.1, -0.15, 0.05]).view(1, 3, 1, 1)
+    assert torch.allclose(img.restore_channel_means(x, x + shift), x, atol=1e-6)  # a pure cast is fully undone
+    y = img.restore_channel_means(x, 0.5 * x)  # a contrast loss is not: only the means are restored
+    assert torch.allclose(y.mean((-2, -1)), x.mean((-2, -1)), atol=1e-6)
+    assert not torch.allclose(y, x, atol=1e-2)
+    assert img.restore_channel_means(x, x + 2.0).max() <= 1  # clamped to [0, 1]
+
+
+def test_mean_restored_psnr_of_no_model_is_the_flat_mean_image(test_images):
+    from perceptual_compression.metrics import psnr
+
+    ims = list(test_images)
+    flat = np.mean([float(psnr(x[None], x.mean((-2, -1), keepdim=True).expand_as(x)[None])) for x in ims])
+    assert img.mean_restored_psnr(None, ims) == pytest.approx(flat, abs=1e-9)
+    assert img.mean_restored_psnr(None, ims) > img.flat_grey_scores(ims, msssim_levels="auto")["psnr"]
+    torch.manual_seed(0)
+    m = img.EntropyLimitedAutoencoder(4, 8).eval()
+    for mode, q in (("hard", m.quantizer.hard), ("soft", m.quantizer.soft)):
+        want = np.mean([float(psnr(x[None], img.restore_channel_means(x[None], m.decoder(q(m.encoder(x[None]))))))
+                        for x in ims])
+        assert img.mean_restored_psnr(m, ims, quantization=mode) == pytest.approx(want, abs=1e-9)
+    with pytest.raises(ValueError, match="valid values are: 'hard', 'soft'"):
+        img.mean_restored_psnr(m, ims, quantization="ste")
+
+
 def test_table1_uniform_claim_needs_the_grey_margin_and_the_order():
     paper = {"flat grey": 13.17, "mse": 13.17, "ms-ssim": 18.92, "nlpd": 21.21}  # Table 1, grey at the MSE level
     assert img.table1_uniform_claim(paper) == {"ms-ssim_beats_mse": True, "nlpd_beats_mse": True,

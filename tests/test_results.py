@@ -80,16 +80,27 @@ def test_committed_run_reads_benchmark_results_and_requires_a_command(tmp_path, 
     assert sorted(r["lambda_d"] for r in dlr["rows"] if r["discriminator"] == "illm") == [0.008, 0.064, 0.512]
     # chapter 2's committed uniform-noise half of Table 1 (benchmarks/ch2_entropy_limited.py), 5,000 and 20,000 steps
     # and N = 128 with a budget of 35 min of training per model (each row says how many steps it ran)
-    for name, n, steps, budget in (("ch2_entropy_limited", 64, 5000, None), ("ch2_entropy_limited_20k", 64, 20_000, None),
-                                   ("ch2_entropy_limited_n128", 128, 20_000, 35.0)):
+    # and 8,000 steps with eq. 15's soft values in training (the reading of Table 1's caption that the run tests)
+    for name, n, steps, budget, train_q in (("ch2_entropy_limited", 64, 5000, None, "ste"),
+                                            ("ch2_entropy_limited_20k", 64, 20_000, None, "ste"),
+                                            ("ch2_entropy_limited_n128", 128, 20_000, 35.0, "ste"),
+                                            ("ch2_entropy_limited_soft", 64, 8000, None, "soft")):
         el = results_mod.committed_run(name)
         assert el is not None and el["command"].startswith("python benchmarks/ch2_entropy_limited.py"), name
         cfg = el["config"]
         assert (cfg["n"], cfg["m"], cfg["patch_size"], cfg["batch_size"], cfg["steps"], cfg["lr"]) == (n, 64, 64, 8, steps, 5e-4)
         assert el.get("max_train_minutes") == budget
         assert cfg["centers"] == [[-1.0, 1.0]] and cfg["data"] == ["uniform"] and el["eval_images"] == 24
-        assert cfg["train_quantization"] == "ste"  # rounded in training (the soft-trained run it replaces lost 4-5 dB)
+        assert cfg["train_quantization"] == train_q
         rows = {r["loss"]: r for r in el["rows"]}
+        if name != "ch2_entropy_limited":  # the diagnostics (the 5,000-step run's checkpoints were not kept)
+            assert ("rescored" in el) == (name in ("ch2_entropy_limited_20k", "ch2_entropy_limited_n128")), name
+            if "rescored" in el:
+                assert "--rescore" in el["rescored"]["command"]  # the script checks that the settings are the run's
+            for loss, r in rows.items():  # restoring the channel means cannot raise the MSE (up to 8-bit rounding)
+                assert r["psnr_mean_restored"] >= r["psnr"] - 0.01, (name, loss)
+                if loss != "flat grey":
+                    assert r["psnr_soft_mean_restored"] >= r["psnr_soft_decoder_input"] - 0.01, (name, loss)
         assert set(rows) == {"flat grey", "mse", "ms-ssim", "nlpd"}
         for loss, r in rows.items():
             assert all(math.isfinite(r[k]) for k in ("bpp", "psnr", "ms_ssim", "nlpd")), loss

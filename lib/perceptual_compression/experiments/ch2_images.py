@@ -7,7 +7,8 @@
 - :func:`contrast_performance`: rate-normalised performance along the contrast axis (eq. 14, Fig. 4 right).
 - :func:`train_entropy_limited` / :func:`evaluate_codec`: the entropy-limited autoencoders of Sec. 5.2 trained
   on natural patches or on uniform noise (Table 1, Figs. 5, 18, 19); :func:`flat_grey_scores`: the flat grey
-  image, Table 1's zero-bit reference level.
+  image, Table 1's zero-bit reference level; :func:`mean_restored_psnr`: PSNR with each image's channel
+  means restored (how much of a model's error is brightness and colour cast rather than structure).
 - :func:`small_batch_run`: batch-size-1 training with NLPD vs MSE (appendix E.1, Fig. 20).
 
 Training images are patches of the training set the chapter is given (the book uses scikit-image's
@@ -158,6 +159,36 @@ def soft_quantized_psnr(model: EntropyLimitedAutoencoder, images: Sequence[Tenso
     for x in images:
         x = (x.unsqueeze(0) if x.dim() == 3 else x).to(dev)
         vals.append(float(psnr(x, model(x, "soft")["x_hat"].clamp(0, 1))))
+    return float(np.mean(vals))
+
+
+def restore_channel_means(x: Tensor, x_hat: Tensor) -> Tensor:
+    """``x_hat`` with each image's per-channel mean replaced by that of ``x`` (clamped to [0, 1]).
+
+    Not a codec (it reads three numbers per image from the original): a diagnostic that separates errors of
+    overall brightness and colour cast from errors of image structure."""
+    dims = (-2, -1)
+    return (x_hat - x_hat.mean(dims, keepdim=True) + x.mean(dims, keepdim=True)).clamp(0, 1)
+
+
+@torch.no_grad()
+def mean_restored_psnr(model: EntropyLimitedAutoencoder | None, images: Sequence[Tensor], *,
+                       quantization: str = "hard") -> float:
+    """Mean PSNR of the decoded images after :func:`restore_channel_means` (a diagnostic, not a codec).
+
+    ``quantization``: ``"hard"`` (the codec's rounding) or ``"soft"`` (eq. 15's values fed to the decoder).
+    ``model=None`` scores a flat image at each image's own per-channel mean: the level a model that carries no
+    structure at all would reach here (the flat grey image with its means restored)."""
+    from ..metrics import psnr
+
+    if quantization not in ("hard", "soft"):
+        raise ValueError(f"quantization={quantization!r} is not valid; valid values are: 'hard', 'soft'")
+    dev = next(model.parameters()).device if model is not None else torch.device("cpu")
+    vals = []
+    for x in images:
+        x = (x.unsqueeze(0) if x.dim() == 3 else x).to(dev)
+        x_hat = torch.full_like(x, 0.5) if model is None else model(x, quantization)["x_hat"]
+        vals.append(float(psnr(x, restore_channel_means(x, x_hat))))
     return float(np.mean(vals))
 
 
