@@ -1,4 +1,4 @@
-"""evaluation.invariance_experiments: parameter validation and a tiny end-to-end banana sweep."""
+"""experiments.ch5_invariance: parameter validation and a tiny end-to-end banana sweep."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from perceptual_compression.evaluation import invariance_experiments as E
+from perceptual_compression.experiments import ch5_invariance as E
 from perceptual_compression.models.invariant_compressor import BananaConfig, MNISTConfig
 from perceptual_compression.params import ParameterError
 

@@ -34,8 +34,8 @@ from ..augment.views import ImageViews
 from ..models.ensemble import CompressorEnsemble, train_ensemble
 from ..models.invariant_compressor import BananaConfig, InvariantCompressor, MNISTConfig, train_compressor
 from ..sources.banana import Banana, maximal_invariant, random_rotation, representative
-from .downstream import aurd, bayes_risk_check, cell_mean_regression, gaussian_distortion_bits, probe_error
-from .recon_predictor import ReconPredictorConfig, recon_predictor_error
+from ..evaluation.downstream import aurd, bayes_risk_check, cell_mean_regression, gaussian_distortion_bits, probe_error
+from ..evaluation.recon_predictor import ReconPredictorConfig, recon_predictor_error
 
 RECON_PREDICTORS = ("linear", "resnet18")
 
