@@ -31,10 +31,6 @@ import copy
 import dataclasses
 import hashlib
 import json
-import os
-import platform
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -46,11 +42,12 @@ from perceptual_compression.losses.distortion import IllmDistortion
 from perceptual_compression.models.hific import msillm_autoencoder
 from perceptual_compression.models.vqvae_labeler import LabelerConfig, codebook_usage
 from perceptual_compression.paths import cache_dir
-from perceptual_compression.training import default_device, seed_everything
+from perceptual_compression.training import seed_everything
 from perceptual_compression.training.illm import IllmConfig, pretrain
 from perceptual_compression.training.illm_finetune import (FinetuneConfig, distortion_and_fidelity, finetune,
                                                            reconstruct)
 from perceptual_compression.training.labeler import LabelerTrainingConfig, train_labeler
+from run_record import RunRecord, add_run_arguments  # benchmarks/run_record.py
 
 ROOT = Path(__file__).resolve().parent
 
@@ -85,18 +82,14 @@ def main() -> None:
                     help="ILLM discriminator learning rate instead of the small scale's (4e-4, A.3's)")
     ap.add_argument("--ablations", action="store_true", help="Tables 1-2 at the first λ_d instead of the sweep")
     ap.add_argument("--images", type=int, default=8, help="Kodak images to evaluate on")
-    ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--out", type=Path, default=ROOT / "results" / "illm_sweep")
+    add_run_arguments(ap, ROOT / "results" / "illm_sweep")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = default_device()
-    command = "python benchmarks/illm_sweep.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    run = RunRecord(args, "illm_sweep.py")  # applies --threads, picks the device, notes the command and load
+    device = run.device
     lambdas = [float(v) for v in args.lambdas.split(",")]
     kinds = args.kinds.split(",")
     cache = cache_dir() / "benchmarks" / "illm_sweep"
     cache.mkdir(parents=True, exist_ok=True)
-    started, load = time.strftime("%Y-%m-%dT%H:%M:%S"), [round(v, 2) for v in os.getloadavg()]
     t_start = time.perf_counter()
 
     # 1. the No-GAN model of part 1, exactly as the chapter trains it
@@ -174,16 +167,14 @@ def main() -> None:
     result = {
         "what": ("MS-ILLM part 2 ablations (Tables 1-2)" if args.ablations else "MS-ILLM part 2 λ_d sweep (Fig. 1 / A2)")
                 + " at the book's small scale, longer than the book's build",
-        "command": command.strip(), "rate": args.rate, "seed": args.seed, "eval_images": args.images,
+        "command": run.command, "rate": args.rate, "seed": args.seed, "eval_images": args.images,
         "finetune_config": {k: v for k, v in ft.to_dict().items() if k not in ("notes",)},
         "labeler_steps": args.labeler_steps, "labeler_version": settings["labeler_version"],
         "pretraining_steps": config.steps, "fid": fid_note or "computed",
         "rows": json.loads(df.to_json(orient="records")),
-        "wall_s": round(time.perf_counter() - t_start, 1), "device": str(device), "torch_threads": torch.get_num_threads(),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, "
-                   f"load average at start {load}",
-        "python": platform.python_version(), "torch": torch.__version__, "date": started,
+        "wall_s": round(time.perf_counter() - t_start, 1), **run.environment(),
     }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     cols = [c for c in ("discriminator", "lambda_d", "norm", "labeler", "psnr", "ms_ssim", "swd", "fid", "kid",
                         "d_loss", "real_acc", "fake_acc", "perplexity", "seconds") if c in df]
@@ -195,8 +186,7 @@ def main() -> None:
           + (f"FID/KID: {fid_note}." if fid_note else ""), "",
           _markdown_table(df[cols]), "",
           f"Command: `{result['command']}`", "",
-          f"Machine: {result['machine']}; {result['device']}, {result['torch_threads']} thread(s); Python "
-          f"{result['python']}, torch {result['torch']}. Run {started}, {result['wall_s'] / 60:.1f} min in all.", ""]
+          f"{RunRecord.machine_line(result)} Run {result['date']}, {result['wall_s'] / 60:.1f} min in all.", ""]
     args.out.with_suffix(".md").write_text("\n".join(md))
     print("\n".join(md))
 
