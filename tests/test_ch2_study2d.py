@@ -98,3 +98,34 @@ def test_sensitivity_correlations_follow_the_definitions_of_obs_3_4():
     assert row["gain_f_tail"] == pytest.approx(np.median(gain[p1 <= np.quantile(p1, 0.1)]), rel=1e-6)
     # near the mode the map stretches (gain between 2/0.5 and 2/0.2), in the tails tanh saturates
     assert 4.0 <= row["gain_f_mode"] <= 10.0 and row["gain_f_tail"] < 1.0
+    # through the training channel d(e(x) + u): with this linear decoder the shared noise cancels exactly
+    assert row["rho_Dr_noisy"] == pytest.approx(row["rho_Dr"], abs=1e-5)  # (up to float32 rounding of ranks)
+
+
+class _CubicDecoderAE(_HandMadeAE):
+    """The same encoder with the decoder d(y) = y^3, for which the noise in d(e(x) + u) does not cancel."""
+
+    def decode(self, y):
+        return y ** 3
+
+
+def test_noisy_channel_reconstruction_distance_averages_shared_noise_draws():
+    from scipy.stats import spearmanr
+
+    from perceptual_compression.analysis.induced_distances import perturb
+    from perceptual_compression.sources.student_t import StudentT2D
+
+    source = StudentT2D(nu=2.0, scale=(0.5, 0.2))
+    bank = s2d.TrainedBank(_CubicDecoderAE((0.5, 0.2)), [s2d.Member("L1", 1.0)], source, None, 0.1)
+    n, delta, draws = 2000, 1e-3, 3
+    row = s2d.sensitivity_correlations(bank, n=n, delta=delta, seed=5, noise_draws=draws)[0]
+    g = torch.Generator().manual_seed(5)
+    x1 = source.sample(n, generator=g)
+    x2 = perturb(x1, delta, generator=g)
+    u = torch.rand(draws, n, 2, generator=torch.Generator().manual_seed(6)) - 0.5  # seed + 1
+    e1, e2 = torch.tanh(x1 / torch.tensor([0.5, 0.2])), torch.tanh(x2 / torch.tensor([0.5, 0.2]))
+    d_noisy = torch.stack([((e1 + v) ** 3 - (e2 + v) ** 3).norm(dim=1) for v in u]).mean(0)
+    rmse = (x1 - x2).norm(dim=1) / np.sqrt(2)
+    want = spearmanr((d_noisy / rmse).numpy(), source.prob(x1).numpy())[0]
+    assert row["rho_Dr_noisy"] == pytest.approx(want, abs=1e-6)
+    assert row["rho_Dr_noisy"] != pytest.approx(row["rho_Dr"], abs=1e-3)  # the noise changes the map's gain

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..analysis.correlation import spearman
 from ..analysis.induced_distances import induced_distances, perturb
 from ..analysis.relative_performance import polynomial_smooth, relative_performance
 from ..models.mlp_autoencoder import MLPAutoencoder
@@ -199,14 +200,17 @@ def member_rates(bank: TrainedBank, x: torch.Tensor, *, codec_factory=None) -> l
 
 @torch.no_grad()
 def sensitivity_correlations(bank: TrainedBank, *, n: int, delta: float, seed: int = 0,
-                             families: tuple[str, ...] = ("L1",)) -> list[dict[str, float]]:
+                             families: tuple[str, ...] = ("L1",), noise_draws: int = 8) -> list[dict[str, float]]:
     """Spearman correlations of ``D_s``, ``D_r/RMSE`` and ``D_in/RMSE`` with ``p(x1)`` (Fig. 2).
 
     ``x1`` are ``n`` Student-t samples, ``x2 = x1 + delta u`` with ``u`` a random unit vector. ``D_s``
     uses the coded reconstruction (rounding); ``D_r`` and ``D_in`` use the continuous maps ``d(e(x))``
     and ``e(x)``, whose sensitivity is a derivative (with rounding, a displacement of ``delta`` rarely
     leaves its quantization cell and ``D_r`` would be mostly 0). Also reported: the rounded variants
-    (``*_rounded``) and displacements along the high-variance x-axis only (``*_xaxis``), and the median gain
+    (``*_rounded``), displacements along the high-variance x-axis only (``*_xaxis``), ``D_r`` through the
+    channel the model was trained with (``rho_Dr_noisy``: ``||d(e(x1) + u) - d(e(x2) + u)||`` averaged over
+    ``noise_draws`` draws of ``u ~ U(-1/2, 1/2)^2`` shared by ``x1`` and ``x2``; the draws come from a generator
+    seeded with ``seed + 1`` and are the same for every member), and the median gain
     ``||f(x1) - f(x2)|| / ||x1 - x2||`` of the continuous ``f`` over the 10% most probable points
     (``gain_f_mode``) and the 10% least probable ones (``gain_f_tail``): 1 is the identity, below 1 the map
     contracts.
@@ -217,6 +221,7 @@ def sensitivity_correlations(bank: TrainedBank, *, n: int, delta: float, seed: i
     x2_axis = x1 + torch.tensor([delta, 0.0])
     dev = next(bank.model.parameters()).device
     p1 = bank.source.prob(x1).numpy()
+    noise = None  # (noise_draws, n, latent), drawn once the latent size is known
     rows = []
     for k, member in enumerate(bank.members):
         if member.family not in families:
@@ -233,11 +238,17 @@ def sensitivity_correlations(bank: TrainedBank, *, n: int, delta: float, seed: i
         top, bottom = p1 >= np.quantile(p1, 0.9), p1 <= np.quantile(p1, 0.1)
         r = rounded.spearman_with(p1)
         a = induced_distances(x1, x2_axis, enc, dec, quantize=quant).spearman_with(p1)
+        y1, y2 = enc(x1), enc(x2)
+        if noise is None:
+            gu = torch.Generator().manual_seed(seed + 1)
+            noise = (torch.rand(noise_draws, *y1.shape, generator=gu) - 0.5).to(y1.device)
+        d_noisy = torch.stack([(dec(y1 + u) - dec(y2 + u)).norm(dim=1) for u in noise]).mean(0)
+        rho_noisy = spearman(d_noisy.cpu().double().numpy() / cont.rmse, p1)
         rows.append({"member": member.name, "family": member.family, "lambda": member.lmbda,
                      "rho_Ds": c["D_s"], "rho_Dr": c["D_r/RMSE"], "rho_Din": c["D_in/RMSE"],
                      "rho_Ds_continuous": induced_distances(x1, x2, enc, dec).spearman_with(p1)["D_s"],
                      "rho_Dr_rounded": r["D_r/RMSE"], "rho_Din_rounded": r["D_in/RMSE"],
-                     "rho_Dr_xaxis": a["D_r/RMSE"], "rho_Din_xaxis": a["D_in/RMSE"],
+                     "rho_Dr_xaxis": a["D_r/RMSE"], "rho_Din_xaxis": a["D_in/RMSE"], "rho_Dr_noisy": rho_noisy,
                      "gain_f_mode": float(np.median(gain[top])), "gain_f_tail": float(np.median(gain[bottom]))})
     return rows
 
