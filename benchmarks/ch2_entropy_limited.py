@@ -45,6 +45,7 @@ import hashlib
 import json
 import math
 import multiprocessing
+import shlex
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -266,7 +267,7 @@ def rescore(args) -> None:
         print(row["loss"], {k: round(row[k], 3) for k in ("psnr", "psnr_mean_restored", "psnr_soft_mean_restored")},
               flush=True)
     result["rescored"] = {"fields": ["psnr_mean_restored", "psnr_soft_mean_restored"],
-                          "command": "python benchmarks/ch2_entropy_limited.py " + " ".join(sys.argv[1:]),
+                          "command": "python benchmarks/ch2_entropy_limited.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
                           "date": time.strftime("%Y-%m-%dT%H:%M:%S")}
     write(result, args.out)
 
