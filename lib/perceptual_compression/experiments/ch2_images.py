@@ -152,13 +152,21 @@ def soft_quantized_psnr(model: EntropyLimitedAutoencoder, images: Sequence[Tenso
     Not a codec (soft values cannot be coded with ``log2 L`` bits): a diagnostic of the train/test gap. A model
     trained with soft values whose latents stay inside the centers' span can score far better here than with
     rounding, which is what it is evaluated with."""
+    return _mean_decoded_psnr(model, images, "soft", lambda x, x_hat: x_hat.clamp(0, 1))
+
+
+def _mean_decoded_psnr(model, images: Sequence[Tensor], quantization: str,
+                       post: Callable[[Tensor, Tensor], Tensor]) -> float:
+    """Mean PSNR of ``post(x, x_hat)`` over ``images``, ``x_hat`` decoded with ``quantization`` (a flat
+    mid-grey image if ``model`` is None)."""
     from ..metrics import psnr
 
-    dev = next(model.parameters()).device
+    dev = next(model.parameters()).device if model is not None else torch.device("cpu")
     vals = []
     for x in images:
         x = (x.unsqueeze(0) if x.dim() == 3 else x).to(dev)
-        vals.append(float(psnr(x, model(x, "soft")["x_hat"].clamp(0, 1))))
+        x_hat = torch.full_like(x, 0.5) if model is None else model(x, quantization)["x_hat"]
+        vals.append(float(psnr(x, post(x, x_hat))))
     return float(np.mean(vals))
 
 
@@ -179,17 +187,9 @@ def mean_restored_psnr(model: EntropyLimitedAutoencoder | None, images: Sequence
     ``quantization``: ``"hard"`` (the codec's rounding) or ``"soft"`` (eq. 15's values fed to the decoder).
     ``model=None`` scores a flat image at each image's own per-channel mean: the level a model that carries no
     structure at all would reach here (the flat grey image with its means restored)."""
-    from ..metrics import psnr
-
     if quantization not in ("hard", "soft"):
         raise ValueError(f"quantization={quantization!r} is not valid; valid values are: 'hard', 'soft'")
-    dev = next(model.parameters()).device if model is not None else torch.device("cpu")
-    vals = []
-    for x in images:
-        x = (x.unsqueeze(0) if x.dim() == 3 else x).to(dev)
-        x_hat = torch.full_like(x, 0.5) if model is None else model(x, quantization)["x_hat"]
-        vals.append(float(psnr(x, restore_channel_means(x, x_hat))))
-    return float(np.mean(vals))
+    return _mean_decoded_psnr(model, images, quantization, restore_channel_means)
 
 
 @torch.no_grad()
