@@ -326,7 +326,7 @@ def test_lambda_sweep_figure_draws_one_curve_per_discriminator_from_lambda_zero(
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    from perceptual_compression.evaluation.illm_figures import lambda_sweep_figure
+    from perceptual_compression.experiments.illm_figures import lambda_sweep_figure
 
     df = pd.DataFrame({"discriminator": ["No-GAN (part 1)", "none", "illm", "illm", "patchgan"],
                        "lambda_d": [0.0, 0.0, 0.008, 0.5, 0.008], "psnr": [20.0, 20.1, 19.9, 19.3, 19.8],

@@ -1,1 +1,1 @@
-"""Experiment drivers of the chapters: per-scale settings (`for_scale`), training and evaluation routines and their figures, one module per experiment (ch1: rdp_*, ch2: ch2_*, ch5: ch5_invariance)."""
+"""Experiment drivers of the chapters: per-scale settings (`for_scale`), training and evaluation routines and their figures, one module per experiment (ch1: rdp_*, ch2: ch2_*, ch4: illm_figures, ch5: ch5_invariance)."""
