@@ -94,8 +94,13 @@ def cells(panels, extent=(-4, 4, -2, 2), source=None):
     return fig
 
 
-def relative_2d(rel, paper_gain=None):
-    """Fig. 4 left / Fig. 14: relative performance along the x-axis (fit and raw)."""
+def relative_2d(rel, paper_gain=None, ylim: tuple[float, float] | None = (0.0, 3.0), gamma: float = 0.1):
+    """Fig. 4 left / Fig. 14: relative performance along the x-axis (fit and raw).
+
+    ``ylim`` (default 0-3) keeps the curves near 1 readable: at the lowest
+    rates eq. 12 divides by a rate near 0 and single windows reach ratios in the hundreds; each panel says
+    how many values lie outside it and the largest. ``None`` shows everything. ``gamma``: the exponent of
+    ``p(x)`` in the weighted model's loss (for the axis label)."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
     for lam, fit, raw in zip(rel["lambdas"], rel["fit"], rel["raw"]):
         axes[0].plot(rel["x"], fit, label=f"λ={lam:g}")
@@ -106,9 +111,43 @@ def relative_2d(rel, paper_gain=None):
     for ax, t in zip(axes, ("(a) degree-20 polynomial fit", "(b) raw values (per window of points)")):
         ax.axhline(1, ls="--", color="0.5")
         ax.set_xlabel("x (points (x, 0))")
-        ax.set_ylabel(r"$P_{p^{0.1}} / P$")
+        ax.set_ylabel(rf"$P_{{p^{{{gamma:g}}}}} / P$")
         ax.set_title(t, fontsize=9)
-    axes[0].legend(fontsize=8)
+    if ylim is not None:
+        for ax, key in zip(axes, ("fit", "raw")):
+            v = np.asarray(rel[key], dtype=float)
+            out = (v < ylim[0]) | (v > ylim[1])
+            ax.set_ylim(*ylim)
+            if out.any():
+                ax.set_title(f"{ax.get_title()}\n{int(out.sum())} of {v.size} values off the axis (all within "
+                             f"{v.min():.2g} to {v.max():.3g})", fontsize=9)
+    axes[0].legend(fontsize=7, ncol=2, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def seed_spread(spread, paper_dr=(0.49, 0.31), paper_gain=None):
+    """Fig. 2's ρ(D_r/RMSE, p) and Fig. 4's centre ratio per lambda over several seeds
+    (:func:`~perceptual_compression.experiments.ch2_study2d.across_seeds`): one dot per seed, the mean as a line."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    bits = spread["mean"]["bits"]
+    for ax, key, ylabel in zip(axes, ("rho_Dr", "centre_ratio"),
+                               (r"$\rho_S(D_r/\mathrm{RMSE},\ p(x_1))$", r"$P_{p^{0.1}}/P$ near the centre (x < 1)")):
+        for s, seed in enumerate(spread["seeds"]):
+            ax.plot(spread["bits"][s], spread[key][s], "o", ms=4, alpha=0.7, label=f"seed {seed}")
+        ax.plot(bits, spread["mean"][key], "k-", lw=1.5, label="mean over seeds")
+        ax.set_xlabel("bits per sample (coded, mean over seeds)")
+        ax.set_ylabel(ylabel)
+    axes[0].axhline(0, ls="--", color="0.5")
+    axes[0].plot([], [], " ", label=f"paper: {paper_dr[0]} → {paper_dr[1]}")
+    for v in paper_dr:
+        axes[0].axhline(v, ls=":", color="tab:red")
+    axes[1].axhline(1, ls="--", color="0.5")
+    if paper_gain is not None:
+        axes[1].axhline(paper_gain, ls=":", color="tab:red", label=f"paper: {paper_gain} (mean over rates)")
+    axes[1].set_yscale("log")
+    for ax in axes:
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 

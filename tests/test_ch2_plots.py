@@ -1,0 +1,46 @@
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from perceptual_compression.experiments import ch2_plots as plots  # noqa: E402
+
+
+def _rel(raw):
+    raw = np.asarray(raw, dtype=float)
+    x = np.linspace(0.25, 4.75, raw.shape[1])
+    return {"x": x, "lambdas": [1.0, 10.0], "raw": raw, "fit": raw.copy(), "mean_raw": raw.mean(0), "mean_fit": raw.mean(0)}
+
+
+def test_relative_2d_clips_to_the_papers_range_and_says_what_is_off_the_axis():
+    raw = np.ones((2, 10))
+    raw[0, 3], raw[1, 7] = 250.0, -0.5
+    fig = plots.relative_2d(_rel(raw), paper_gain=0.86, gamma=1.0)
+    ax_fit, ax_raw = fig.axes
+    assert ax_raw.get_ylim() == (0.0, 3.0)
+    assert "2 of 20 values off the axis (all within -0.5 to 250)" in ax_raw.get_title()
+    assert ax_fit.get_ylabel() == r"$P_{p^{1}} / P$"
+    plt.close(fig)
+    fig = plots.relative_2d(_rel(np.ones((2, 10))), ylim=(0.0, 3.0))
+    assert "off the axis" not in fig.axes[1].get_title() and fig.axes[0].get_ylabel() == r"$P_{p^{0.1}} / P$"
+    plt.close(fig)
+    fig = plots.relative_2d(_rel(raw), ylim=None)
+    assert fig.axes[1].get_ylim()[1] > 250 and "off the axis" not in fig.axes[1].get_title()
+    plt.close(fig)
+
+
+def test_seed_spread_draws_one_series_per_seed_and_the_mean():
+    spread = {"seeds": [0, 1, 2], "bits": np.array([[1.0, 3.0], [1.1, 3.1], [0.9, 2.9]]),
+              "rho_Dr": np.array([[-0.5, -0.6], [-0.4, -0.7], [-0.6, -0.5]]),
+              "centre_ratio": np.array([[2.0, 0.9], [1.5, 1.1], [1.8, 1.0]])}
+    spread["mean"] = {k: spread[k].mean(0) for k in ("bits", "rho_Dr", "centre_ratio")}
+    fig = plots.seed_spread(spread, paper_gain=0.86)
+    left, right = fig.axes
+    assert right.get_yscale() == "log"
+    for ax, key in ((left, "rho_Dr"), (right, "centre_ratio")):
+        mean_line = [ln for ln in ax.get_lines() if ln.get_label() == "mean over seeds"]
+        assert len(mean_line) == 1
+        np.testing.assert_allclose(mean_line[0].get_ydata(), spread["mean"][key])
+        assert sum(ln.get_label().startswith("seed ") for ln in ax.get_lines()) == 3
+    plt.close(fig)
