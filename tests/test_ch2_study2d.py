@@ -129,3 +129,57 @@ def test_noisy_channel_reconstruction_distance_averages_shared_noise_draws():
     want = spearmanr((d_noisy / rmse).numpy(), source.prob(x1).numpy())[0]
     assert row["rho_Dr_noisy"] == pytest.approx(want, abs=1e-6)
     assert row["rho_Dr_noisy"] != pytest.approx(row["rho_Dr"], abs=1e-3)  # the noise changes the map's gain
+
+
+def _record(seed, *, lambdas=(2.0, 20.0), centre=(1.5, 0.5), dr=(-0.2, 0.3), hidden=100):
+    """A record shaped like benchmarks/ch2_study2d.py's, with its members listed highest lambda first."""
+    order = list(range(len(lambdas)))[::-1]
+    return {
+        "seed": seed, "config": {"hidden": hidden, "lambdas": list(lambdas), "steps": 10},
+        "rates": [{"member": f"L1-λ{lambdas[i]:g}", "bits_per_sample": 1.0 + i + seed} for i in order]
+        + [{"member": f"L2-λ{lm:g}", "bits_per_sample": 9.0} for lm in lambdas],
+        "correlations": [{"member": f"L1-λ{lambdas[i]:g}", "family": "L1", "lambda": lambdas[i], "rho_Ds": -0.5,
+                          "rho_Dr": dr[i] + seed, "rho_Din": 0.1 * i} for i in order],
+        "summary": {"fig4_centre_ratio_per_lambda": {f"{lambdas[i]:g}": centre[i] * (1 + seed) for i in order},
+                    "fig4_centre_ratio": float(np.mean(centre)) * (1 + seed), "fig4_tail_median_ratio": 2.0 + seed},
+    }
+
+
+def test_across_seeds_orders_by_lambda_and_summarises_over_seeds():
+    out = s2d.across_seeds([_record(0), _record(1)])
+    assert out["seeds"] == [0, 1] and out["lambdas"] == [2.0, 20.0]
+    np.testing.assert_allclose(out["bits"], [[1.0, 2.0], [2.0, 3.0]])
+    np.testing.assert_allclose(out["rho_Dr"], [[-0.2, 0.3], [0.8, 1.3]])
+    np.testing.assert_allclose(out["centre_ratio"], [[1.5, 0.5], [3.0, 1.0]])
+    np.testing.assert_allclose(out["centre_mean"], [1.0, 2.0])
+    np.testing.assert_allclose(out["tail_median"], [2.0, 3.0])
+    np.testing.assert_allclose(out["mean"]["centre_ratio"], [2.25, 0.75])
+    np.testing.assert_allclose(out["sd"]["centre_ratio"], [1.5 / np.sqrt(2), 0.5 / np.sqrt(2)])  # ddof = 1
+    np.testing.assert_allclose(out["mean"]["centre_mean"], 1.5)
+    # the mean over rates of each seed is the mean of its per-lambda ratios (equal windows, equal weights)
+    np.testing.assert_allclose(out["centre_mean"], out["centre_ratio"].mean(axis=1))
+
+
+def test_across_seeds_refuses_records_that_differ_in_more_than_the_seed():
+    with pytest.raises(ValueError, match="hidden"):
+        s2d.across_seeds([_record(0), _record(1, hidden=64)])
+    with pytest.raises(ValueError, match="repeated seeds"):
+        s2d.across_seeds([_record(0), _record(0)])
+    with pytest.raises(ValueError, match="at least 2"):
+        s2d.across_seeds([_record(0)])
+
+
+def test_without_collapsed_pairs_drops_zero_rate_members_and_recomputes_the_means():
+    rel = {"x": [0.25, 0.75], "lambdas": [2.0, 20.0, 200.0],
+           "raw": [[1e11, 2e11], [1.0, 3.0], [0.5, 0.7]], "fit": [[9e10, 1e11], [1.1, 2.9], [0.6, 0.6]]}
+    rates = [{"member": "L2-λ2", "bits_per_sample": 0.01}, {"member": "L2-λ20", "bits_per_sample": 1.3},
+             {"member": "L2-λ200", "bits_per_sample": 5.1}, {"member": "L1-λ2", "bits_per_sample": 0.6}]
+    kept, dropped = s2d.without_collapsed_pairs(rel, rates)
+    assert dropped == [2.0] and kept["lambdas"] == [20.0, 200.0]
+    np.testing.assert_allclose(kept["mean_raw"], [0.75, 1.85])
+    np.testing.assert_allclose(kept["mean_fit"], [0.85, 1.75])
+    np.testing.assert_allclose(kept["raw"], [[1.0, 3.0], [0.5, 0.7]])
+    kept, dropped = s2d.without_collapsed_pairs(rel, rates, min_bits=0.0)  # nothing dropped: the input's means
+    assert dropped == [] and kept["mean_raw"][0] == pytest.approx((1e11 + 1.5) / 3)
+    with pytest.raises(ValueError, match="nothing to compare"):
+        s2d.without_collapsed_pairs(rel, rates, min_bits=10.0)

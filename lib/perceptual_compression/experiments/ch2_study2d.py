@@ -317,3 +317,66 @@ def relative_performance_along_x(bank: TrainedBank, *, n: int = 3500, x_max: flo
     raw_a, fit_a = np.array(raw), np.array(fits)
     return {"x": centres[keep], "lambdas": lambdas, "raw": raw_a, "fit": fit_a,
             "mean_raw": raw_a.mean(0), "mean_fit": fit_a.mean(0)}
+
+
+def without_collapsed_pairs(rel: dict, rates: list[dict], *, min_bits: float = 0.05) -> tuple[dict, list[float]]:
+    """Fig. 4 (left) without the ``L1``/``L2`` pairs whose weighted member collapsed to (almost) zero rate.
+
+    With ``gamma = 1`` the weight is the density itself (median 0.40 over Student-t samples, against 0.91 for
+    ``p(x)^0.1``), so at the lowest lambdas ``lambda * p(x)`` is too small for the rate term: the ``L2`` member
+    maps every sample to one code, its coded rate is little more than the header and ``P = D / R`` divides by
+    about zero. ``rel`` is
+    :func:`relative_performance_along_x`'s result (or its JSON form), ``rates`` :func:`member_rates`'s. Returns
+    ``rel`` restricted to the pairs whose ``L2`` member codes at least ``min_bits`` bits per sample, with the
+    means over rates recomputed, and the dropped lambdas.
+    """
+    bits = {r["member"]: r["bits_per_sample"] for r in rates}
+    lambdas = [float(v) for v in rel["lambdas"]]
+    keep = [i for i, lm in enumerate(lambdas) if bits[f"L2-λ{lm:g}"] >= min_bits]
+    if not keep:
+        raise ValueError(f"every L2 member codes fewer than {min_bits} bits per sample: nothing to compare")
+    raw, fit = np.asarray(rel["raw"], dtype=float)[keep], np.asarray(rel["fit"], dtype=float)[keep]
+    out = {"x": np.asarray(rel["x"], dtype=float), "lambdas": [lambdas[i] for i in keep], "raw": raw, "fit": fit,
+           "mean_raw": raw.mean(0), "mean_fit": fit.mean(0)}
+    return out, [lm for i, lm in enumerate(lambdas) if i not in keep]
+
+
+def across_seeds(records: list[dict]) -> dict[str, object]:
+    """Fig. 2 and Fig. 4 (left) over several banks that differ only in their seed.
+
+    ``records`` are the JSON records written by ``benchmarks/ch2_study2d.py`` (one per seed; their
+    ``config`` must be identical). Returns the seeds, the lambdas of the ``L1``/``L2`` pairs (ascending),
+    arrays of shape ``(n_seeds, n_lambdas)`` for the coded rate of the ``L1`` member (``bits``), its
+    correlations (``rho_Ds``, ``rho_Dr``, ``rho_Din``) and the Fig. 4 centre ratio per lambda
+    (``centre_ratio``), and per seed the centre ratio averaged over rates (``centre_mean``, the number
+    the paper reports as 0.86) and the median tail ratio (``tail_median``). ``mean``/``sd`` hold the
+    mean and sample standard deviation over seeds of each array (per lambda) and of ``centre_mean``.
+    """
+    if len(records) < 2:
+        raise ValueError(f"across_seeds needs at least 2 records, got {len(records)}")
+    cfg0 = records[0]["config"]
+    for r in records[1:]:
+        diff = sorted(k for k in set(cfg0) | set(r["config"]) if cfg0.get(k) != r["config"].get(k))
+        if diff:
+            raise ValueError(f"the records differ in more than their seed: config keys {diff}")
+    seeds = [int(r["seed"]) for r in records]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"repeated seeds: {seeds}")
+    lambdas = sorted(float(v) for v in cfg0["lambdas"])
+    out: dict[str, object] = {"seeds": seeds, "lambdas": lambdas}
+    arrays: dict[str, list[list[float]]] = {k: [] for k in ("bits", "rho_Ds", "rho_Dr", "rho_Din", "centre_ratio")}
+    for r in records:
+        bits = {row["member"]: row["bits_per_sample"] for row in r["rates"]}
+        corr = {row["lambda"]: row for row in r["correlations"] if row["family"] == "L1"}
+        per_lambda = {float(k): v for k, v in r["summary"]["fig4_centre_ratio_per_lambda"].items()}
+        arrays["bits"].append([bits[corr[lm]["member"]] for lm in lambdas])
+        for k in ("rho_Ds", "rho_Dr", "rho_Din"):
+            arrays[k].append([corr[lm][k] for lm in lambdas])
+        arrays["centre_ratio"].append([per_lambda[lm] for lm in lambdas])
+    out.update({k: np.asarray(v, dtype=float) for k, v in arrays.items()})
+    out["centre_mean"] = np.asarray([r["summary"]["fig4_centre_ratio"] for r in records], dtype=float)
+    out["tail_median"] = np.asarray([r["summary"]["fig4_tail_median_ratio"] for r in records], dtype=float)
+    keys = (*arrays, "centre_mean", "tail_median")
+    out["mean"] = {k: np.mean(out[k], axis=0) for k in keys}
+    out["sd"] = {k: np.std(out[k], axis=0, ddof=1) for k in keys}
+    return out
