@@ -1,12 +1,15 @@
+import importlib.util
 import json
 import math
+import sys
 
 import numpy as np
 import pytest
 import torch
 
+from perceptual_compression.paths import repo_root
 from perceptual_compression.results import ChapterResults, load_all, status_table
-from perceptual_compression.experiments import ch2_images
+from perceptual_compression.experiments import ch2_images, ch2_study2d
 
 
 def test_write_and_read_back(tmp_results):
@@ -130,6 +133,30 @@ def test_committed_run_reads_benchmark_results_and_requires_a_command(tmp_path, 
     assert s2["summary"]["fig4_centre_ratio"] == pytest.approx(mean_raw[x < 1].mean())
     assert s2["summary"]["fig4_tail_median_ratio"] == pytest.approx(np.median(mean_raw[x > 5]))
     assert all(-1 <= r[k] <= 1 for r in l1 for k in ("rho_Ds", "rho_Dr", "rho_Din"))
+    # the same bank with seeds 1-3 (the chapter's spread over seeds): same config, own seed, same summary rules
+    seeded = [s2]
+    for seed in (1, 2, 3):
+        r = results_mod.committed_run(f"ch2_study2d_seed{seed}")
+        assert r is not None and r["seed"] == seed and r["config"] == c2, seed
+        assert r["command"].startswith("python benchmarks/ch2_study2d.py") and f"--seed {seed} " in r["command"] + " "
+        x, mean_raw = np.asarray(r["fig4"]["x"]), np.asarray(r["fig4"]["mean_raw"])
+        assert r["summary"]["fig4_centre_ratio"] == pytest.approx(mean_raw[x < 1].mean())
+        assert r["summary"]["fig4_tail_median_ratio"] == pytest.approx(np.median(mean_raw[x > 5]))
+        assert all(row["decoded_matches"] for row in r["rates"])
+        seeded.append(r)
+    spread = ch2_study2d.across_seeds(seeded)
+    assert spread["seeds"] == [0, 1, 2, 3] and spread["rho_Dr"].shape == (4, 6)
+    np.testing.assert_allclose(spread["centre_mean"], spread["centre_ratio"].mean(axis=1))
+    assert (np.diff(spread["bits"], axis=1) > 0).all()  # the rate grows with lambda for every seed
+    # the same bank (seed 0) with eq. 10 weighted by p(x) as the captions of Figs. 4 and 14 write it (gamma = 1)
+    g1 = results_mod.committed_run("ch2_study2d_gamma1")
+    assert g1 is not None and "--gamma 1" in g1["command"] and g1["seed"] == 0
+    assert {k for k in c2 if g1["config"].get(k) != c2[k]} == {"gamma"} and g1["config"]["gamma"] == 1.0
+    g1_bits = {r["member"]: r["bits_per_sample"] for r in g1["rates"]}
+    # lambda * p(x) is tiny at low lambda: the weighted members code (almost) nothing beyond their header, and the
+    # Fig. 4 ratio D/R of such a member is meaningless; the chapter says so instead of averaging it in
+    assert g1_bits["L2-λ2"] < 0.05 and g1_bits["L2-λ6"] < 0.05 and g1_bits["L2-λ20"] > 0.5
+    assert all(g1_bits[f"L2-λ{lm:g}"] < g1_bits[f"L1-λ{lm:g}"] for lm in c2["lambdas"])
     # chapter 2's committed batch-size-1 run (benchmarks/ch2_small_batch.py): five seeds at the paper's width
     sb = results_mod.committed_run("ch2_small_batch")
     assert sb is not None and sb["command"].startswith("python benchmarks/ch2_small_batch.py")
@@ -155,3 +182,20 @@ def test_committed_run_reads_benchmark_results_and_requires_a_command(tmp_path, 
     (tmp_path / "benchmarks" / "results" / "x.json").write_text('{"value": 1}')
     with pytest.raises(ValueError, match="command"):
         results_mod.committed_run("x")
+
+
+def test_committed_2d_bank_summaries_are_rendered_from_their_records():
+    """Each committed ch2_study2d*.md is exactly what benchmarks/ch2_study2d.py renders from its JSON record."""
+    script = repo_root() / "benchmarks" / "ch2_study2d.py"
+    sys.path.insert(0, str(script.parent))  # its run_record import
+    try:
+        spec = importlib.util.spec_from_file_location("_ch2_study2d_script", script)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(script.parent))
+    records = sorted((repo_root() / "benchmarks" / "results").glob("ch2_study2d*.json"))
+    assert len(records) >= 5
+    for path in records:
+        assert path.with_suffix(".md").read_text() == mod.render_markdown(json.loads(path.read_text())), path.name
+    assert mod._ratio(1.234) == "1.23" and mod._ratio(3.16e11) == "3.16e+11"
