@@ -44,3 +44,21 @@ def test_seed_spread_draws_one_series_per_seed_and_the_mean():
         np.testing.assert_allclose(mean_line[0].get_ydata(), spread["mean"][key])
         assert sum(ln.get_label().startswith("seed ") for ln in ax.get_lines()) == 3
     plt.close(fig)
+
+
+def test_eq13_readings_plots_each_bank_both_ways_round():
+    from perceptual_compression.experiments import ch2_study2d as s2d
+
+    rels = [_rel([[2.0] * 10, [0.5] * 10]), _rel([[4.0] * 10, [1.0] * 10])]
+    printed = [s2d.as_printed_eq13(r, degree=3) for r in rels]
+    fig = plots.eq13_readings(rels, printed, ["seed 0", "seed 1"], paper_gain=0.86)
+    left, right = fig.axes
+    assert left.get_yscale() == right.get_yscale() == "log"
+    for ax, rs in ((left, rels), (right, printed)):
+        lines = {ln.get_label(): ln for ln in ax.get_lines()}
+        for rel, label in zip(rs, ["seed 0", "seed 1"]):
+            np.testing.assert_allclose(lines[label].get_ydata(), rel["mean_raw"])
+    # the mean over rates of 2 and 1/2 is 1.25 one way round and 1.25 the other: neither says "equal"
+    np.testing.assert_allclose(left.get_lines()[0].get_ydata(), 1.25)
+    np.testing.assert_allclose(right.get_lines()[0].get_ydata(), 1.25)
+    plt.close(fig)

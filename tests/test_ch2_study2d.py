@@ -183,3 +183,41 @@ def test_without_collapsed_pairs_drops_zero_rate_members_and_recomputes_the_mean
     assert dropped == [] and kept["mean_raw"][0] == pytest.approx((1e11 + 1.5) / 3)
     with pytest.raises(ValueError, match="nothing to compare"):
         s2d.without_collapsed_pairs(rel, rates, min_bits=10.0)
+
+
+def test_fig4_summary_reads_centre_tail_and_geometric_means():
+    x = [0.25, 0.75, 3.0, 6.0, 8.0]
+    raw = [[2.0, 2.0, 1.0, 4.0, 4.0], [0.5, 0.5, 1.0, 1.0, 0.25]]
+    fit = [[2.0, 1.0, 1.0, 3.0, 4.0], [0.5, 0.2, 1.0, 1.0, 0.25]]
+    out = s2d.fig4_summary({"x": x, "raw": raw, "fit": fit})
+    np.testing.assert_allclose(out["centre_per_lambda"], [2.0, 0.5])
+    assert out["centre_mean"] == pytest.approx(1.25)
+    assert out["tail_median"] == pytest.approx((2.5 + 2.125) / 2)  # mean over rates at x = 6 and 8
+    assert out["centre_geomean"] == pytest.approx(1.0)  # 2 and 1/2: the arithmetic mean says 1.25
+    # per tail window the geometric mean over rates is sqrt(4 * 1) = 2 and sqrt(4 / 4) = 1; the median of their
+    # logs (even count: the middle two averaged) gives sqrt(2)
+    assert out["tail_geomedian"] == pytest.approx(np.sqrt(2.0))
+    assert out["fit_min"] == pytest.approx(0.6) and out["fit_min_x"] == 0.75
+    with pytest.raises(ValueError, match="no window"):
+        s2d.fig4_summary({"x": x, "raw": raw, "fit": fit}, tail_above=10.0)
+
+
+def test_eq13_as_printed_inverts_every_ratio_and_refits():
+    rng = np.random.default_rng(0)
+    x = np.arange(0.25, 35.0, 0.5)
+    raw = np.exp(rng.normal(0.0, 1.0, size=(3, x.size)))
+    from perceptual_compression.analysis.relative_performance import polynomial_smooth
+    rel = {"x": x, "lambdas": [2, 20, 200], "raw": raw, "fit": np.array([polynomial_smooth(x, r) for r in raw])}
+    printed = s2d.as_printed_eq13(rel)
+    np.testing.assert_allclose(printed["raw"] * raw, 1.0)
+    np.testing.assert_allclose(printed["fit"][1], polynomial_smooth(x, 1.0 / raw[1]))
+    assert not np.allclose(printed["fit"], 1.0 / rel["fit"])  # the fit of the reciprocal, not 1 / fit
+    np.testing.assert_allclose(printed["mean_raw"], (1.0 / raw).mean(0))
+    back = s2d.as_printed_eq13(printed)
+    np.testing.assert_allclose(back["raw"], raw)
+    np.testing.assert_allclose(back["fit"], rel["fit"], rtol=1e-6, atol=1e-8)
+    text, inv = s2d.fig4_summary(rel), s2d.fig4_summary(printed)
+    # geometric summaries invert exactly; arithmetic ones do not (Jensen: both exceed 1 / the other)
+    assert inv["centre_geomean"] == pytest.approx(1.0 / text["centre_geomean"])
+    assert inv["tail_geomedian"] == pytest.approx(1.0 / text["tail_geomedian"])
+    assert text["centre_mean"] * inv["centre_mean"] > 1.0

@@ -319,6 +319,54 @@ def relative_performance_along_x(bank: TrainedBank, *, n: int = 3500, x_max: flo
             "mean_raw": raw_a.mean(0), "mean_fit": fit_a.mean(0)}
 
 
+def fig4_summary(rel, *, centre_below: float = 1.0, tail_above: float = 5.0) -> dict[str, object]:
+    """The numbers the chapter reads off Fig. 4 (left) for a result of :func:`relative_performance_along_x`
+    (or its JSON form, or :func:`as_printed_eq13`'s).
+
+    ``centre_per_lambda``: each pair's mean ratio over the windows with ``x < centre_below``;
+    ``centre_mean``: their mean, the "average across rates" at the centre (paper: 0.86);
+    ``tail_median``: the median over the windows with ``x > tail_above`` of the mean over rates (paper: above
+    1, a loss); ``fit_min``/``fit_min_x``: the lowest value of the mean polynomial fit and where it lies.
+    ``centre_geomean``/``tail_geomedian``: the same with geometric means (over windows and rates at the
+    centre; over rates in each tail window, then the median). Arithmetic means of ratios that spread over
+    orders of magnitude are not symmetric under inverting the ratio (a ratio and its reciprocal can both
+    average above 1); geometric means are (inverting every ratio inverts them exactly).
+    """
+    x = np.asarray(rel["x"], dtype=float)
+    raw, fit = np.asarray(rel["raw"], dtype=float), np.asarray(rel["fit"], dtype=float)
+    centre, tail = x < centre_below, x > tail_above
+    if not centre.any() or not tail.any():
+        raise ValueError(f"no window below x = {centre_below} or above x = {tail_above} (windows span "
+                         f"{x.min():g} to {x.max():g})")
+    per_lambda = raw[:, centre].mean(1)
+    mean_raw, mean_fit = raw.mean(0), fit.mean(0)
+    i = int(np.argmin(mean_fit))
+    with np.errstate(divide="ignore"):
+        log_raw = np.log(raw)
+    return {"centre_per_lambda": per_lambda, "centre_mean": float(mean_raw[centre].mean()),
+            "tail_median": float(np.median(mean_raw[tail])), "fit_min": float(mean_fit[i]), "fit_min_x": float(x[i]),
+            "centre_geomean": float(np.exp(log_raw[:, centre].mean())),
+            "tail_geomedian": float(np.exp(np.median(log_raw[:, tail].mean(0))))}
+
+
+def as_printed_eq13(rel, *, degree: int = 20) -> dict[str, object]:
+    """Fig. 4 (left) with eq. 13 read exactly as appendix C prints it: ``P1 / P2``, ``P1`` the network trained
+    with ``L1 = R + lambda D`` (eq. 9), ``P2`` the one trained with ``L2`` (eq. 10), ``P = D / R`` (eq. 12).
+
+    Sec. 5.1 describes the opposite quotient (the weighted network's performance divided by the plain one's,
+    "below 1.0 means a performance gain using the probability"), which is what
+    :func:`relative_performance_along_x` computes; appendix D.1 again cites eq. 13 with ``P1`` the MSE network
+    while D.2 puts the MS-SSIM network in the numerator. This returns ``rel`` with every windowed ratio
+    inverted and the degree-``degree`` fits redone on the inverted values (the fit of a reciprocal is not the
+    reciprocal of the fit). Read this way, values below 1 mean the *plain* network does better.
+    """
+    x = np.asarray(rel["x"], dtype=float)
+    raw = 1.0 / np.asarray(rel["raw"], dtype=float)
+    fit = np.array([polynomial_smooth(x, r, degree) for r in raw])
+    return {"x": x, "lambdas": [float(v) for v in rel["lambdas"]], "raw": raw, "fit": fit,
+            "mean_raw": raw.mean(0), "mean_fit": fit.mean(0)}
+
+
 def without_collapsed_pairs(rel: dict, rates: list[dict], *, min_bits: float = 0.05) -> tuple[dict, list[float]]:
     """Fig. 4 (left) without the ``L1``/``L2`` pairs whose weighted member collapsed to (almost) zero rate.
 
