@@ -62,16 +62,14 @@ def summarise(corr: list[dict], rates: list[dict], rel: dict) -> dict:
     """The chapter's summary numbers from the three measurements."""
     bits = {r["member"]: r["bits_per_sample"] for r in rates}
     corr = sorted(corr, key=lambda r: bits[r["member"]])
-    x = np.asarray(rel["x"])
-    centre, tail = x < 1.0, x > 5.0
-    raw = np.asarray(rel["raw"])
+    fig4 = s2d.fig4_summary(rel)
     return {
         "bits": [bits[r["member"]] for r in corr],
         "rho_Ds": [r["rho_Ds"] for r in corr], "rho_Dr": [r["rho_Dr"] for r in corr],
         "rho_Din": [r["rho_Din"] for r in corr],
-        "fig4_centre_ratio": float(np.mean(np.asarray(rel["mean_raw"])[centre])),
-        "fig4_tail_median_ratio": float(np.median(np.asarray(rel["mean_raw"])[tail])),
-        "fig4_centre_ratio_per_lambda": {f"{lm:g}": float(v) for lm, v in zip(rel["lambdas"], raw[:, centre].mean(1))},
+        "fig4_centre_ratio": fig4["centre_mean"],
+        "fig4_tail_median_ratio": fig4["tail_median"],
+        "fig4_centre_ratio_per_lambda": {f"{lm:g}": float(v) for lm, v in zip(rel["lambdas"], fig4["centre_per_lambda"])},
     }
 
 
@@ -79,6 +77,16 @@ def _ratio(v: float) -> str:
     """A performance ratio for the tables: two decimals, or three significant digits once it is huge (a member
     whose rate collapsed to the header makes ``P = D / R`` explode)."""
     return f"{v:.2f}" if abs(v) < 1e3 else f"{v:.3g}"
+
+
+def _eq13_line(fig4: dict) -> str:
+    """Fig. 4 (left) with eq. 13 as printed (``P_L1 / P_L2``, the reciprocal of Sec. 5.1's quotient) and the
+    orientation-free geometric means."""
+    text, printed = s2d.fig4_summary(fig4), s2d.fig4_summary(s2d.as_printed_eq13(fig4))
+    return ("Eq. 13 as printed, P_L1 / P_L2 (below 1: the plain model better): near the centre "
+            f"{_ratio(printed['centre_mean'])}, tail median {_ratio(printed['tail_median'])}. Geometric means "
+            f"(the same either way round, given here as P_L2 / P_L1): centre {_ratio(text['centre_geomean'])}, "
+            f"tail {_ratio(text['tail_geomedian'])}.")
 
 
 def render_markdown(result: dict) -> str:
@@ -108,6 +116,7 @@ def render_markdown(result: dict) -> str:
           "(paper: 0.86, a gain), per lambda " + ", ".join(f"{k}: {_ratio(v)}" for k, v in
                                                           summary["fig4_centre_ratio_per_lambda"].items())
           + f"; median ratio in the tail (x > 5) {_ratio(summary['fig4_tail_median_ratio'])} (paper: > 1, a loss).", "",
+          _eq13_line(result["fig4"]), "",
           *RunRecord.footer(result, wall_detail=f"{result['train_s'] / 60:.1f} training")]
     return "\n".join(md)
 
