@@ -89,6 +89,19 @@ def _eq13_line(fig4: dict) -> str:
             f"tail {_ratio(text['tail_geomedian'])}.")
 
 
+def _matched_line(matched: dict) -> str:
+    """Fig. 4 (left) with each L2 member against the L1 family interpolated to its coded rate."""
+    sm = s2d.fig4_summary(matched)
+    per = ", ".join(f"{lm:g} ({b:.2f} bits, between {a} and {c}): {_ratio(v)}" for lm, b, (a, c), v in
+                    zip(matched["lambdas"], matched["bits"], matched["between"], sm["centre_per_lambda"]))
+    skipped = (f"; not compared (coded rate outside the L1 family's): {', '.join(matched['skipped'])}"
+               if matched["skipped"] else "")
+    return (f"Fig. 4 (left) at equal rate (each L2 member against the L1 members bracketing its coded rate, log D "
+            f"and R interpolated per window): mean ratio P_L2 / P_L1 near the centre {_ratio(sm['centre_mean'])} "
+            f"(geometric {_ratio(sm['centre_geomean'])}), tail median {_ratio(sm['tail_median'])} "
+            f"(geometric {_ratio(sm['tail_geomedian'])}); per L2 lambda {per}{skipped}.")
+
+
 def render_markdown(result: dict) -> str:
     """The run's markdown summary, from its JSON record alone (``--render`` rewrites it from a committed record)."""
     cfg, summary, rates, corr = result["config"], result["summary"], result["rates"], result["correlations"]
@@ -117,6 +130,7 @@ def render_markdown(result: dict) -> str:
                                                           summary["fig4_centre_ratio_per_lambda"].items())
           + f"; median ratio in the tail (x > 5) {_ratio(summary['fig4_tail_median_ratio'])} (paper: > 1, a loss).", "",
           _eq13_line(result["fig4"]), "",
+          *([_matched_line(result["fig4_rate_matched"]), ""] if "fig4_rate_matched" in result else []),
           *RunRecord.footer(result, wall_detail=f"{result['train_s'] / 60:.1f} training")]
     return "\n".join(md)
 
@@ -170,8 +184,14 @@ def main() -> None:
     x_test = bank.source.sample(cfg.n_eval, generator=torch.Generator().manual_seed(args.seed + 1))
     rates = s2d.member_rates(bank, x_test)
     corr = s2d.sensitivity_correlations(bank, n=cfg.n_eval, delta=cfg.delta, seed=args.seed)
-    rel = s2d.relative_performance_along_x(bank, n=cfg.line_points, window=cfg.line_window)
+    profiles = s2d.line_profiles(bank, n=cfg.line_points, window=cfg.line_window)
+    rel = s2d.relative_from_profiles(profiles)
     summary = summarise(corr, rates, rel)
+    try:
+        matched = s2d.rate_matched_relative(profiles, rates)
+    except ValueError as err:  # no L2 member within the L1 family's rates
+        print(f"rate-matched Fig. 4 not computed: {err}")
+        matched = None
 
     result = {
         "what": "The 2D Student-t study of Hepburn et al. 2022 (Fig. 2, Fig. 4 left) at the paper's width and "
@@ -180,6 +200,12 @@ def main() -> None:
         "steps_done": bank.steps_done, "max_train_minutes": args.max_train_minutes,
         "members": [m.name for m in bank.members], "rates": rates, "correlations": corr,
         "fig4": {k: np.asarray(v).tolist() for k, v in rel.items()}, "summary": summary,
+        "fig4_profiles": {"x": profiles["x"].tolist(),
+                          "members": {k: {q: np.asarray(v[q]).tolist() for q in ("D", "R")}
+                                      for k, v in profiles["members"].items()}},
+        **({} if matched is None else {"fig4_rate_matched": {
+            k: (v if k in ("between", "skipped", "lambdas", "bits") else np.asarray(v).tolist())
+            for k, v in matched.items()}}),
         "final_loss": bank.history.last("loss", 50), "train_s": round(train_s, 1),
         "wall_s": round(time.perf_counter() - t_start, 1), "cpu_s": round(time.process_time() - c_start, 1),
         **run.environment(),

@@ -221,3 +221,44 @@ def test_eq13_as_printed_inverts_every_ratio_and_refits():
     assert inv["centre_geomean"] == pytest.approx(1.0 / text["centre_geomean"])
     assert inv["tail_geomedian"] == pytest.approx(1.0 / text["tail_geomedian"])
     assert text["centre_mean"] * inv["centre_mean"] > 1.0
+
+
+def _profiles():
+    x = np.array([0.25, 0.75, 3.0, 6.0, 8.0])
+    members = {"L1-λ1": {"D": np.full(5, 4.0), "R": np.full(5, 1.0)},
+               "L1-λ10": {"D": np.full(5, 1.0), "R": np.full(5, 3.0)},
+               "L2-λ1": {"D": np.array([1.0, 2.0, 2.0, 4.0, 8.0]), "R": np.full(5, 2.0)},
+               "L2-λ10": {"D": np.full(5, 1.0), "R": np.full(5, 3.0)},
+               "L2-λ100": {"D": np.full(5, 0.1), "R": np.full(5, 6.0)}}
+    rates = [{"member": "L1-λ1", "bits_per_sample": 1.0}, {"member": "L1-λ10", "bits_per_sample": 3.0},
+             {"member": "L2-λ1", "bits_per_sample": 2.0}, {"member": "L2-λ10", "bits_per_sample": 3.0},
+             {"member": "L2-λ100", "bits_per_sample": 6.5}]
+    return {"x": x, "members": members}, rates
+
+
+def test_relative_from_profiles_pairs_equal_lambdas():
+    prof, _ = _profiles()
+    rel = s2d.relative_from_profiles(prof, degree=2)
+    assert rel["lambdas"] == [1.0, 10.0]  # L2-λ100 has no L1 partner
+    np.testing.assert_allclose(rel["raw"][0], (prof["members"]["L2-λ1"]["D"] / 2.0) / (4.0 / 1.0))
+    np.testing.assert_allclose(rel["raw"][1], 1.0)
+
+
+def test_rate_matched_relative_interpolates_the_plain_family_at_the_weighted_rate():
+    prof, rates = _profiles()
+    out = s2d.rate_matched_relative(prof, rates, degree=2)
+    assert out["lambdas"] == [1.0, 10.0] and out["skipped"] == ["L2-λ100"]  # 6.5 bits: beyond L1's range
+    assert out["between"][0] == ["L1-λ1", "L1-λ10"] and out["bits"] == [2.0, 3.0]
+    # L2-λ1 codes 2 bits, half-way between 1 and 3: D = sqrt(4 * 1) = 2 (log-linear), R = (1 + 3) / 2 = 2
+    np.testing.assert_allclose(out["raw"][0], (prof["members"]["L2-λ1"]["D"] / 2.0) / (2.0 / 2.0))
+    # a member at an L1 member's rate with that member's profile is equal to it: ratio 1
+    np.testing.assert_allclose(out["raw"][1], 1.0)
+    np.testing.assert_allclose(out["mean_raw"], out["raw"].mean(0))
+    # the equal-lambda pairing puts L2-λ1 against the 1-bit L1 member (P = 4 / 1 rather than 2 / 2): a quarter
+    np.testing.assert_allclose(s2d.relative_from_profiles(prof, degree=2)["raw"][0], out["raw"][0] / 4)
+    with pytest.raises(ValueError, match="nothing to compare"):
+        s2d.rate_matched_relative(prof, [dict(r, bits_per_sample=9.0) if r["member"].startswith("L2") else r
+                                         for r in rates])
+    with pytest.raises(ValueError, match="distinct coded rates"):
+        s2d.rate_matched_relative(prof, [dict(r, bits_per_sample=1.0) if r["member"].startswith("L1") else r
+                                         for r in rates])

@@ -281,42 +281,100 @@ def pointwise_rate_distortion(model: MLPAutoencoder, x: torch.Tensor) -> tuple[n
     return sse.numpy(), out["bits"][0].cpu().numpy()
 
 
-def relative_performance_along_x(bank: TrainedBank, *, n: int = 3500, x_max: float = 35.0, window: float = 0.5,
-                                 degree: int = 20) -> dict[str, object]:
-    """Relative performance ``P_L2 / P_L1`` along ``(x, 0), x in [0, x_max]`` (Fig. 4 left, Fig. 14).
+def line_profiles(bank: TrainedBank, *, n: int = 3500, x_max: float = 35.0, window: float = 0.5) -> dict[str, object]:
+    """Every member's distortion and rate along ``(x, 0), x in [0, x_max]``, per window of width ``window``.
 
-    Pairs the ``L2`` and ``L1`` members with the same lambda. Eq. 12 defines the performance of a network
-    on a *set* of points as its mean distortion over its mean rate; here the sets are consecutive windows
-    of width ``window`` along the line (a single point's ``D/R`` swings by orders of magnitude depending on
-    how close it lies to a code vector). Returns the window centres ``x``, the ratio per pair (``raw``),
-    its polynomial fit (degree 20 as in Fig. 14a) and the means over pairs ("average across rates").
+    Eq. 12 defines the performance of a network on a *set* of points as its distortion over its rate; the
+    sets here are consecutive windows along the line (a single point's ``D/R`` swings by orders of magnitude
+    depending on how close it lies to a code vector). Returns the window centres ``x`` and, per member name,
+    ``D`` (mean squared error of the coded reconstruction) and ``R`` (mean ``-log2 p(y_hat)`` in bits) per
+    window. These are what :func:`relative_performance_along_x` and :func:`rate_matched_relative` divide.
     """
     line = bank.source.line_along_x(n, x_max)
     xs = line[:, 0].numpy()
     edges = np.arange(0.0, x_max + window, window)
     which = np.clip(np.digitize(xs, edges) - 1, 0, len(edges) - 2)
     centres = 0.5 * (edges[:-1] + edges[1:])
-    keep = np.array([np.any(which == b) for b in range(len(centres))])
+    keep = [b for b in range(len(centres)) if np.any(which == b)]
+    members = {}
+    for i, m in enumerate(bank.members):
+        d, r = pointwise_rate_distortion(bank.model.extract(i), line)
+        members[m.name] = {"D": np.array([d[which == b].mean() for b in keep]),
+                           "R": np.array([r[which == b].mean() for b in keep])}
+    return {"x": centres[keep], "members": members}
 
-    def windowed(v):
-        return np.array([v[which == b].mean() for b in range(len(centres)) if keep[b]])
 
-    raw, fits, lambdas = [], [], []
-    for i in bank.family_indices("L1"):
-        lm = bank.members[i].lmbda
-        try:
-            j = bank.index("L2", lm)
-        except KeyError:
+def _ratios(x, pairs, degree: int) -> dict[str, object]:
+    raw = np.array([relative_performance(d2, r2, d1, r1) for d2, r2, d1, r1 in pairs])
+    fit = np.array([polynomial_smooth(x, r, degree) for r in raw])
+    return {"raw": raw, "fit": fit, "mean_raw": raw.mean(0), "mean_fit": fit.mean(0)}
+
+
+def relative_from_profiles(profiles, *, degree: int = 20) -> dict[str, object]:
+    """Fig. 4 (left) from :func:`line_profiles`: ``P_L2 / P_L1`` per window for the members with the same lambda
+    (the paper's pairing), their degree-``degree`` polynomial fits (Fig. 14a) and the means over pairs
+    ("average across rates")."""
+    members = profiles["members"]
+    lambdas = sorted(float(name[len("L1-λ"):]) for name in members if name.startswith("L1-λ")
+                     and f"L2-λ{name[len('L1-λ'):]}" in members)
+    x = np.asarray(profiles["x"], dtype=float)
+    pairs = []
+    for lm in lambdas:
+        p1, p2 = members[f"L1-λ{lm:g}"], members[f"L2-λ{lm:g}"]
+        pairs.append((p2["D"], p2["R"], p1["D"], p1["R"]))
+    return {"x": x, "lambdas": lambdas, **_ratios(x, pairs, degree)}
+
+
+def relative_performance_along_x(bank: TrainedBank, *, n: int = 3500, x_max: float = 35.0, window: float = 0.5,
+                                 degree: int = 20) -> dict[str, object]:
+    """Relative performance ``P_L2 / P_L1`` along ``(x, 0), x in [0, x_max]`` (Fig. 4 left, Fig. 14), pairing
+    the ``L1`` and ``L2`` members with the same lambda: :func:`relative_from_profiles` of :func:`line_profiles`."""
+    return relative_from_profiles(line_profiles(bank, n=n, x_max=x_max, window=window), degree=degree)
+
+
+def rate_matched_relative(profiles, rates: list[dict], *, degree: int = 20) -> dict[str, object]:
+    """Fig. 4 (left) at equal rate: each ``L2`` member against the ``L1`` family interpolated to its coded rate.
+
+    The paper pairs networks trained with the same lambda. Where the weighted loss moves a network to a lower
+    rate, eq. 12's ``D / R`` is not neutral to that move, so part of the ratio is a rate difference, not a
+    re-allocation. Here each ``L2`` member with coded rate ``r`` (``rates``: :func:`member_rates`'s rows, bits
+    per sample from the real bitstream) is compared with the two ``L1`` members whose coded rates bracket
+    ``r``: per window, their ``log D`` and their ``R`` are interpolated linearly in the coded rate, at weight
+    ``w = (r - r_a) / (r_b - r_a)``; ``P_L1 = D / R`` of that interpolant. ``L2`` members outside the ``L1``
+    family's rate range are not extrapolated: they are listed in ``skipped``. Returns ``x``, the ``lambdas``
+    of the compared ``L2`` members, their coded ``bits``, the bracketing members (``between``), ``raw``,
+    ``fit``, ``mean_raw``, ``mean_fit`` and ``skipped``.
+    """
+    members = profiles["members"]
+    bits = {r["member"]: float(r["bits_per_sample"]) for r in rates}
+    l1 = sorted((name for name in members if name.startswith("L1-")), key=bits.__getitem__)
+    r1 = np.array([bits[name] for name in l1])
+    if len(l1) < 2 or np.any(np.diff(r1) <= 0):
+        raise ValueError(f"need at least two L1 members with distinct coded rates, got {dict(zip(l1, r1))}")
+    l2 = sorted((name for name in members if name.startswith("L2-")), key=lambda name: float(name[len("L2-λ"):]))
+    x = np.asarray(profiles["x"], dtype=float)
+    pairs, lambdas, used_bits, between, skipped = [], [], [], [], []
+    for name in l2:
+        r = bits[name]
+        if not r1[0] <= r <= r1[-1]:
+            skipped.append(name)
             continue
-        d1, r1 = pointwise_rate_distortion(bank.model.extract(i), line)
-        d2, r2 = pointwise_rate_distortion(bank.model.extract(j), line)
-        ratio = relative_performance(windowed(d2), windowed(r2), windowed(d1), windowed(r1))
-        raw.append(ratio)
-        fits.append(polynomial_smooth(centres[keep], ratio, degree))
-        lambdas.append(lm)
-    raw_a, fit_a = np.array(raw), np.array(fits)
-    return {"x": centres[keep], "lambdas": lambdas, "raw": raw_a, "fit": fit_a,
-            "mean_raw": raw_a.mean(0), "mean_fit": fit_a.mean(0)}
+        b = int(min(max(np.searchsorted(r1, r, side="left"), 1), len(r1) - 1))
+        a = b - 1
+        w = (r - r1[a]) / (r1[b] - r1[a])
+        pa, pb = members[l1[a]], members[l1[b]]
+        d1 = np.exp((1 - w) * np.log(np.asarray(pa["D"], dtype=float)) + w * np.log(np.asarray(pb["D"], dtype=float)))
+        rr1 = (1 - w) * np.asarray(pa["R"], dtype=float) + w * np.asarray(pb["R"], dtype=float)
+        p2 = members[name]
+        pairs.append((np.asarray(p2["D"], dtype=float), np.asarray(p2["R"], dtype=float), d1, rr1))
+        lambdas.append(float(name[len("L2-λ"):]))
+        used_bits.append(r)
+        between.append([l1[a], l1[b]])
+    if not pairs:
+        raise ValueError(f"no L2 member codes within the L1 family's range {r1[0]:.3g}-{r1[-1]:.3g} bits: "
+                         f"nothing to compare (L2 rates: {', '.join(f'{bits[n]:.3g}' for n in l2)})")
+    return {"x": x, "lambdas": lambdas, "bits": used_bits, "between": between, **_ratios(x, pairs, degree),
+            "skipped": skipped}
 
 
 def fig4_summary(rel, *, centre_below: float = 1.0, tail_above: float = 5.0) -> dict[str, object]:
