@@ -22,13 +22,18 @@ members :func:`train_bank` always trains (``--inverse-lambdas`` adds ``L3``, eq.
 The committed runs: seed 0 (``ch2_study2d``), the same settings with seeds 1-3 (``ch2_study2d_seed{1,2,3}``,
 which the chapter compares across seeds) and seed 0 with ``--gamma 1`` (``ch2_study2d_gamma1``: eq. 10 with
 the weight ``p(x)`` that the captions of Figs. 4 and 14 write, ``D = p(x)·||x1 - x2||²``, instead of the
-``p(x)^0.1`` of appendix C's text).
+``p(x)^0.1`` of appendix C's text), and seeds 0 and 1 with eight lambdas per objective, 0.5 to 600
+(``ch2_study2d_matched{,_seed1}``: the low-rate ``L2`` members then have ``L1`` members on both sides of their
+coded rate, for :func:`~perceptual_compression.experiments.ch2_study2d.rate_matched_relative`; these records
+also hold every member's windowed ``D`` and ``R`` along the line, ``fig4_profiles``).
 
 Usage::
 
     python benchmarks/ch2_study2d.py --threads 1 --steps 15000                     # the committed run
     python benchmarks/ch2_study2d.py --threads 1 --steps 15000 --seed 1 --out benchmarks/results/ch2_study2d_seed1
     python benchmarks/ch2_study2d.py --threads 1 --steps 15000 --gamma 1 --out benchmarks/results/ch2_study2d_gamma1
+    python benchmarks/ch2_study2d.py --threads 1 --steps 15000 --lambdas 0.5,1,2,6,20,60,200,600 \
+        --out benchmarks/results/ch2_study2d_matched                               # (and --seed 1 ..._seed1)
     python benchmarks/ch2_study2d.py --steps 20 --n-eval 2000 --out /tmp/s2d       # smoke run
     python benchmarks/ch2_study2d.py --render benchmarks/results/ch2_study2d_gamma1.json  # rewrite its .md
 """

@@ -209,3 +209,26 @@ def test_committed_2d_bank_summaries_are_rendered_from_their_records():
     for path in records:
         assert path.with_suffix(".md").read_text() == mod.render_markdown(json.loads(path.read_text())), path.name
     assert mod._ratio(1.234) == "1.23" and mod._ratio(3.16e11) == "3.16e+11"
+
+
+def test_committed_rate_matched_and_factorized_runs():
+    """The rate-matched 2D banks and the factorized pairs: their records agree with the library's summaries."""
+    from perceptual_compression import results as results_mod
+
+    for name in ("ch2_study2d_matched", "ch2_study2d_matched_seed1"):
+        r = results_mod.committed_run(name)
+        assert r is not None and "--lambdas 0.5,1,2,6,20,60,200,600" in r["command"]
+        m = ch2_study2d.rate_matched_relative(r["fig4_profiles"], r["rates"])
+        np.testing.assert_allclose(m["raw"], r["fig4_rate_matched"]["raw"])
+        eq = ch2_study2d.relative_from_profiles(r["fig4_profiles"])
+        np.testing.assert_allclose(eq["raw"], r["fig4"]["raw"])
+        sm = ch2_study2d.fig4_summary(m)
+        assert 0.85 < sm["centre_mean"] < 0.95 and sm["tail_median"] > 1  # the paper's shape at equal rate
+    fp = results_mod.committed_run("ch2_factorized")
+    assert fp is not None and fp["config"]["n_low"] == 128 and fp["config"]["m_low"] == 192
+    mean = np.asarray(fp["contrast"]["ratio"]).mean(0)
+    np.testing.assert_allclose(fp["contrast"]["mean"], mean)
+    assert fp["summary"]["contrast_min"] == pytest.approx(mean.min())
+    for ref, rows in fp["obs5"].items():
+        assert fp["summary"]["obs5"][ref]["max_rho_Din"] == pytest.approx(max(r["rho_Din"] for r in rows if r["model"] != "RMSE"))
+    assert all(0 < row["bpp"] < 2 for row in fp["kodak"].values())

@@ -152,13 +152,11 @@ def seed_spread(spread, paper_dr=(0.49, 0.31), paper_gain=None):
     return fig
 
 
-def eq13_readings(texts, printeds, labels, paper_gain=None):
-    """Fig. 4 (left) both ways round: the mean over rates of the windowed ratio, Sec. 5.1's ``P_L2 / P_L1`` (left)
-    and eq. 13 as printed, ``P_L1 / P_L2`` (right), one line per bank (``labels``), on a log axis."""
+def ratio_curves_side_by_side(left, right, labels, titles, paper_gain=None, ylabel="ratio, mean over rates"):
+    """Two readings of Fig. 4 (left) side by side: in each panel, the mean over rates of the windowed ratio
+    (``mean_raw``) of each result in ``left``/``right``, one line per ``labels`` entry, on a log axis."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True)
-    for ax, rels, title in zip(axes, (texts, printeds),
-                               (r"Sec. 5.1: $P_{L2}/P_{L1}$ (below 1: weighted model better)",
-                                r"eq. 13 as printed: $P_{L1}/P_{L2}$ (below 1: plain model better)")):
+    for ax, rels, title in zip(axes, (left, right), titles):
         for rel, label in zip(rels, labels):
             ax.plot(rel["x"], rel["mean_raw"], lw=0.9, label=label)
         ax.axhline(1, ls="--", color="0.5")
@@ -168,10 +166,18 @@ def eq13_readings(texts, printeds, labels, paper_gain=None):
         ax.set_yscale("log")
         ax.set_xlabel("x (points (x, 0)); shaded: the centre, x < 1")
         ax.set_title(title, fontsize=9)
-    axes[0].set_ylabel("ratio, mean over rates")
+    axes[0].set_ylabel(ylabel)
     axes[1].legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def eq13_readings(texts, printeds, labels, paper_gain=None):
+    """Fig. 4 (left) both ways round: Sec. 5.1's ``P_L2 / P_L1`` (left) and eq. 13 as printed, ``P_L1 / P_L2``
+    (right), one line per bank (``labels``)."""
+    return ratio_curves_side_by_side(
+        texts, printeds, labels, (r"Sec. 5.1: $P_{L2}/P_{L1}$ (below 1: weighted model better)",
+                                  r"eq. 13 as printed: $P_{L1}/P_{L2}$ (below 1: plain model better)"), paper_gain)
 
 
 def observation5(rates, rows_by_model, reference_name: str, paper_max=None):

@@ -340,7 +340,8 @@ def rate_matched_relative(profiles, rates: list[dict], *, degree: int = 20) -> d
     re-allocation. Here each ``L2`` member with coded rate ``r`` (``rates``: :func:`member_rates`'s rows, bits
     per sample from the real bitstream) is compared with the two ``L1`` members whose coded rates bracket
     ``r``: per window, their ``log D`` and their ``R`` are interpolated linearly in the coded rate, at weight
-    ``w = (r - r_a) / (r_b - r_a)``; ``P_L1 = D / R`` of that interpolant. ``L2`` members outside the ``L1``
+    ``w = (r - r_a) / (r_b - r_a)`` (log-linear in ``D`` is exact where distortion falls exponentially with
+    rate, ``D ~ 2^(-c R)``, as at high rate); ``P_L1 = D / R`` of that interpolant. ``L2`` members outside the ``L1``
     family's rate range are not extrapolated: they are listed in ``skipped``. Returns ``x``, the ``lambdas``
     of the compared ``L2`` members, their coded ``bits``, the bracketing members (``between``), ``raw``,
     ``fit``, ``mean_raw``, ``mean_fit`` and ``skipped``.
