@@ -235,11 +235,7 @@ def main() -> None:
         "summary": summary, "wall_s": round(time.perf_counter() - t_start, 1),
         "cpu_s": round(time.process_time() - c_start, 1), **run.environment(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    md = render_markdown(result)
-    args.out.with_suffix(".md").write_text(md)
-    print(md)
+    RunRecord.save(args.out, result, render_markdown(result))
 
 
 if __name__ == "__main__":

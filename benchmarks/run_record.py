@@ -13,6 +13,7 @@ Usage in a script run as ``python benchmarks/<name>.py``::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shlex
@@ -51,6 +52,14 @@ class RunRecord:
                        f"load average at start {self.load}",
             "python": platform.python_version(), "torch": torch.__version__, "date": self.started,
         }
+
+    @staticmethod
+    def save(out: Path, result: dict, markdown: str) -> None:
+        """Write ``out.json`` (the record) and ``out.md`` (its summary), creating the folder; print the summary."""
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+        out.with_suffix(".md").write_text(markdown)
+        print(markdown)
 
     @staticmethod
     def machine_line(result: dict) -> str:

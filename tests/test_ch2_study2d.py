@@ -262,3 +262,16 @@ def test_rate_matched_relative_interpolates_the_plain_family_at_the_weighted_rat
     with pytest.raises(ValueError, match="distinct coded rates"):
         s2d.rate_matched_relative(prof, [dict(r, bits_per_sample=1.0) if r["member"].startswith("L1") else r
                                          for r in rates])
+
+
+def test_compare_pairings_sets_both_pairings_side_by_side():
+    prof, rates = _profiles()
+    eq = s2d.relative_from_profiles(prof, degree=2)
+    mt = s2d.rate_matched_relative(prof, rates, degree=2)
+    rows, summary = s2d.compare_pairings(eq, mt)
+    assert [r["L2 λ"] for r in rows] == [1.0, 10.0] and rows[0]["L1 on either side"] == "L1-λ1, L1-λ10"
+    # L2-λ1's centre windows: D 1 and 2 over R 2 -> P 0.5, 1; equal lambda divides by 4 / 1, equal rate by 2 / 2
+    assert rows[0]["centre, equal λ"] == pytest.approx(0.75 / 4) and rows[0]["centre, equal rate"] == pytest.approx(0.75)
+    assert rows[1]["centre, equal λ"] == rows[1]["centre, equal rate"] == pytest.approx(1.0)
+    assert summary["centre, equal λ (same members)"] == pytest.approx((0.75 / 4 + 1) / 2)
+    assert summary["centre, equal rate"] == pytest.approx((0.75 + 1) / 2) and summary["not compared"] == "L2-λ100"

@@ -378,6 +378,25 @@ def rate_matched_relative(profiles, rates: list[dict], *, degree: int = 20) -> d
             "skipped": skipped}
 
 
+def compare_pairings(equal_lambda, equal_rate) -> tuple[list[dict], dict]:
+    """Fig. 4 (left) paired by equal lambda (:func:`relative_from_profiles`) beside the same bank at equal coded
+    rate (:func:`rate_matched_relative`). Returns one row per compared ``L2`` member (its lambda, coded bits,
+    the ``L1`` members on either side, the centre ratio both ways) and one summary row: the equal-lambda centre
+    mean over the *same* members, the equal-rate centre mean (arithmetic and geometric), both tail medians and
+    the members not compared."""
+    se, sm = fig4_summary(equal_lambda), fig4_summary(equal_rate)
+    eq_centre = {float(lm): float(v) for lm, v in zip(equal_lambda["lambdas"], se["centre_per_lambda"])}
+    rows = [{"L2 λ": lm, "L2 bits": b, "L1 on either side": f"{lo}, {hi}", "centre, equal λ": eq_centre.get(lm, np.nan),
+             "centre, equal rate": float(v)}
+            for lm, b, (lo, hi), v in zip(equal_rate["lambdas"], equal_rate["bits"], equal_rate["between"],
+                                          sm["centre_per_lambda"])]
+    summary = {"centre, equal λ (same members)": float(np.mean([eq_centre.get(lm, np.nan) for lm in equal_rate["lambdas"]])),
+               "centre, equal rate": sm["centre_mean"], "geometric, equal rate": sm["centre_geomean"],
+               "tail, equal λ": se["tail_median"], "tail, equal rate": sm["tail_median"],
+               "not compared": ", ".join(equal_rate["skipped"]) or "-"}
+    return rows, summary
+
+
 def fig4_summary(rel, *, centre_below: float = 1.0, tail_above: float = 5.0) -> dict[str, object]:
     """The numbers the chapter reads off Fig. 4 (left) for a result of :func:`relative_performance_along_x`
     (or its JSON form, or :func:`as_printed_eq13`'s).
