@@ -32,7 +32,7 @@ an interrupted one (its noise stream restarts from the seed: the batches are i.i
 Usage::
 
     python benchmarks/ch2_entropy_limited.py --threads 1                       # the committed run
-    python benchmarks/ch2_entropy_limited.py --steps 5 --eval-images 2 --eval-size 64 --out /tmp/el  # smoke run
+    python benchmarks/ch2_entropy_limited.py --steps 5 --eval-images 2 --eval-size 192 --out /tmp/el  # smoke run (5-scale MS-SSIM needs > 160 px)
     python benchmarks/ch2_entropy_limited.py --rerender   # the verdict and md again from the committed json
     python benchmarks/ch2_entropy_limited.py --threads 1 --rescore  # add the diagnostics from the run's checkpoints
 """
@@ -280,9 +280,12 @@ def verdict(rows: list[dict]) -> dict[str, bool]:
 
 
 def write(result: dict, out: Path) -> None:
-    """Writes the record as ``out.json`` and its table as ``out.md`` (both derived from ``result`` alone)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    """Writes the record as ``out.json`` and its table as ``out.md`` (:func:`render_markdown`)."""
+    RunRecord.save(out, result, render_markdown(result))
+
+
+def render_markdown(result: dict) -> str:
+    """The run's summary (``out.md``), derived from its record alone."""
     cfg, rows = result["config"], result["rows"]
     centers = cfg["centers"][0]
     bound = round(64 * math.log2(len(centers)) / 256 * cfg["m"] / 64, 3)
@@ -336,8 +339,7 @@ def write(result: dict, out: Path) -> None:
           "\n".join(table), "", verdict_md, "", soft_md, "", *([restored_md, ""] if restored_md else []), LR_CHOICE if cfg["lr"] == 5e-4 else "", "",
           *RunRecord.footer(result, cpu_detail=f"in the main process ({result['jobs']} models trained in parallel "
                             "processes)" if result.get("jobs", 1) > 1 else "in all")]
-    out.with_suffix(".md").write_text("\n".join(md))
-    print("\n".join(md))
+    return "\n".join(md)
 
 
 if __name__ == "__main__":

@@ -140,9 +140,14 @@ def main() -> None:
         "cpu_s": round(time.process_time() - c_start + sum(r["cpu_s"] for r in rows if r["seed"] in todo), 1),
         **run.environment(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    RunRecord.save(args.out, result, render_markdown(result))
 
+
+def render_markdown(result: dict) -> str:
+    """The run's summary (``out.md``), derived from its record alone."""
+    cfg = SmallBatchConfig(**result["config"])
+    rows, summary, eval_label = result["rows"], result["summary"], result["eval"]
+    seeds = [r["seed"] for r in rows]
     table = ["| seed | final test MSE, MSE model | final test MSE, NLPD model | final ratio | mean ratio | time |",
              "|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
@@ -162,9 +167,8 @@ def main() -> None:
           f"{100 * s['fraction_of_evals_below_1']:.0f}% of the evaluations ({first} on). Final test MSE (mean over "
           f"seeds): MSE model {s['final_test_mse']['mse']:.5f}, NLPD model {s['final_test_mse']['nlpd']:.5f}.", "",
           LR_CHOICE if cfg.lr == 1e-4 else "", "",
-          *RunRecord.footer(result, wall_detail=f"{args.jobs} parallel job(s)", cpu_detail="in all")]
-    args.out.with_suffix(".md").write_text("\n".join(md))
-    print("\n".join(md))
+          *RunRecord.footer(result, wall_detail=f"{result['jobs']} parallel job(s)", cpu_detail="in all")]
+    return "\n".join(md)
 
 
 if __name__ == "__main__":

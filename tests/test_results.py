@@ -232,3 +232,21 @@ def test_committed_rate_matched_and_factorized_runs():
     for ref, rows in fp["obs5"].items():
         assert fp["summary"]["obs5"][ref]["max_rho_Din"] == pytest.approx(max(r["rho_Din"] for r in rows if r["model"] != "RMSE"))
     assert all(0 < row["bpp"] < 2 for row in fp["kodak"].values())
+
+
+@pytest.mark.parametrize("script, pattern", [("ch2_entropy_limited", "ch2_entropy_limited*.json"),
+                                             ("ch2_small_batch", "ch2_small_batch*.json")])
+def test_committed_summaries_are_rendered_from_their_records(script, pattern):
+    """Each committed summary .md is exactly what its benchmark script renders from the JSON record beside it."""
+    path = repo_root() / "benchmarks" / f"{script}.py"
+    sys.path.insert(0, str(path.parent))  # its run_record import
+    try:
+        spec = importlib.util.spec_from_file_location(f"_{script}_script", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(path.parent))
+    records = sorted((repo_root() / "benchmarks" / "results").glob(pattern))
+    assert records
+    for rec in records:
+        assert rec.with_suffix(".md").read_text() == mod.render_markdown(json.loads(rec.read_text())), rec.name
