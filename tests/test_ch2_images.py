@@ -193,3 +193,34 @@ class _Scale(torch.nn.Module):
 
     def forward(self, x):
         return self.c * x
+
+
+def test_block_mean_scores_code_for_real_and_beat_grey(test_images):
+    from perceptual_compression.coding import BlockMeanCodec, header_size
+
+    ims = list(test_images)
+    s = img.block_mean_scores(ims, 16, msssim_levels="auto")
+    nbytes = 3 * 4 * 4 + header_size((64, 64, 3), [48])  # 4 x 4 blocks of 16 px, one byte per mean
+    assert s["bpp"] == pytest.approx(8 * nbytes / 64**2, abs=1e-12)
+    codec = BlockMeanCodec(16)
+    psnrs = [float(img._quality(x[None], codec.decompress(codec.compress(x)), "auto")["psnr"]) for x in ims]
+    assert s["psnr"] == pytest.approx(float(np.mean(psnrs)), abs=1e-9)
+    grey = img.flat_grey_scores(ims, msssim_levels="auto")
+    assert s["psnr"] > grey["psnr"] + 3 and s["nlpd"] < grey["nlpd"] and s["ms_ssim"] > grey["ms_ssim"]
+    finer = img.block_mean_scores(ims, 8, msssim_levels="auto")
+    assert finer["psnr"] > s["psnr"] and finer["bpp"] > s["bpp"]
+
+
+def test_noise_objective_gains_mse_barely_rewards_the_low_pass_code():
+    g = img.noise_objective_gains(size=64, batch=4, seed=0)
+    assert set(g) == {"mse", "ms-ssim", "nlpd"}
+    assert g["mse"]["grey"] == pytest.approx(1 / 12, rel=0.02)  # Var U(0, 1): a flat grey guess of i.i.d. noise
+    for row in g.values():
+        assert 0 < row["block16_gain"] < row["block8_gain"] < 1  # finer means remove more of the loss
+        assert row["block16_gain"] == pytest.approx(1 - row["block16"] / row["grey"], abs=1e-12)
+    # the block means of 256 i.i.d. pixels have variance (1/12)/256: a perfect code of them removes < 1 % of
+    # the MSE on noise, while NLPD's normalisation makes the same code worth several per cent
+    assert g["mse"]["block16_gain"] < 0.01
+    assert g["nlpd"]["block16_gain"] > 0.05 and g["nlpd"]["block16_gain"] > 10 * g["mse"]["block16_gain"]
+    with pytest.raises(ValueError, match="valid values are"):
+        img.noise_objective_gains(distortions=("l1",))

@@ -8,7 +8,9 @@
 - :func:`train_entropy_limited` / :func:`evaluate_codec`: the entropy-limited autoencoders of Sec. 5.2 trained
   on natural patches or on uniform noise (Table 1, Figs. 5, 18, 19); :func:`flat_grey_scores`: the flat grey
   image, Table 1's zero-bit reference level; :func:`mean_restored_psnr`: PSNR with each image's channel
-  means restored (how much of a model's error is brightness and colour cast rather than structure).
+  means restored (how much of a model's error is brightness and colour cast rather than structure);
+  :func:`block_mean_scores`: the untrained 16 x 16 block-mean code, a second reference for Table 1, and
+  :func:`noise_objective_gains`: how much each training distortion rewards that code on uniform noise.
 - :func:`small_batch_run`: batch-size-1 training with NLPD vs MSE (appendix E.1, Fig. 20).
 
 Training images are patches of the training set the chapter is given (the book uses scikit-image's
@@ -202,6 +204,56 @@ def flat_grey_scores(images: Sequence[Tensor], level: float = 0.5, *, msssim_lev
         x = x.unsqueeze(0) if x.dim() == 3 else x
         rows.append(_quality(x, torch.full_like(x, level), msssim_levels))
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+
+
+@torch.no_grad()
+def block_mean_scores(images: Sequence[Tensor], factor: int = 16, bits: int = 8, *,
+                      msssim_levels: int | str = 5) -> dict[str, float]:
+    """Real bpp, PSNR, MS-SSIM and NLPD of :class:`~perceptual_compression.coding.BlockMeanCodec` (each
+    ``factor x factor`` block's mean colour, ``bits`` bits, bilinear reconstruction), coded for real and
+    scored like :func:`evaluate_codec` (means over images). No training: at ``factor = 16`` it is the
+    low-pass code an autoencoder of Table 1 (16x downsampling, 64 bits per block) can always afford."""
+    from ..coding import BlockMeanCodec
+
+    codec = BlockMeanCodec(factor, bits)
+    rows = []
+    for x in images:
+        x = (x.unsqueeze(0) if x.dim() == 3 else x).float().cpu()
+        data = codec.compress(x)
+        x_hat = codec.decompress(data)
+        rows.append({"bpp": codec.bits_per_pixel(data, *x.shape[-2:]), **_quality(x, x_hat, msssim_levels)})
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+
+
+@torch.no_grad()
+def noise_objective_gains(size: int = 64, batch: int = 32, factors: Sequence[int] = (16, 8), *, seed: int = 0,
+                          distortions: Sequence[str] = ("mse", "ms-ssim", "nlpd")) -> dict[str, dict[str, float]]:
+    """Each training distortion of Sec. 5.2 on i.i.d. ``U(0, 1)`` images (``batch`` of ``size``²) for a flat
+    grey reconstruction and for the block means at each factor (unquantized, bilinear, as
+    :class:`~perceptual_compression.coding.BlockMeanCodec` decodes them).
+
+    Returns ``{distortion: {"grey": D, "block16": D, ..., "block16_gain": 1 - D_block/D_grey, ...}}``: the
+    fraction of the grey-level training loss that a perfect low-pass code removes, i.e. how strongly the
+    noise objective pushes a model towards the code that carries a natural image's PSNR."""
+    from ..coding import BlockMeanCodec
+
+    bad = [d for d in distortions if d not in ("mse", "ms-ssim", "nlpd")]
+    if bad:
+        raise ValueError(f"distortions {bad} are not valid; valid values are: 'mse', 'ms-ssim', 'nlpd'")
+    x = uniform_noise_batch(batch, size, torch.Generator().manual_seed(seed))
+    recs = {"grey": torch.full_like(x, 0.5)}
+    for f in factors:
+        codec = BlockMeanCodec(int(f))
+        means = torch.cat([codec.block_means(xi) for xi in x])
+        up = torch.nn.functional.interpolate(means, size=(means.shape[-2] * f, means.shape[-1] * f),
+                                             mode="bilinear", align_corners=False)
+        recs[f"block{f}"] = up[..., :size, :size]
+    out = {}
+    for d in distortions:
+        row = {k: float(distortion(d, x, r, msssim_levels="auto").mean()) for k, r in recs.items()}
+        row |= {f"block{f}_gain": 1.0 - row[f"block{f}"] / row["grey"] for f in factors}
+        out[d] = row
+    return out
 
 
 GREY_MARGIN_DB = 0.5
