@@ -224,3 +224,33 @@ def test_noise_objective_gains_mse_barely_rewards_the_low_pass_code():
     assert g["nlpd"]["block16_gain"] > 0.05 and g["nlpd"]["block16_gain"] > 10 * g["mse"]["block16_gain"]
     with pytest.raises(ValueError, match="valid values are"):
         img.noise_objective_gains(distortions=("l1",))
+
+
+def test_nlpd_level_profiles_locate_the_block_means_in_the_coarse_bands():
+    from perceptual_compression.metrics.nlpd import nlpd_levels
+
+    x = img.uniform_noise_batch(4, 64, torch.Generator().manual_seed(0))
+    coders = img.reference_coders(((16, 8),))
+    assert list(coders) == ["flat grey", "16×16 block means, 8 bit"]
+    prof = img.nlpd_level_profiles(x, coders | {"identity": lambda v: v})
+    assert prof["identity"] == pytest.approx([0.0] * 6, abs=1e-6)
+    want = torch.cat([nlpd_levels(v[None], torch.full_like(v[None], 0.5)) for v in x]).mean(0)
+    assert prof["flat grey"] == pytest.approx(want.tolist(), abs=1e-6)
+    grey, block = np.array(prof["flat grey"]), np.array(prof["16×16 block means, 8 bit"])
+    # the block means leave the two finest bands as grey does and lower the coarse ones
+    assert np.allclose(block[:2], grey[:2], rtol=0.02) and np.all(block[3:] < 0.9 * grey[3:])
+
+
+def test_block_mean_fidelity_reads_the_amplitude_of_the_coarse_structure():
+    x = img.uniform_noise_batch(3, 64, torch.Generator().manual_seed(1))
+    fid = img.block_mean_fidelity(x, {"identity": lambda v: v,
+                                      "damped": lambda v: 0.5 + 0.1 * (v - 0.5),  # a tenth of every deviation
+                                      "brighter": lambda v: v + 0.05,  # an overall shift does not count
+                                      "grey": lambda v: torch.full_like(v, 0.5)}, factor=16)
+    assert fid["identity"] == pytest.approx({"slope": 1.0, "std_ratio": 1.0, "corr": 1.0}, abs=1e-9)
+    assert fid["damped"] == pytest.approx({"slope": 0.1, "std_ratio": 0.1, "corr": 1.0}, abs=1e-6)
+    assert fid["brighter"]["slope"] == pytest.approx(1.0, abs=0.02)  # up to the clamp at 1
+    assert fid["grey"] == pytest.approx({"slope": 0.0, "std_ratio": 0.0, "corr": 0.0}, abs=1e-9)
+    # the 16x16 block-mean code reproduces the block means up to its 8-bit quantization
+    code = img.reference_coders(((16, 8),))["16×16 block means, 8 bit"]
+    assert img.block_mean_fidelity(x, {"c": code})["c"]["corr"] > 0.9

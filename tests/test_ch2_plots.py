@@ -62,3 +62,18 @@ def test_eq13_readings_plots_each_bank_both_ways_round():
     np.testing.assert_allclose(left.get_lines()[0].get_ydata(), 1.25)
     np.testing.assert_allclose(right.get_lines()[0].get_ydata(), 1.25)
     plt.close(fig)
+
+
+def test_nlpd_levels_plots_one_line_per_reconstruction_and_panel():
+    levels = {"noise": {"flat grey": [2.0, 1.5, 1.0, 0.6, 0.4, 0.02], "16×16 block means, 8 bit": [2.0, 1.5, 1.0, 0.5, 0.2, 0.005]},
+              "test": {"flat grey": [0.9, 0.8, 0.9, 1.0, 1.2, 0.4]}, "noise_images": "32 images",
+              "block_means": {"noise": {"flat grey": {"slope": 0.0}}}}
+    fig = plots.nlpd_levels(levels, {"noise": "uniform noise"})
+    assert len(fig.axes) == 2  # neither the description string nor the block-mean fidelity is a panel
+    left, right = fig.axes
+    assert left.get_title() == "uniform noise" and right.get_title() == "test" and left.get_yscale() == "log"
+    lines = {ln.get_label(): ln for ln in left.get_lines()}
+    np.testing.assert_allclose(lines["16×16 block means, 8 bit"].get_ydata(), [2.0, 1.5, 1.0, 0.5, 0.2, 0.005])
+    np.testing.assert_allclose(lines["flat grey"].get_xdata(), np.arange(1, 7))
+    assert len(right.get_lines()) == 1
+    plt.close(fig)

@@ -238,6 +238,30 @@ def test_committed_rate_matched_and_factorized_runs():
     assert all(0 < row["bpp"] < 2 for row in fp["kodak"].values())
 
 
+def test_committed_level_profiles_rerun_the_5000_step_run():
+    """The per-level record reruns the committed 5,000-step settings (deterministic: the same scores) and holds
+    the chapter's reading: the NLPD model codes the block means of noise, not those of the test images."""
+    from perceptual_compression import results as results_mod
+
+    lv, base = results_mod.committed_run("ch2_entropy_limited_levels"), results_mod.committed_run("ch2_entropy_limited")
+    assert lv is not None and "--rescore" in lv["rescored"]["command"] and "levels" in lv["rescored"]["fields"]
+    assert lv["settings_tag"] == base["settings_tag"]  # the same training settings (checkpointing aside)
+    for a, b in zip(lv["rows"], base["rows"], strict=True):
+        assert a["loss"] == b["loss"] and a["psnr"] == b["psnr"] and a["nlpd"] == b["nlpd"] and a["bpp"] == b["bpp"]
+    levels = lv["levels"]
+    names = ["flat grey", "16×16 block means, 8 bit", "8×8 block means, 5 bit",
+             "trained with mse", "trained with ms-ssim", "trained with nlpd"]
+    for where in ("noise", "test"):
+        assert list(levels[where]) == names and all(len(r) == 6 for r in levels[where].values())
+        assert list(levels["block_means"][where]) == names
+    noise, test = levels["noise"], levels["test"]
+    assert all(a < b for a, b in zip(noise["trained with nlpd"][2:5], noise["16×16 block means, 8 bit"][2:5]))
+    fid = levels["block_means"]
+    assert fid["noise"]["trained with nlpd"]["slope"] > 0.6 and fid["test"]["trained with nlpd"]["slope"] < 0.05
+    assert fid["test"]["16×16 block means, 8 bit"]["slope"] > 0.9
+    assert test["trained with nlpd"][5] == pytest.approx(test["flat grey"][5], rel=0.01)  # the mean is not sent
+
+
 @pytest.mark.parametrize("script, pattern", [("ch2_entropy_limited", "ch2_entropy_limited*.json"),
                                              ("ch2_small_batch", "ch2_small_batch*.json")])
 def test_committed_summaries_are_rendered_from_their_records(script, pattern):

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..analysis.contrast import contrast_axis
 from ..analysis.correlation import spearman
@@ -253,6 +254,63 @@ def noise_objective_gains(size: int = 64, batch: int = 32, factors: Sequence[int
         row = {k: float(distortion(d, x, r, msssim_levels="auto").mean()) for k, r in recs.items()}
         row |= {f"block{f}_gain": 1.0 - row[f"block{f}"] / row["grey"] for f in factors}
         out[d] = row
+    return out
+
+
+def reference_coders(codes: Sequence[tuple[int, int]] = ((16, 8), (8, 5))) -> dict[str, Callable[[Tensor], Tensor]]:
+    """The untrained references of Table 1 as functions ``x -> x_hat`` of one image ``(1, C, H, W)``: the flat
+    grey image and, for each ``(factor, bits)``, the block means coded for real by
+    :class:`~perceptual_compression.coding.BlockMeanCodec`."""
+    from ..coding import BlockMeanCodec
+
+    coders = {"flat grey": lambda x: torch.full_like(x, 0.5)}
+    for f, b in codes:
+        codec = BlockMeanCodec(int(f), int(b))
+        coders[f"{f}×{f} block means, {b} bit"] = lambda x, c=codec: c.decompress(c.compress(x)).to(x.device)
+    return coders
+
+
+@torch.no_grad()
+def nlpd_level_profiles(images: Sequence[Tensor] | Tensor,
+                        coders: dict[str, Callable[[Tensor], Tensor]]) -> dict[str, list[float]]:
+    """Per-level NLPD differences ``r_k`` (six levels, fine to coarse;
+    :func:`~perceptual_compression.metrics.nlpd.nlpd_levels`) of each coder's reconstruction, mean over the
+    images. ``coders`` map a name to ``x -> x_hat`` for one image ``(1, C, H, W)`` (e.g.
+    :func:`reference_coders`, or a model's rounded reconstruction). Shows *where* in scale a codec's NLPD
+    comes from: e.g. whether a model trained on noise codes the coarse bands that the block means carry."""
+    from ..metrics.nlpd import nlpd_levels
+
+    out = {}
+    for name, code in coders.items():
+        rows = []
+        for x in images:
+            x = x.unsqueeze(0) if x.dim() == 3 else x
+            rows.append(nlpd_levels(x, code(x).clamp(0, 1)))
+        out[name] = [float(v) for v in torch.cat(rows).mean(0)]
+    return out
+
+
+@torch.no_grad()
+def block_mean_fidelity(images: Sequence[Tensor] | Tensor, coders: dict[str, Callable[[Tensor], Tensor]],
+                        factor: int = 16) -> dict[str, dict[str, float]]:
+    """How faithfully each coder reproduces the ``factor`` x ``factor`` block means of the images, the coarse
+    structure that :class:`~perceptual_compression.coding.BlockMeanCodec` carries. The block means of the original
+    (``a``) and of the reconstruction (``b``) are centred on each image's own mean (so a wrong overall brightness
+    does not count) and pooled over blocks, channels and images. Returns per coder the regression ``slope``
+    ``<a, b> / <a, a>`` (1: the coarse structure at its true amplitude; near 0: at a small fraction of it),
+    ``std_ratio`` ``|b| / |a|`` and the correlation ``corr``."""
+    out = {}
+    for name, code in coders.items():
+        a_all, b_all = [], []
+        for x in images:
+            x = x.unsqueeze(0) if x.dim() == 3 else x
+            a = F.avg_pool2d(x, factor)
+            b = F.avg_pool2d(code(x).clamp(0, 1), factor)
+            a_all.append((a - a.mean((-2, -1), keepdim=True)).flatten())
+            b_all.append((b - b.mean((-2, -1), keepdim=True)).flatten())
+        a, b = torch.cat(a_all).double(), torch.cat(b_all).double()
+        out[name] = {"slope": float((a @ b) / (a @ a)), "std_ratio": float(b.norm() / a.norm()),
+                     "corr": float((a @ b) / (a.norm() * b.norm()).clamp_min(1e-30))}
     return out
 
 

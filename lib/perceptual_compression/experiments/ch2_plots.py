@@ -254,3 +254,23 @@ def small_batch(result):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def nlpd_levels(levels: dict, titles: dict[str, str] | None = None):
+    """Per-level NLPD differences ``r_k`` (fine to coarse) of each reconstruction, one panel per image set
+    (``levels``: ``{set: {reconstruction: [r_1, ..., r_6]}}``, e.g. a committed run's ``"levels"``): which
+    scales each code gets right. Log y-axis: the low-pass level is an order of magnitude below the others."""
+    sets = [k for k, v in levels.items()  # other entries of a run's record (notes, block-mean fidelity) are skipped
+            if isinstance(v, dict) and v and all(isinstance(r, (list, tuple)) for r in v.values())]
+    fig, axes = plt.subplots(1, len(sets), figsize=(5.2 * len(sets), 3.4), squeeze=False)
+    for ax, key in zip(axes[0], sets):
+        for name, r in levels[key].items():
+            style = "--" if name == "flat grey" else (":" if "block means" in name else "-")
+            ax.plot(np.arange(1, len(r) + 1), r, style, marker="o", label=name)
+        ax.set_yscale("log")
+        ax.set_xlabel("pyramid level k (1 finest, 6 low-pass)")
+        ax.set_title((titles or {}).get(key, key))
+    axes[0][0].set_ylabel(r"$r_k$, mean over images")
+    axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
