@@ -77,3 +77,23 @@ def test_nlpd_levels_plots_one_line_per_reconstruction_and_panel():
     np.testing.assert_allclose(lines["flat grey"].get_xdata(), np.arange(1, 7))
     assert len(right.get_lines()) == 1
     plt.close(fig)
+
+
+def test_fig2_stars_stated_rates_and_draws_unstated_ones_as_lines():
+    import pytest
+    from matplotlib.colors import to_rgba
+
+    rows = [{"bits_per_sample": b, "rho_Ds": -0.5, "rho_Dr": 0.1, "rho_Din": 0.4} for b in (1.0, 2.0, 4.0)]
+    fig = plots.fig2(rows, [("D_s", None, -0.68), ("D_r", 2.03, 0.49), ("D_in", None, 0.90)])
+    ax = fig.axes[0]
+    stars = [ln for ln in ax.lines if ln.get_marker() == "*" and len(ln.get_xdata())]
+    assert [(float(s.get_xdata()[0]), float(s.get_ydata()[0])) for s in stars] == [(2.03, 0.49)]
+    assert to_rgba(stars[0].get_color()) == to_rgba("tab:orange")  # coloured by its distance, not its position
+    dotted = [ln for ln in ax.lines if ln.get_linestyle() == ":" and len(ln.get_ydata())]
+    assert sorted(float(ln.get_ydata()[0]) for ln in dotted) == [-0.68, 0.90]
+    assert {to_rgba(ln.get_color()) for ln in dotted} == {to_rgba("tab:blue"), to_rgba("tab:green")}
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "paper, rate not stated" in labels and "paper (values in the text)" in labels
+    plt.close(fig)
+    with pytest.raises(ValueError, match="D_in"):
+        plots.fig2(rows, [("D_x", 1.0, 0.0)])

@@ -50,16 +50,29 @@ def student_t(source, samples: torch.Tensor, extent=(-4, 4, -2, 2)):
 
 
 def fig2(rows_by_rate, paper_points=None):
-    """Fig. 2: Spearman correlation of D_s, D_r/RMSE, D_in/RMSE with p(x1) per rate (bits per sample)."""
+    """Fig. 2: Spearman correlation of D_s, D_r/RMSE, D_in/RMSE with p(x1) per rate (bits per sample).
+
+    ``paper_points``: ``(distance, rate, rho)`` with distance ``"D_s"``, ``"D_r"`` or ``"D_in"``; a value whose rate
+    the paper does not state (``rate=None``) is drawn as a dotted horizontal line instead of a star.
+    """
+    colors = {"D_s": "tab:blue", "D_r": "tab:orange", "D_in": "tab:green"}
     fig, ax = plt.subplots(figsize=(6, 3.6))
     rate = [r["bits_per_sample"] for r in rows_by_rate]
-    for key, label, marker, color in (("rho_Ds", r"$D_s$", "o", "tab:blue"), ("rho_Dr", r"$D_r/\mathrm{RMSE}$", "s", "tab:orange"),
-                                      ("rho_Din", r"$D_{in}/\mathrm{RMSE}$", "^", "tab:green")):
+    for key, label, marker, color in (("rho_Ds", r"$D_s$", "o", colors["D_s"]), ("rho_Dr", r"$D_r/\mathrm{RMSE}$", "s", colors["D_r"]),
+                                      ("rho_Din", r"$D_{in}/\mathrm{RMSE}$", "^", colors["D_in"])):
         ax.plot(rate, [r[key] for r in rows_by_rate], marker + "-", color=color, label=label + " (ours)")
     if paper_points:
-        for (label, x, y), color in zip(paper_points, ("tab:blue", "tab:blue", "tab:orange", "tab:orange", "tab:green")):
-            ax.plot([x], [y], "*", ms=12, color=color, mec="k")
-        ax.plot([], [], "*", color="0.5", mec="k", ms=12, label="paper (values in the text)")
+        for name, x, y in paper_points:
+            if name not in colors:
+                raise ValueError(f"paper point for {name!r}: the distance must be one of {sorted(colors)}")
+            if x is None:
+                ax.axhline(y, color=colors[name], ls=":", lw=1.4)
+            else:
+                ax.plot([x], [y], "*", ms=12, color=colors[name], mec="k")
+        if any(x is not None for _, x, _ in paper_points):
+            ax.plot([], [], "*", color="0.5", mec="k", ms=12, label="paper (values in the text)")
+        if any(x is None for _, x, _ in paper_points):
+            ax.plot([], [], ":", color="0.5", lw=1.4, label="paper, rate not stated")
     ax.axhline(0, color="0.6", lw=0.8)
     ax.set_xlabel("rate (bits per 2D sample, real bitstream)")
     ax.set_ylabel(r"Spearman $\rho(D, p(x_1))$")

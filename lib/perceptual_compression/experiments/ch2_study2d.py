@@ -312,7 +312,8 @@ def _ratios(x, pairs, degree: int) -> dict[str, object]:
 
 def relative_from_profiles(profiles, *, degree: int = 20) -> dict[str, object]:
     """Fig. 4 (left) from :func:`line_profiles`: ``P_L2 / P_L1`` per window for the members with the same lambda
-    (the paper's pairing), their degree-``degree`` polynomial fits (Fig. 14a) and the means over pairs
+    (our first pairing: the paper tunes lambda "so that the networks have similar rate ranges" and does not say
+    how it pairs them; see :func:`rate_matched_relative`), their degree-``degree`` polynomial fits (Fig. 14a) and the means over pairs
     ("average across rates")."""
     members = profiles["members"]
     lambdas = sorted(float(name[len("L1-λ"):]) for name in members if name.startswith("L1-λ")
@@ -335,7 +336,8 @@ def relative_performance_along_x(bank: TrainedBank, *, n: int = 3500, x_max: flo
 def rate_matched_relative(profiles, rates: list[dict], *, degree: int = 20) -> dict[str, object]:
     """Fig. 4 (left) at equal rate: each ``L2`` member against the ``L1`` family interpolated to its coded rate.
 
-    The paper pairs networks trained with the same lambda. Where the weighted loss moves a network to a lower
+    Pairing networks trained with the same lambda (:func:`relative_from_profiles`) does not give the "similar rate
+    ranges" the paper tunes its lambdas for: where the weighted loss moves a network to a lower
     rate, eq. 12's ``D / R`` is not neutral to that move, so part of the ratio is a rate difference, not a
     re-allocation. Here each ``L2`` member with coded rate ``r`` (``rates``: :func:`member_rates`'s rows, bits
     per sample from the real bitstream) is compared with the two ``L1`` members whose coded rates bracket
