@@ -259,7 +259,8 @@ def machine(device: torch.device) -> dict:
     return info
 
 
-def markdown(result: dict) -> str:
+def render_markdown(result: dict) -> str:
+    """The summary .md of a run, rendered from its JSON record alone."""
     a = result["args"]
     lines = [
         "# MS-ILLM coding benchmark" if a.get("ours", "minnen2018").startswith("msillm") else "# Coding benchmark",
@@ -390,7 +391,7 @@ def main(argv=None) -> dict:
     result["cpu_seconds"] = usage.ru_utime + usage.ru_stime
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
-    text = markdown(result)
+    text = render_markdown(result)
     (args.out_dir / f"{stem}.md").write_text(text)
     print(text)
     return result

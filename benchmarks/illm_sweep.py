@@ -22,6 +22,7 @@ Usage::
     python benchmarks/illm_sweep.py --threads 1 --paper-lr --ablations --out benchmarks/results/illm_ablations
     python benchmarks/illm_sweep.py --threads 1 --paper-lr --kinds illm --illm-d-lr 2e-3 --out benchmarks/results/illm_sweep_dlr
     python benchmarks/illm_sweep.py --steps 5 --labeler-steps 5 --images 2 --out /tmp/sweep   # a smoke run
+    python benchmarks/illm_sweep.py --render benchmarks/results/illm_sweep_dlr.json  # rewrite its .md from the record
 """
 
 from __future__ import annotations
@@ -69,6 +70,25 @@ def _markdown_table(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def render_markdown(result: dict) -> str:
+    """The summary .md of a sweep, rendered from its JSON record alone (``--render`` rewrites a committed one)."""
+    df = pd.DataFrame(result["rows"])
+    ft = result["finetune_config"]
+    fid_note = "" if result["fid"] == "computed" else result["fid"]
+    cols = [c for c in ("discriminator", "lambda_d", "norm", "labeler", "psnr", "ms_ssim", "swd", "fid", "kid",
+                        "d_loss", "real_acc", "fake_acc", "perplexity", "seconds") if c in df]
+    md = [f"# {result['what']}", "", "<!-- results -->", "",
+          f"No-GAN model of chapter 4 part 1 (small, {result['pretraining_steps']} steps, target {result['rate']} bpp), "
+          f"labeler {result['labeler_steps']} steps, **{ft['steps']} fine-tuning steps per run** (batch "
+          f"{ft['batch_size']} of {ft['crop_size']}², generator lr {ft['generator_lr']:g}, discriminator lr ILLM "
+          f"{ft['illm_discriminator_lr']:g} / PatchGAN {ft['patchgan_discriminator_lr']:g}); metrics on the first "
+          f"{result['eval_images']} Kodak images. " + (f"FID/KID: {fid_note}." if fid_note else ""), "",
+          _markdown_table(df[cols]), "",
+          f"Command: `{result['command']}`", "",
+          f"{RunRecord.machine_line(result)} Run {result['date']}, {result['wall_s'] / 60:.1f} min in all.", ""]
+    return "\n".join(md)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rate", type=float, default=0.14)
@@ -82,8 +102,13 @@ def main() -> None:
                     help="ILLM discriminator learning rate instead of the small scale's (4e-4, A.3's)")
     ap.add_argument("--ablations", action="store_true", help="Tables 1-2 at the first λ_d instead of the sweep")
     ap.add_argument("--images", type=int, default=8, help="Kodak images to evaluate on")
+    ap.add_argument("--render", type=Path, default=None, metavar="RECORD.json",
+                    help="rewrite the markdown summary beside a committed JSON record from the record alone, and stop")
     add_run_arguments(ap, ROOT / "results" / "illm_sweep")
     args = ap.parse_args()
+    if args.render is not None:
+        args.render.with_suffix(".md").write_text(render_markdown(json.loads(args.render.read_text())))
+        return
     run = RunRecord(args, "illm_sweep.py")  # applies --threads, picks the device, notes the command and load
     device = run.device
     lambdas = [float(v) for v in args.lambdas.split(",")]
@@ -174,21 +199,7 @@ def main() -> None:
         "rows": json.loads(df.to_json(orient="records")),
         "wall_s": round(time.perf_counter() - t_start, 1), **run.environment(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    cols = [c for c in ("discriminator", "lambda_d", "norm", "labeler", "psnr", "ms_ssim", "swd", "fid", "kid",
-                        "d_loss", "real_acc", "fake_acc", "perplexity", "seconds") if c in df]
-    md = [f"# {result['what']}", "", "<!-- results -->", "",
-          f"No-GAN model of chapter 4 part 1 (small, {config.steps} steps, target {args.rate} bpp), labeler "
-          f"{args.labeler_steps} steps, **{args.steps} fine-tuning steps per run** (batch {ft.batch_size} of "
-          f"{ft.crop_size}², generator lr {ft.generator_lr:g}, discriminator lr ILLM {ft.illm_discriminator_lr:g} / "
-          f"PatchGAN {ft.patchgan_discriminator_lr:g}); metrics on the first {args.images} Kodak images. "
-          + (f"FID/KID: {fid_note}." if fid_note else ""), "",
-          _markdown_table(df[cols]), "",
-          f"Command: `{result['command']}`", "",
-          f"{RunRecord.machine_line(result)} Run {result['date']}, {result['wall_s'] / 60:.1f} min in all.", ""]
-    args.out.with_suffix(".md").write_text("\n".join(md))
-    print("\n".join(md))
+    RunRecord.save(args.out, result, render_markdown(result))
 
 
 if __name__ == "__main__":

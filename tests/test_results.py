@@ -263,7 +263,11 @@ def test_committed_level_profiles_rerun_the_5000_step_run():
 
 
 @pytest.mark.parametrize("script, pattern", [("ch2_entropy_limited", "ch2_entropy_limited*.json"),
-                                             ("ch2_small_batch", "ch2_small_batch*.json")])
+                                             ("ch2_small_batch", "ch2_small_batch*.json"),
+                                             ("ch2_factorized", "ch2_factorized.json"),
+                                             ("illm_sweep", "illm_[sa][wb]*.json"),
+                                             ("rdp_classifier", "rdp_classifier.json"),
+                                             ("coding_benchmark", "*_benchmark.json")])
 def test_committed_summaries_are_rendered_from_their_records(script, pattern):
     """Each committed summary .md is exactly what its benchmark script renders from the JSON record beside it."""
     path = repo_root() / "benchmarks" / f"{script}.py"
