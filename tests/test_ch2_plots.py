@@ -97,3 +97,16 @@ def test_fig2_stars_stated_rates_and_draws_unstated_ones_as_lines():
     plt.close(fig)
     with pytest.raises(ValueError, match="D_in"):
         plots.fig2(rows, [("D_x", 1.0, 0.0)])
+
+
+def test_correlations_over_training_draws_one_line_per_lambda_and_seed():
+    rows = [{"seed": s, "lambda": lam, "samples": n, "rho_Ds": -0.5, "rho_Dr": -0.4 + 0.1 * k, "rho_Din": 0.2}
+            for s in (0, 1) for lam in (6.0, 60.0) for k, n in enumerate((1e5, 1e6, 1e7))]
+    fig = plots.correlations_over_training(rows, paper_samples=2.048e9)
+    assert len(fig.axes) == 3 and all(ax.get_xscale() == "log" for ax in fig.axes)
+    series = [ln for ln in fig.axes[1].get_lines() if ln.get_label().startswith("λ=")]
+    assert len(series) == 4  # two lambdas × two seeds
+    np.testing.assert_allclose(series[0].get_ydata(), [-0.4, -0.3, -0.2])
+    dotted = [ln.get_ydata()[0] for ln in fig.axes[1].get_lines() if ln.get_linestyle() == ":"]
+    assert sorted(dotted) == [0.31, 0.49]  # the paper's two stated values
+    plt.close(fig)

@@ -41,6 +41,22 @@ def test_short_training_lowers_the_loss_and_codes_for_real(tmp_path):
     np.testing.assert_allclose(rel["x"][:2], [0.25, 0.75])
 
 
+def test_load_bank_gives_back_the_trained_bank(tmp_path):
+    torch.set_num_threads(1)
+    cfg = _cfg(steps=30)
+    bank = s2d.train_bank(cfg, seed=0, progress=False, checkpoint_path=tmp_path / "bank.pt")
+    loaded = s2d.load_bank(cfg, tmp_path / "bank.pt")
+    assert loaded.steps_done == 30 and [m.name for m in loaded.members] == [m.name for m in bank.members]
+    x = bank.source.sample(500, generator=torch.Generator().manual_seed(3))
+    a, b = s2d.member_rates(bank, x), s2d.member_rates(loaded, x)
+    assert [r["bits_per_sample"] for r in a] == [r["bits_per_sample"] for r in b]  # same bytes: same tables
+    ca = s2d.sensitivity_correlations(bank, n=500, delta=1e-3)
+    cb = s2d.sensitivity_correlations(loaded, n=500, delta=1e-3)
+    assert ca[0]["rho_Dr"] == pytest.approx(cb[0]["rho_Dr"]) and ca[0]["rho_Din"] == pytest.approx(cb[0]["rho_Din"])
+    with pytest.raises(ValueError, match="does not hold the bank"):
+        s2d.load_bank(_cfg(lambdas=(1.0, 2.0)), tmp_path / "bank.pt")
+
+
 class _HandMadeAE(torch.nn.Module):
     """e(x) = tanh(x / sigma) (its gain is largest at the mode), d(y) = 2 y, Q(y) = round(4 y) / 4."""
 
@@ -275,3 +291,22 @@ def test_compare_pairings_sets_both_pairings_side_by_side():
     assert rows[1]["centre, equal λ"] == rows[1]["centre, equal rate"] == pytest.approx(1.0)
     assert summary["centre, equal λ (same members)"] == pytest.approx((0.75 / 4 + 1) / 2)
     assert summary["centre, equal rate"] == pytest.approx((0.75 + 1) / 2) and summary["not compared"] == "L2-λ100"
+
+
+def test_correlations_by_samples_reads_end_of_run_and_checkpoint_records():
+    corr = lambda lam, v: {"member": f"L1-λ{lam:g}", "family": "L1", "lambda": lam, "rho_Ds": -0.5, "rho_Dr": v,  # noqa: E731
+                           "rho_Din": 0.1, "gain_f_mode": 0.2, "gain_f_tail": 0.9}
+    end = {"seed": 0, "config": {"batch_size": 1024, "steps": 15000},
+           "correlations": [corr(6.0, -0.6), corr(60.0, -0.7), {**corr(6.0, 0.0), "member": "L2-λ6", "family": "L2"}],
+           "rates": [{"member": "L1-λ6", "bits_per_sample": 1.7}, {"member": "L1-λ60", "bits_per_sample": 5.1},
+                     {"member": "L2-λ6", "bits_per_sample": 1.4}]}
+    stopped = {**end, "seed": 1, "steps_done": 700, "config": {"batch_size": 4096, "steps": 10 ** 6}}
+    traj = {"seed": 1, "config": {"batch_size": 4096, "steps": 10 ** 6},
+            "checkpoints": [{"steps": 500, "members": [{**corr(6.0, -0.3), "bits_per_sample": 2.0}]}]}
+    rows = s2d.correlations_by_samples([end, stopped, traj])
+    assert len(rows) == 5  # L2 members are left out
+    first = rows[0]  # sorted by lambda, seed, samples
+    assert (first["lambda"], first["seed"], first["samples"], first["bits"], first["rho_Dr"]) == (6.0, 0, 15_360_000, 1.7, -0.6)
+    seed1 = [r for r in rows if r["seed"] == 1 and r["lambda"] == 6.0]
+    assert [r["samples"] for r in seed1] == [500 * 4096, 700 * 4096] and [r["rho_Dr"] for r in seed1] == [-0.3, -0.6]
+    assert {r["lambda"] for r in s2d.correlations_by_samples([end], lambdas=[60])} == {60.0}

@@ -165,6 +165,41 @@ def seed_spread(spread, paper_dr=(0.49, 0.31), paper_gain=None):
     return fig
 
 
+def correlations_over_training(rows, paper_samples=None, paper_ds=(-0.68, -0.4, -0.18), paper_dr=(0.49, 0.31),
+                               paper_din=0.90):
+    """Fig. 2's three correlations against the number of training samples seen (log axis), one colour per
+    lambda, one line per seed (:func:`~perceptual_compression.experiments.ch2_study2d.correlations_by_samples`);
+    the paper's values as dotted lines and its training length (``paper_samples``) as a dashed vertical line."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.3), sharex=True)
+    lambdas = sorted({r["lambda"] for r in rows})
+    colours = dict(zip(lambdas, plt.cm.viridis(np.linspace(0.1, 0.85, max(1, len(lambdas))))))
+    markers = "osD^v<>"
+    keys = (("rho_Ds", r"$\rho_S(D_s,\ p(x_1))$"), ("rho_Dr", r"$\rho_S(D_r/\mathrm{RMSE},\ p(x_1))$"),
+            ("rho_Din", r"$\rho_S(D_{in}/\mathrm{RMSE},\ p(x_1))$"))
+    for ax, (key, ylabel) in zip(axes, keys):
+        for lam in lambdas:
+            for i, seed in enumerate(sorted({r["seed"] for r in rows if r["lambda"] == lam})):
+                rr = sorted((r for r in rows if r["lambda"] == lam and r["seed"] == seed), key=lambda r: r["samples"])
+                ax.plot([r["samples"] for r in rr], [r[key] for r in rr], "-", marker=markers[i % len(markers)], ms=4,
+                        color=colours[lam], lw=1, alpha=0.85, label=f"λ={lam:g}, seed {seed}")
+        ax.axhline(0, color="0.6", lw=0.8)
+        if paper_samples:
+            ax.axvline(paper_samples, ls="--", color="tab:red", lw=1)
+        ax.set_xscale("log")
+        ax.set_xlabel("training samples seen (steps × batch)")
+        ax.set_ylabel(ylabel)
+        ax.set_ylim(-1, 1)
+    for ax, values in ((axes[0], paper_ds), (axes[1], paper_dr)):
+        for v in values:
+            ax.axhline(v, ls=":", color="tab:red")
+    axes[2].axhline(paper_din, ls=":", color="tab:red")
+    axes[0].plot([], [], "--", color="tab:red", label="paper's training length")
+    axes[0].plot([], [], ":", color="tab:red", label="paper's values")
+    axes[0].legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
 def ratio_curves_side_by_side(left, right, labels, titles, paper_gain=None, ylabel="ratio, mean over rates"):
     """Two readings of Fig. 4 (left) side by side: in each panel, the mean over rates of the windowed ratio
     (``mean_raw``) of each result in ``left``/``right``, one line per ``labels`` entry, on a log axis."""

@@ -165,6 +165,26 @@ def train_bank(cfg, *, seed: int = 0, checkpoint_path: str | Path | None = None,
     return TrainedBank(model, members, source, history, cfg.gamma, steps_done=trainer.step)
 
 
+def load_bank(cfg, checkpoint_path: str | Path, *, device=None) -> TrainedBank:
+    """The bank of a :func:`train_bank` checkpoint (written every ``cfg.checkpoint_every`` steps and at the
+    end), ready to evaluate: the members of ``cfg``, the weights at the checkpoint's step (``steps_done``),
+    and the entropy bottleneck's quantiles refined and its tables built as :func:`train_bank` does at the end.
+    A checkpoint copied during training gives the bank at that step, to follow a measurement over training.
+    ``cfg`` must describe the same bank (members, width); a mismatch raises."""
+    members = bank_members(cfg)
+    model = MLPAutoencoder(dim=2, hidden=cfg.hidden, latent=2, n_models=len(members))
+    state = torch.load(Path(checkpoint_path), map_location="cpu", weights_only=False)
+    try:
+        model.load_state_dict(state["modules"]["bank"])
+    except RuntimeError as err:
+        raise ValueError(f"{checkpoint_path} does not hold the bank of this configuration ({len(members)} members "
+                         f"{', '.join(m.name for m in members)}, width {cfg.hidden}): {err}") from err
+    model.to(device or "cpu").eval()
+    model.entropy_bottleneck.update(force=True, update_quantiles=True)
+    return TrainedBank(model, members, StudentT2D(nu=cfg.nu, scale=cfg.scale), None, cfg.gamma,
+                       steps_done=int(state["step"]))
+
+
 # ---------------------------------------------------------------------------------- evaluation
 @torch.no_grad()
 def member_rates(bank: TrainedBank, x: torch.Tensor, *, codec_factory=None) -> list[dict[str, float]]:
@@ -508,3 +528,36 @@ def across_seeds(records: list[dict]) -> dict[str, object]:
     out["mean"] = {k: np.mean(out[k], axis=0) for k in keys}
     out["sd"] = {k: np.std(out[k], axis=0, ddof=1) for k in keys}
     return out
+
+
+def correlations_by_samples(records: list[dict], *, lambdas=None) -> list[dict]:
+    """Fig. 2's correlations against training length, one row per ``L1`` member and measurement.
+
+    ``records`` mixes the JSON records of ``benchmarks/ch2_study2d.py`` (a bank measured at the end of its
+    training: ``steps_done``, else ``config["steps"]``) and of ``benchmarks/ch2_study2d_trajectory.py`` (one
+    bank measured at several checkpoints). Each row holds the seed, the member's ``lambda``, the training
+    ``steps``, ``samples`` seen (steps × batch), the coded ``bits`` per sample and ``rho_Ds``, ``rho_Dr``,
+    ``rho_Din``, ``gain_f_mode``, ``gain_f_tail``. ``lambdas`` keeps only those lambdas."""
+    rows = []
+
+    def add(seed, batch, steps, members, bits):
+        for m in members:
+            if m.get("family", "L1") != "L1" or not m["member"].startswith("L1-"):
+                continue
+            lam = float(m["lambda"])
+            if lambdas is not None and not any(math.isclose(lam, float(v)) for v in lambdas):
+                continue
+            rows.append({"seed": int(seed), "lambda": lam, "steps": int(steps), "samples": int(steps) * int(batch),
+                         "bits": float(bits[m["member"]]),
+                         **{k: float(m[k]) for k in ("rho_Ds", "rho_Dr", "rho_Din", "gain_f_mode", "gain_f_tail")}})
+
+    for r in records:
+        batch = r["config"]["batch_size"]
+        if "checkpoints" in r:
+            for ck in r["checkpoints"]:
+                add(r["seed"], batch, ck["steps"], ck["members"], {m["member"]: m["bits_per_sample"] for m in ck["members"]})
+        else:
+            add(r["seed"], batch, r.get("steps_done") or r["config"]["steps"], r["correlations"],
+                {m["member"]: m["bits_per_sample"] for m in r["rates"]})
+    return sorted(rows, key=lambda row: (row["lambda"], row["seed"], row["samples"]))
+
