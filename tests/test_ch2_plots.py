@@ -3,6 +3,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 from perceptual_compression.experiments import ch2_plots as plots  # noqa: E402
 
@@ -100,13 +101,23 @@ def test_fig2_stars_stated_rates_and_draws_unstated_ones_as_lines():
 
 
 def test_correlations_over_training_draws_one_line_per_lambda_and_seed():
-    rows = [{"seed": s, "lambda": lam, "samples": n, "rho_Ds": -0.5, "rho_Dr": -0.4 + 0.1 * k, "rho_Din": 0.2}
-            for s in (0, 1) for lam in (6.0, 60.0) for k, n in enumerate((1e5, 1e6, 1e7))]
-    fig = plots.correlations_over_training(rows, paper_samples=2.048e9)
+    rows = [{"seed": s, "lambda": lam, "batch": b, "steps": n, "samples": n * b, "rho_Ds": -0.5,
+             "rho_Dr": -0.4 + 0.1 * k, "rho_Din": 0.2}
+            for s in (0, 1) for lam in (6.0, 60.0) for b in (1024, 4096) for k, n in enumerate((100, 1000, 10000))]
+    fig = plots.correlations_over_training(rows, paper_length=500_000)
     assert len(fig.axes) == 3 and all(ax.get_xscale() == "log" for ax in fig.axes)
     series = [ln for ln in fig.axes[1].get_lines() if ln.get_label().startswith("λ=")]
-    assert len(series) == 4  # two lambdas × two seeds
+    assert len(series) == 8  # two lambdas × two seeds × two batch sizes
+    np.testing.assert_allclose(series[0].get_xdata(), [100, 1000, 10000])
     np.testing.assert_allclose(series[0].get_ydata(), [-0.4, -0.3, -0.2])
+    assert fig.axes[1].get_xlabel() == "training steps"
+    plt.close(fig)
+    fig = plots.correlations_over_training(rows, x="samples")
+    series = [ln for ln in fig.axes[1].get_lines() if ln.get_label() == "λ=6, seed 0, batch 4096"]
+    np.testing.assert_allclose(series[0].get_xdata(), [409_600, 4_096_000, 40_960_000])
+    assert series[0].get_linestyle() == "-"
+    with pytest.raises(ValueError, match="valid values are: steps, samples"):
+        plots.correlations_over_training(rows, x="epochs")
     dotted = [ln.get_ydata()[0] for ln in fig.axes[1].get_lines() if ln.get_linestyle() == ":"]
     assert sorted(dotted) == [0.31, 0.49]  # the paper's two stated values
     plt.close(fig)

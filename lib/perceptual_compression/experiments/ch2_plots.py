@@ -165,11 +165,14 @@ def seed_spread(spread, paper_dr=(0.49, 0.31), paper_gain=None):
     return fig
 
 
-def correlations_over_training(rows, paper_samples=None, paper_ds=(-0.68, -0.4, -0.18), paper_dr=(0.49, 0.31),
-                               paper_din=0.90):
-    """Fig. 2's three correlations against the number of training samples seen (log axis), one colour per
-    lambda, one line per seed (:func:`~perceptual_compression.experiments.ch2_study2d.correlations_by_samples`);
-    the paper's values as dotted lines and its training length (``paper_samples``) as a dashed vertical line."""
+def correlations_over_training(rows, paper_length=None, x: str = "steps", paper_ds=(-0.68, -0.4, -0.18),
+                               paper_dr=(0.49, 0.31), paper_din=0.90):
+    """Fig. 2's three correlations against training length (log axis): ``x`` = ``"steps"`` (optimizer steps) or
+    ``"samples"`` (steps × batch); one colour per lambda, one line per seed and batch size
+    (:func:`~perceptual_compression.experiments.ch2_study2d.correlations_by_samples`); the paper's values as
+    dotted lines and its training length in the same unit (``paper_length``) as a dashed vertical line."""
+    if x not in ("steps", "samples"):
+        raise ValueError(f"x={x!r} is not valid; valid values are: steps, samples")
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.3), sharex=True)
     lambdas = sorted({r["lambda"] for r in rows})
     colours = dict(zip(lambdas, plt.cm.viridis(np.linspace(0.1, 0.85, max(1, len(lambdas))))))
@@ -178,15 +181,18 @@ def correlations_over_training(rows, paper_samples=None, paper_ds=(-0.68, -0.4, 
             ("rho_Din", r"$\rho_S(D_{in}/\mathrm{RMSE},\ p(x_1))$"))
     for ax, (key, ylabel) in zip(axes, keys):
         for lam in lambdas:
-            for i, seed in enumerate(sorted({r["seed"] for r in rows if r["lambda"] == lam})):
-                rr = sorted((r for r in rows if r["lambda"] == lam and r["seed"] == seed), key=lambda r: r["samples"])
-                ax.plot([r["samples"] for r in rr], [r[key] for r in rr], "-", marker=markers[i % len(markers)], ms=4,
-                        color=colours[lam], lw=1, alpha=0.85, label=f"λ={lam:g}, seed {seed}")
+            runs = sorted({(r["seed"], r["batch"]) for r in rows if r["lambda"] == lam})
+            for i, (seed, batch) in enumerate(runs):
+                rr = sorted((r for r in rows if r["lambda"] == lam and r["seed"] == seed and r["batch"] == batch),
+                            key=lambda r: r[x])
+                ax.plot([r[x] for r in rr], [r[key] for r in rr], "-" if batch == max(b for _, b in runs) else "--",
+                        marker=markers[i % len(markers)], ms=4, color=colours[lam], lw=1, alpha=0.85,
+                        label=f"λ={lam:g}, seed {seed}, batch {batch}")
         ax.axhline(0, color="0.6", lw=0.8)
-        if paper_samples:
-            ax.axvline(paper_samples, ls="--", color="tab:red", lw=1)
+        if paper_length:
+            ax.axvline(paper_length, ls="--", color="tab:red", lw=1)
         ax.set_xscale("log")
-        ax.set_xlabel("training samples seen (steps × batch)")
+        ax.set_xlabel("training steps" if x == "steps" else "training samples seen (steps × batch)")
         ax.set_ylabel(ylabel)
         ax.set_ylim(-1, 1)
     for ax, values in ((axes[0], paper_ds), (axes[1], paper_dr)):

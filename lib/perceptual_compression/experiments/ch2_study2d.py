@@ -535,8 +535,8 @@ def correlations_by_samples(records: list[dict], *, lambdas=None) -> list[dict]:
 
     ``records`` mixes the JSON records of ``benchmarks/ch2_study2d.py`` (a bank measured at the end of its
     training: ``steps_done``, else ``config["steps"]``) and of ``benchmarks/ch2_study2d_trajectory.py`` (one
-    bank measured at several checkpoints). Each row holds the seed, the member's ``lambda``, the training
-    ``steps``, ``samples`` seen (steps × batch), the coded ``bits`` per sample and ``rho_Ds``, ``rho_Dr``,
+    bank measured at several checkpoints). Each row holds the seed, the member's ``lambda``, the ``batch``
+    size, the training ``steps``, ``samples`` seen (steps × batch), the coded ``bits`` per sample and ``rho_Ds``, ``rho_Dr``,
     ``rho_Din``, ``gain_f_mode``, ``gain_f_tail``. ``lambdas`` keeps only those lambdas."""
     rows = []
 
@@ -547,7 +547,8 @@ def correlations_by_samples(records: list[dict], *, lambdas=None) -> list[dict]:
             lam = float(m["lambda"])
             if lambdas is not None and not any(math.isclose(lam, float(v)) for v in lambdas):
                 continue
-            rows.append({"seed": int(seed), "lambda": lam, "steps": int(steps), "samples": int(steps) * int(batch),
+            rows.append({"seed": int(seed), "lambda": lam, "batch": int(batch), "steps": int(steps),
+                         "samples": int(steps) * int(batch),
                          "bits": float(bits[m["member"]]),
                          **{k: float(m[k]) for k in ("rho_Ds", "rho_Dr", "rho_Din", "gain_f_mode", "gain_f_tail")}})
 
@@ -559,5 +560,5 @@ def correlations_by_samples(records: list[dict], *, lambdas=None) -> list[dict]:
         else:
             add(r["seed"], batch, r.get("steps_done") or r["config"]["steps"], r["correlations"],
                 {m["member"]: m["bits_per_sample"] for m in r["rates"]})
-    return sorted(rows, key=lambda row: (row["lambda"], row["seed"], row["samples"]))
+    return sorted(rows, key=lambda row: (row["lambda"], row["seed"], row["batch"], row["steps"]))
 
