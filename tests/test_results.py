@@ -204,11 +204,34 @@ def test_committed_2d_bank_summaries_are_rendered_from_their_records():
         spec.loader.exec_module(mod)
     finally:
         sys.path.remove(str(script.parent))
-    records = sorted((repo_root() / "benchmarks" / "results").glob("ch2_study2d*.json"))
+    records = sorted(p for p in (repo_root() / "benchmarks" / "results").glob("ch2_study2d*.json")
+                     if not p.stem.endswith("_trajectory"))
     assert len(records) >= 5
     for path in records:
         assert path.with_suffix(".md").read_text() == mod.render_markdown(json.loads(path.read_text())), path.name
     assert mod._ratio(1.234) == "1.23" and mod._ratio(3.16e11) == "3.16e+11"
+
+
+def test_committed_longer_2d_banks_and_their_checkpoints():
+    """The batch-4096 banks (seeds 0, 1) and their checkpoints: Observation 3 does not appear at any step measured,
+    and the checkpoints come before the run's end."""
+    from perceptual_compression import results as results_mod
+
+    rows = []
+    for seed in (0, 1):
+        run = results_mod.committed_run(f"ch2_study2d_long_seed{seed}")
+        traj = results_mod.committed_run(f"ch2_study2d_long_seed{seed}_trajectory")
+        assert run is not None and traj is not None and run["config"]["batch_size"] == 4096
+        assert traj["record"] == f"benchmarks/results/ch2_study2d_long_seed{seed}.json"
+        assert traj["config"] == run["config"] and traj["seed"] == seed
+        steps = [c["steps"] for c in traj["checkpoints"]]
+        assert steps == sorted(steps) and len(steps) == 4 and steps[-1] < run["steps_done"] < run["config"]["steps"]
+        rows += ch2_study2d.correlations_by_samples([traj, run])
+    assert len(rows) == 2 * 3 * 5
+    assert max(r["rho_Dr"] for r in rows) < -0.35  # negative at every rate, seed and step (paper: 0.49 -> 0.31)
+    assert all(r["rho_Ds"] < 0 for r in rows)  # Observation 2 holds throughout
+    end = [r for r in rows if r["steps"] > 37_000]
+    assert all(r["rho_Din"] > 0.25 for r in end if r["lambda"] == 60) and all(r["rho_Din"] < -0.4 for r in end if r["lambda"] < 60)
 
 
 def test_committed_rate_matched_and_factorized_runs():
@@ -267,7 +290,8 @@ def test_committed_level_profiles_rerun_the_5000_step_run():
                                              ("ch2_factorized", "ch2_factorized.json"),
                                              ("illm_sweep", "illm_[sa][wb]*.json"),
                                              ("rdp_classifier", "rdp_classifier.json"),
-                                             ("coding_benchmark", "*_benchmark.json")])
+                                             ("coding_benchmark", "*_benchmark.json"),
+                                             ("ch2_study2d_trajectory", "ch2_study2d*_trajectory.json")])
 def test_committed_summaries_are_rendered_from_their_records(script, pattern):
     """Each committed summary .md is exactly what its benchmark script renders from the JSON record beside it."""
     path = repo_root() / "benchmarks" / f"{script}.py"
