@@ -53,7 +53,7 @@ import torch
 from perceptual_compression.experiments import ch2_study2d as s2d
 from perceptual_compression.experiments.ch2_config import Ch2Config
 from perceptual_compression.paths import cache_dir
-from run_record import RunRecord, add_run_arguments  # benchmarks/run_record.py
+from run_record import RunRecord, add_run_arguments, rendered_from_record  # benchmarks/run_record.py
 
 ROOT = Path(__file__).resolve().parent
 PAPER = Ch2Config.for_scale("paper").study2d
@@ -158,12 +158,9 @@ def main() -> None:
     ap.add_argument("--max-train-minutes", type=float, default=None,
                     help="wall-clock budget of the training: it stops there (for a lent machine with a fixed lease); "
                          "the record says how many steps ran")
-    ap.add_argument("--render", type=Path, default=None, metavar="RECORD.json",
-                    help="rewrite the markdown summary beside a committed JSON record from the record alone, and stop")
-    add_run_arguments(ap, ROOT / "results" / "ch2_study2d")
+    add_run_arguments(ap, ROOT / "results" / "ch2_study2d", render=True)
     args = ap.parse_args()
-    if args.render is not None:
-        args.render.with_suffix(".md").write_text(render_markdown(json.loads(args.render.read_text())))
+    if rendered_from_record(args, render_markdown):
         return
     run = RunRecord(args, "ch2_study2d.py")
     device, command = run.device, run.command

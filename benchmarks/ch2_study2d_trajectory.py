@@ -32,7 +32,7 @@ import torch
 
 from perceptual_compression.experiments import ch2_study2d as s2d
 from perceptual_compression.experiments.ch2_config import Study2DConfig
-from run_record import RunRecord, add_run_arguments  # benchmarks/run_record.py
+from run_record import RunRecord, add_run_arguments, rendered_from_record  # benchmarks/run_record.py
 
 ROOT = Path(__file__).resolve().parent
 
@@ -82,12 +82,9 @@ def main() -> None:
     ap.add_argument("--checkpoints", type=Path, nargs="+", help="checkpoint files of that run, in any order")
     ap.add_argument("--how-copied", default="The checkpoints were copied from the run's cache while it trained.",
                     help="one sentence saying how the checkpoints were obtained (goes into the record)")
-    ap.add_argument("--render", type=Path, default=None, metavar="RECORD.json",
-                    help="rewrite the markdown summary beside a committed JSON record from the record alone, and stop")
-    add_run_arguments(ap, ROOT / "results" / "ch2_study2d_trajectory")
+    add_run_arguments(ap, ROOT / "results" / "ch2_study2d_trajectory", render=True)
     args = ap.parse_args()
-    if args.render is not None:
-        args.render.with_suffix(".md").write_text(render_markdown(json.loads(args.render.read_text())))
+    if rendered_from_record(args, render_markdown):
         return
     if args.record is None or not args.checkpoints:
         ap.error("--record and --checkpoints are required (or --render)")

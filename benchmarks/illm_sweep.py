@@ -48,7 +48,7 @@ from perceptual_compression.training.illm import IllmConfig, pretrain
 from perceptual_compression.training.illm_finetune import (FinetuneConfig, distortion_and_fidelity, finetune,
                                                            reconstruct)
 from perceptual_compression.training.labeler import LabelerTrainingConfig, train_labeler
-from run_record import RunRecord, add_run_arguments  # benchmarks/run_record.py
+from run_record import RunRecord, add_run_arguments, rendered_from_record  # benchmarks/run_record.py
 
 ROOT = Path(__file__).resolve().parent
 
@@ -102,12 +102,9 @@ def main() -> None:
                     help="ILLM discriminator learning rate instead of the small scale's (4e-4, A.3's)")
     ap.add_argument("--ablations", action="store_true", help="Tables 1-2 at the first λ_d instead of the sweep")
     ap.add_argument("--images", type=int, default=8, help="Kodak images to evaluate on")
-    ap.add_argument("--render", type=Path, default=None, metavar="RECORD.json",
-                    help="rewrite the markdown summary beside a committed JSON record from the record alone, and stop")
-    add_run_arguments(ap, ROOT / "results" / "illm_sweep")
+    add_run_arguments(ap, ROOT / "results" / "illm_sweep", render=True)
     args = ap.parse_args()
-    if args.render is not None:
-        args.render.with_suffix(".md").write_text(render_markdown(json.loads(args.render.read_text())))
+    if rendered_from_record(args, render_markdown):
         return
     run = RunRecord(args, "illm_sweep.py")  # applies --threads, picks the device, notes the command and load
     device = run.device

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import time
 from pathlib import Path
 
 from perceptual_compression.paths import cache_dir
 from perceptual_compression.experiments.rdp_mnist import (
     RDPMnistConfig, classifier_accuracy, load_mnist, train_classifier)
-from run_record import RunRecord, add_run_arguments  # benchmarks/run_record.py
+from run_record import RunRecord, add_run_arguments, rendered_from_record  # benchmarks/run_record.py
 
 ROOT = Path(__file__).resolve().parent
 PAPER_CLAIM = 0.99  # supplement F: "achieves above 99% accuracy on the test set"
@@ -59,12 +58,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--momentum", type=float, default=None, help="SGD momentum (default: the config's)")
     ap.add_argument("--epochs", type=float, default=None, help="epochs (default: the paper's 30)")
-    ap.add_argument("--render", type=Path, default=None, metavar="RECORD.json",
-                    help="rewrite the markdown summary beside a committed JSON record from the record alone, and stop")
-    add_run_arguments(ap, ROOT / "results" / "rdp_classifier")
+    add_run_arguments(ap, ROOT / "results" / "rdp_classifier", render=True)
     args = ap.parse_args()
-    if args.render is not None:
-        args.render.with_suffix(".md").write_text(render_markdown(json.loads(args.render.read_text())))
+    if rendered_from_record(args, render_markdown):
         return
     run = RunRecord(args, "rdp_classifier.py")  # applies --threads, picks the device, notes the command and load
 

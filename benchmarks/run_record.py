@@ -20,16 +20,30 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 
 from perceptual_compression.training import default_device
 
 
-def add_run_arguments(ap: argparse.ArgumentParser, default_out: Path) -> None:
-    """``--threads`` (torch CPU threads) and ``--out`` (results path without suffix)."""
+def add_run_arguments(ap: argparse.ArgumentParser, default_out: Path, *, render: bool = False) -> None:
+    """``--threads`` (torch CPU threads) and ``--out`` (results path without suffix); with ``render``, also
+    ``--render RECORD.json`` (see :func:`rendered_from_record`)."""
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     ap.add_argument("--out", type=Path, default=default_out)
+    if render:
+        ap.add_argument("--render", type=Path, default=None, metavar="RECORD.json",
+                        help="rewrite the markdown summary beside a committed JSON record from the record alone, and stop")
+
+
+def rendered_from_record(args: argparse.Namespace, render_markdown: Callable[[dict], str]) -> bool:
+    """With ``--render RECORD.json``: write ``RECORD.md`` from the record alone and return True (the script
+    then stops); otherwise return False."""
+    if getattr(args, "render", None) is None:
+        return False
+    args.render.with_suffix(".md").write_text(render_markdown(json.loads(args.render.read_text())))
+    return True
 
 
 class RunRecord:
