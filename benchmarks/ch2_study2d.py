@@ -17,7 +17,8 @@ longer batches, once, with the chapter's own code
 The bank holds the ``L1`` (eq. 9) and ``L2`` (eq. 10) members these figures need, plus the two uniform-sample
 members :func:`train_bank` always trains (``--inverse-lambdas`` adds ``L3``, eq. 11). It writes
 ``benchmarks/results/ch2_study2d.{json,md}`` (``--out`` to change). Resumable: the bank checkpoints to
-``data/cache/benchmarks/ch2_study2d/`` every ``--checkpoint-every`` steps.
+``data/cache/benchmarks/ch2_study2d/`` every ``--checkpoint-every`` steps; ``--keep-every K`` also keeps a copy
+every ``K`` steps (``<tag>.step<k>.pt``) for ``ch2_study2d_trajectory.py`` to measure the bank over training.
 
 The committed runs: seed 0 (``ch2_study2d``), the same settings with seeds 1-3 (``ch2_study2d_seed{1,2,3}``,
 which the chapter compares across seeds) and seed 0 with ``--gamma 1`` (``ch2_study2d_gamma1``: eq. 10 with
@@ -155,6 +156,9 @@ def main() -> None:
                          "i.e. 1)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--checkpoint-every", type=int, default=500)
+    ap.add_argument("--keep-every", type=int, default=0,
+                    help="keep a copy of the checkpoint every this many steps (beside it, <tag>.step<k>.pt) for "
+                         "ch2_study2d_trajectory.py; 0: none")
     ap.add_argument("--max-train-minutes", type=float, default=None,
                     help="wall-clock budget of the training: it stops there (for a lent machine with a fixed lease); "
                          "the record says how many steps ran")
@@ -180,7 +184,11 @@ def main() -> None:
     t_start, c_start = time.perf_counter(), time.process_time()
 
     bank = s2d.train_bank(cfg, seed=args.seed, checkpoint_path=cache / f"{tag}.pt", device=device, progress=True,
-                          time_limit_s=None if args.max_train_minutes is None else 60.0 * args.max_train_minutes)
+                          time_limit_s=None if args.max_train_minutes is None else 60.0 * args.max_train_minutes,
+                          keep_every=args.keep_every)
+    if args.keep_every:
+        print(f"kept checkpoints: {cache / tag}.step*.pt (measure them with ch2_study2d_trajectory.py --record "
+              f"{args.out.with_suffix('.json')} --checkpoints {cache / tag}.step*.pt)", flush=True)
     train_s = time.perf_counter() - t_start
     bank.model.cpu()  # the measurements below run on the CPU (small models; the samples live there)
     x_test = bank.source.sample(cfg.n_eval, generator=torch.Generator().manual_seed(args.seed + 1))

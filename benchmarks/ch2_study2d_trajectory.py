@@ -2,8 +2,9 @@
 
 ``benchmarks/ch2_study2d.py`` measures its bank once, at the end. Whether a correlation is still moving when
 training stops, and in which direction, needs the same bank at earlier steps. This script loads checkpoints of
-a bank (:func:`~perceptual_compression.experiments.ch2_study2d.load_bank`: a ``.pt`` the run wrote to
-``data/cache/benchmarks/ch2_study2d/``, copied while it ran) and measures on each, with the chapter's code, what
+a bank (:func:`~perceptual_compression.experiments.ch2_study2d.load_bank`: the copies a run keeps with
+``ch2_study2d.py --keep-every K``, ``data/cache/benchmarks/ch2_study2d/<tag>.step<k>.pt``; the committed
+trajectories predate that option and measured copies of ``<tag>.pt`` taken while the run trained) and measures on each, with the chapter's code, what
 the run measures at the end for the plain ``L1`` (eq. 9) members: real rates (bytes written by the entropy
 coder, header included, per 2D sample), the Spearman correlations of ``D_s``, ``D_r / RMSE`` and ``D_in / RMSE``
 with ``p(x1)`` and the median gains of the continuous ``f = d(e(x))`` at the mode and in the tail. The bank's
@@ -13,6 +14,10 @@ final checkpoint is given.
 
 Usage::
 
+    python benchmarks/ch2_study2d.py --threads 1 --steps 40000 --batch-size 4096 --lambdas 6,20,60 --keep-every 8000 \
+        --out /tmp/bank && python benchmarks/ch2_study2d_trajectory.py --record /tmp/bank.json \
+        --checkpoints data/cache/benchmarks/ch2_study2d/<tag>.step*.pt --how-copied "Kept by --keep-every 8000." \
+        --out /tmp/bank_trajectory
     python benchmarks/ch2_study2d_trajectory.py --record benchmarks/results/ch2_study2d_long_seed0.json \\
         --checkpoints snap/0300/<tag>.pt snap/0320/<tag>.pt ... --out benchmarks/results/ch2_study2d_long_seed0_trajectory
     python benchmarks/ch2_study2d_trajectory.py --render benchmarks/results/ch2_study2d_long_seed0_trajectory.json

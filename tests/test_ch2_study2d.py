@@ -57,6 +57,23 @@ def test_load_bank_gives_back_the_trained_bank(tmp_path):
         s2d.load_bank(_cfg(lambdas=(1.0, 2.0)), tmp_path / "bank.pt")
 
 
+def test_train_bank_keeps_checkpoints_that_load_at_their_steps(tmp_path):
+    torch.set_num_threads(1)
+    cfg = _cfg(steps=30)
+    s2d.train_bank(cfg, seed=0, progress=False, checkpoint_path=tmp_path / "bank.pt", keep_every=10)
+    kept = sorted(tmp_path.glob("bank.step*.pt"))
+    assert [p.name for p in kept] == [f"bank.step{k:08d}.pt" for k in (10, 20, 30)]
+    early, last = s2d.load_bank(cfg, kept[0]), s2d.load_bank(cfg, tmp_path / "bank.pt")
+    assert (early.steps_done, last.steps_done) == (10, 30)
+    # the step-30 copy is the final bank; the step-10 copy is an earlier one
+    final = torch.load(kept[-1], weights_only=False)["modules"]["bank"]
+    for k, v in last.model.state_dict().items():
+        if k in final and "quantiles" not in k and v.dtype.is_floating_point:
+            assert torch.equal(final[k], v.cpu()), k
+    x = last.source.sample(500, generator=torch.Generator().manual_seed(3))
+    assert s2d.member_rates(early, x) != s2d.member_rates(last, x)
+
+
 class _HandMadeAE(torch.nn.Module):
     """e(x) = tanh(x / sigma) (its gain is largest at the mode), d(y) = 2 y, Q(y) = round(4 y) / 4."""
 

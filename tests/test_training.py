@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from perceptual_compression.training import NonFiniteLossError, Trainer, default_device, seed_everything
+from perceptual_compression.training import (NonFiniteLossError, Trainer, default_device, kept_checkpoint_path,
+                                             seed_everything)
 from perceptual_compression.training.schedules import piecewise_constant, warmup_cosine
 
 
@@ -16,14 +17,14 @@ def _regression_problem(seed=0):
     return x, y
 
 
-def _make(tmp_path=None, every=0, seed=0):
+def _make(tmp_path=None, every=0, seed=0, keep=0):
     seed_everything(seed)
     model = nn.Linear(4, 1)
     opt = torch.optim.SGD(model.parameters(), lr=0.05)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
     ckpt = tmp_path / "ckpt.pt" if tmp_path is not None else None
     trainer = Trainer(modules={"model": model}, optimizers={"opt": opt}, schedulers={"sched": sched},
-                      checkpoint_path=ckpt, checkpoint_every=every, seed=seed, progress=False)
+                      checkpoint_path=ckpt, checkpoint_every=every, seed=seed, progress=False, keep_every=keep)
     x, y = _regression_problem()
 
     def step_fn(step):
@@ -157,3 +158,25 @@ def test_time_limit_zero_runs_one_step_and_a_generous_one_runs_all():
     assert t2.step == 20 and not t2.stopped_by_time_limit
     with pytest.raises(ValueError, match="time_limit_s"):
         Trainer(modules={"model": m}, time_limit_s=-1.0)
+
+
+def test_kept_checkpoints_hold_the_weights_at_their_steps(tmp_path):
+    a_dir, b_dir = tmp_path / "a", tmp_path / "b"
+    a_dir.mkdir(); b_dir.mkdir()
+    t, m, f = _make(a_dir, every=10, keep=20)
+    t.run(f, 50)
+    kept = sorted(p.name for p in a_dir.iterdir() if p.name != "ckpt.pt")
+    assert kept == ["ckpt.step00000020.pt", "ckpt.step00000040.pt"]
+    assert kept_checkpoint_path(a_dir / "ckpt.pt", 20) == a_dir / "ckpt.step00000020.pt"
+    # the copy at step 20 is the weights of a run of 20 steps (same seed), not of the longer run
+    t20, m20, f20 = _make(b_dir, seed=0)
+    t20.run(f20, 20)
+    state = torch.load(a_dir / "ckpt.step00000020.pt", weights_only=False)
+    assert state["step"] == 20
+    for k, v in m20.state_dict().items():
+        assert torch.equal(state["modules"]["model"][k], v)
+    assert not torch.equal(state["modules"]["model"]["weight"], m.weight.detach())
+    with pytest.raises(ValueError, match="needs a checkpoint_path"):
+        Trainer(modules={"model": m}, keep_every=5)
+    with pytest.raises(ValueError, match="keep_every must be >= 0"):
+        Trainer(modules={"model": m}, checkpoint_path=tmp_path / "c.pt", keep_every=-1)

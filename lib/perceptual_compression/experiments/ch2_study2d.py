@@ -102,7 +102,7 @@ class TrainedBank:
 
 
 def train_bank(cfg, *, seed: int = 0, checkpoint_path: str | Path | None = None, device=None,
-               progress: bool | None = None, time_limit_s: float | None = None) -> TrainedBank:
+               progress: bool | None = None, time_limit_s: float | None = None, keep_every: int = 0) -> TrainedBank:
     """Train every member of the bank for ``cfg.steps`` steps (Adam, ``cfg.lr``, batch ``cfg.batch_size``;
     cosine decay to ``cfg.final_lr_factor * cfg.lr``, 1 = constant as in the paper).
 
@@ -110,7 +110,10 @@ def train_bank(cfg, *, seed: int = 0, checkpoint_path: str | Path | None = None,
     ``[-cfg.uniform_half_width, cfg.uniform_half_width]^2`` (shared by ``U``/``UW``). The entropy
     bottleneck's quantiles get their own Adam (CompressAI's auxiliary loss) and are refined by bisection
     at the end. ``time_limit_s`` stops training early (the trainer's wall-clock budget; with the paper's
-    constant learning rate the result is the run with ``steps`` = the bank's ``steps_done``).
+    constant learning rate the result is the run with ``steps`` = the bank's ``steps_done``). ``keep_every``
+    keeps a copy of the checkpoint every that many steps
+    (:func:`~perceptual_compression.training.kept_checkpoint_path`), for :func:`load_bank` to measure the bank
+    over training.
     """
     device = device or default_device()
     seed_everything(seed)
@@ -158,7 +161,7 @@ def train_bank(cfg, *, seed: int = 0, checkpoint_path: str | Path | None = None,
                       schedulers={"lr": sched},
                       checkpoint_path=checkpoint_path, checkpoint_every=cfg.checkpoint_every if checkpoint_path else 0,
                       seed=None, progress=progress, desc=f"2D bank ({K} autoencoders)", log_every=cfg.log_every,
-                      time_limit_s=time_limit_s)
+                      time_limit_s=time_limit_s, keep_every=keep_every)
     history = trainer.run(step_fn, cfg.steps)
     model.eval()
     model.entropy_bottleneck.update(force=True, update_quantiles=True)

@@ -98,6 +98,12 @@ def _atomic_save(obj: Any, path: Path) -> None:
             os.remove(tmp)
 
 
+def kept_checkpoint_path(checkpoint_path: str | Path, step: int) -> Path:
+    """Where :class:`Trainer` (``keep_every``) keeps the copy of ``checkpoint_path`` at ``step``."""
+    p = Path(checkpoint_path)
+    return p.with_name(f"{p.stem}.step{int(step):08d}{p.suffix}")
+
+
 class Trainer:
     """Run a user step function with logging, finite-loss checks, checkpoints and resume.
 
@@ -117,6 +123,11 @@ class Trainer:
         Show a tqdm bar (default: on unless ``PERCEPTUAL_COMPRESSION_PROGRESS=0``).
     extra_state:
         A dict saved in checkpoints and restored on resume (e.g. a rate controller's state).
+    keep_every:
+        Steps between kept copies of the checkpoint (0: none). Every ``keep_every`` steps the checkpoint is also
+        written to :func:`kept_checkpoint_path` (``<stem>.step<k><suffix>`` beside ``checkpoint_path``) and never
+        overwritten, so a run leaves its weights at those steps for measuring a quantity over training.
+        Needs ``checkpoint_path``.
     time_limit_s:
         Wall-clock budget of one :meth:`run` call: after the step during which it runs out, training stops
         (at least one step runs), a checkpoint is written (with ``checkpoint_path``) and
@@ -140,6 +151,7 @@ class Trainer:
         log_every: int = 1,
         extra_state: dict[str, Any] | None = None,
         time_limit_s: float | None = None,
+        keep_every: int = 0,
     ) -> None:
         self.modules = dict(modules)
         self.optimizers = dict(optimizers or {})
@@ -148,6 +160,11 @@ class Trainer:
         if checkpoint_every < 0:
             raise ValueError("checkpoint_every must be >= 0")
         self.checkpoint_every = checkpoint_every
+        if keep_every < 0:
+            raise ValueError("keep_every must be >= 0")
+        if keep_every and checkpoint_path is None:
+            raise ValueError("keep_every needs a checkpoint_path (the kept copies are written beside it)")
+        self.keep_every = keep_every
         self.seed = seed
         self.loss_keys = loss_keys
         self.progress = _progress_enabled(progress)
@@ -266,6 +283,8 @@ class Trainer:
                         and self.step % self.checkpoint_every == 0 and self.step < steps):
                     self.save_checkpoint()
                     self._last_ckpt_step = self.step
+                if self.keep_every and self.step % self.keep_every == 0:
+                    self.save_checkpoint(kept_checkpoint_path(self.checkpoint_path, self.step))
                 if (self.time_limit_s is not None and self.step < steps
                         and _clock() - started >= self.time_limit_s):
                     self.stopped_by_time_limit = True
