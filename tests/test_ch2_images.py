@@ -154,6 +154,45 @@ def test_uniform_noise_batches():
     x = img.uniform_noise_batch(64, 16, g)
     assert x.shape == (64, 3, 16, 16) and 0 <= x.min() and x.max() <= 1
     assert abs(x.mean().item() - 0.5) < 0.01 and abs(x.var().item() - 1 / 12) < 0.005
+    # the default draws exactly torch.rand's stream (the committed runs' batches)
+    assert torch.equal(img.uniform_noise_batch(2, 8, torch.Generator().manual_seed(3)),
+                       torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(3)))
+
+
+def test_ranged_uniform_noise_spreads_local_means_but_keeps_pixels_independent():
+    x = img.uniform_noise_batch(256, 32, torch.Generator().manual_seed(0), ranged=True)
+    assert x.shape == (256, 3, 32, 32) and 0 <= x.min() and x.max() <= 1
+    means = x.mean(dim=(2, 3))                      # per image channel: (lo + hi) / 2
+    lo, hi = x.amin(dim=(2, 3)), x.amax(dim=(2, 3))
+    np.testing.assert_allclose(means, (lo + hi) / 2, atol=0.05)
+    # the midpoint of two U(0, 1) order statistics is the mean of two U(0, 1): variance 1/24
+    assert abs(means.var().item() - 1 / 24) < 0.006
+    iid = img.uniform_noise_batch(256, 32, torch.Generator().manual_seed(0)).mean(dim=(2, 3))
+    assert iid.std().item() < 0.02 < 0.15 < means.std().item()
+    # within a channel, pixels are U(lo, hi): variance (hi - lo)^2 / 12, and neighbours are uncorrelated
+    var = x.var(dim=(2, 3))
+    np.testing.assert_allclose(var, (hi - lo) ** 2 / 12, atol=0.01)
+    c = x - x.mean(dim=(2, 3), keepdim=True)
+    lag1 = (c[..., 1:] * c[..., :-1]).mean() / c.pow(2).mean()
+    assert abs(lag1.item()) < 0.01
+
+
+def test_entropy_limited_training_on_ranged_noise_and_an_unknown_source():
+    cfg = EntropyLimitedConfig(n=4, m=8, patch_size=32, batch_size=2, steps=2)
+    model = img.train_entropy_limited(cfg, "mse", (-1.0, 1.0), "uniform-ranged", seed=0, progress=False)
+    assert model.steps_done == 2
+    with pytest.raises(ValueError, match="valid values are: 'natural', 'uniform', 'uniform-ranged'"):
+        img.train_entropy_limited(cfg, "mse", (-1.0, 1.0), "gaussian", progress=False)
+
+
+def test_ranged_noise_rewards_block_means_for_every_distortion():
+    iid = img.noise_objective_gains(size=64, batch=16, distortions=("mse",))
+    ranged = img.noise_objective_gains(size=64, batch=16, distortions=("mse",), ranged=True)
+    # on the paper's noise a perfect 16x16 block-mean code removes a tiny share of the MSE from grey; on the
+    # ranged noise the channel means carry Var[(U1 + U2) / 2] / (that + E[(U1 - U2)^2] / 12) = (1/24) / (1/24 + 1/72)
+    # = 3/4 of it in expectation (16 images: a sample of it)
+    assert iid["mse"]["block16_gain"] < 0.02
+    assert 0.6 < ranged["mse"]["block16_gain"] < 0.9
 
 
 def test_small_batch_starts_from_the_same_network():

@@ -54,9 +54,21 @@ def center_crops(images, n: int, size: int | None) -> Tensor | list[Tensor]:
     return torch.stack(out) if size is not None else out
 
 
-def uniform_noise_batch(batch_size: int, size: int, generator: torch.Generator) -> Tensor:
-    """Images of i.i.d. ``U(0, 1)`` pixels (the "training without data" distribution of Sec. 5.2)."""
-    return torch.rand(batch_size, 3, size, size, generator=generator)
+NOISE_KINDS = ("uniform", "uniform-ranged")  # training noises of Sec. 5.2: the paper's, and our hypothesis test
+
+
+def uniform_noise_batch(batch_size: int, size: int, generator: torch.Generator, *, ranged: bool = False) -> Tensor:
+    """Images of i.i.d. ``U(0, 1)`` pixels (the "training without data" distribution of Sec. 5.2).
+
+    ``ranged=True`` (not the paper's; a labelled hypothesis test of the book): each image channel draws its own
+    range ``[lo, hi]`` (the order statistics of two ``U(0, 1)`` draws) and its pixels are i.i.d. ``U(lo, hi)``.
+    The pixels stay independent (no spatial structure), but local means now spread over ``[0, 1]`` as a natural
+    image's do, where the paper's noise keeps every 16×16 block mean within about ±0.03 of 0.5."""
+    if not ranged:
+        return torch.rand(batch_size, 3, size, size, generator=generator)
+    ends = torch.rand(batch_size, 3, 2, 1, generator=generator)
+    lo, hi = ends.min(dim=2, keepdim=True).values, ends.max(dim=2, keepdim=True).values  # (B, 3, 1, 1)
+    return lo + (hi - lo) * torch.rand(batch_size, 3, size, size, generator=generator)
 
 
 # ------------------------------------------------------------------------------- factorized prior
@@ -228,8 +240,10 @@ def block_mean_scores(images: Sequence[Tensor], factor: int = 16, bits: int = 8,
 
 @torch.no_grad()
 def noise_objective_gains(size: int = 64, batch: int = 32, factors: Sequence[int] = (16, 8), *, seed: int = 0,
-                          distortions: Sequence[str] = ("mse", "ms-ssim", "nlpd")) -> dict[str, dict[str, float]]:
-    """Each training distortion of Sec. 5.2 on i.i.d. ``U(0, 1)`` images (``batch`` of ``size``²) for a flat
+                          distortions: Sequence[str] = ("mse", "ms-ssim", "nlpd"),
+                          ranged: bool = False) -> dict[str, dict[str, float]]:
+    """Each training distortion of Sec. 5.2 on i.i.d. ``U(0, 1)`` images (``batch`` of ``size``²; with
+    ``ranged``, the random-range noise of :func:`uniform_noise_batch`) for a flat
     grey reconstruction and for the block means at each factor (unquantized, bilinear, as
     :class:`~perceptual_compression.coding.BlockMeanCodec` decodes them).
 
@@ -241,7 +255,7 @@ def noise_objective_gains(size: int = 64, batch: int = 32, factors: Sequence[int
     bad = [d for d in distortions if d not in ("mse", "ms-ssim", "nlpd")]
     if bad:
         raise ValueError(f"distortions {bad} are not valid; valid values are: 'mse', 'ms-ssim', 'nlpd'")
-    x = uniform_noise_batch(batch, size, torch.Generator().manual_seed(seed))
+    x = uniform_noise_batch(batch, size, torch.Generator().manual_seed(seed), ranged=ranged)
     recs = {"grey": torch.full_like(x, 0.5)}
     for f in factors:
         codec = BlockMeanCodec(int(f))
@@ -412,14 +426,17 @@ def train_entropy_limited(cfg, dist: str, centers: Sequence[float], data: str, p
                           device=None, progress: bool | None = None, checkpoint_path=None,
                           time_limit_s: float | None = None) -> EntropyLimitedAutoencoder:
     """Train an entropy-limited autoencoder minimising ``D`` alone (Sec. 5.2) on ``data``:
-    ``"natural"`` (``patches.batch``) or ``"uniform"`` (i.i.d. ``U(0, 1)`` pixels). ``D``: ``"mse"``,
+    ``"natural"`` (``patches.batch``), ``"uniform"`` (i.i.d. ``U(0, 1)`` pixels, the paper's) or
+    ``"uniform-ranged"`` (i.i.d. pixels in a random range per image channel; not the paper's, see
+    :func:`uniform_noise_batch`). ``D``: ``"mse"``,
     ``"ms-ssim"`` (``1 - MS-SSIM``) or ``"nlpd"``. In training the latents go through the quantizer in mode
     ``cfg.train_quantization``: ``"ste"`` (rounded forward, eq. 15's gradient) or ``"soft"`` (eq. 15 forward).
 
     ``time_limit_s`` stops training early (the :class:`~perceptual_compression.training.Trainer`'s wall-clock
     budget); the returned model's ``steps_done`` says how many steps ran."""
-    if data not in ("natural", "uniform"):
-        raise ValueError(f"data={data!r} is not valid; valid values are: 'natural', 'uniform'")
+    if data not in ("natural", *NOISE_KINDS):
+        raise ValueError(f"data={data!r} is not valid; valid values are: "
+                         + ", ".join(repr(d) for d in ("natural", *NOISE_KINDS)))
     train_mode = cfg.train_quantization
     if train_mode not in ("ste", "soft"):
         raise ValueError(f"train_quantization={train_mode!r} is not valid; valid values are: 'ste', 'soft'")
@@ -435,7 +452,7 @@ def train_entropy_limited(cfg, dist: str, centers: Sequence[float], data: str, p
         if data == "natural":
             x = patches.batch(cfg.batch_size)
         else:
-            x = uniform_noise_batch(cfg.batch_size, cfg.patch_size, gen)
+            x = uniform_noise_batch(cfg.batch_size, cfg.patch_size, gen, ranged=data == "uniform-ranged")
         x = x.to(device)
         out = model(x, train_mode)
         loss = distortion(dist, x, out["x_hat"]).mean()
