@@ -114,7 +114,10 @@ def diagnostics(model, test_images) -> dict[str, float]:
 
 NOISE_TEXT = {"uniform": "i.i.d. U(0, 1)",
               "uniform-ranged": "random-range uniform noise (per image channel, i.i.d. pixels in [lo, hi], lo and hi "
-                                "the order statistics of two U(0, 1) draws; not the paper's)"}
+                                "the order statistics of two U(0, 1) draws; not the paper's)",
+              "uniform-tiled": "tiled random-range uniform noise (per 16² tile of each image channel, on a grid at a "
+                               "random offset, i.i.d. pixels in [lo, hi], lo and hi the order statistics of two U(0, 1) "
+                               "draws; not the paper's)"}
 
 LEVELS_NOISE = 32  # i.i.d. U(0, 1) images (seed 0) on which the per-level NLPD profiles are taken
 
@@ -123,8 +126,7 @@ def level_profiles(models: dict, test_images, patch_size: int, noise_kind: str =
     """Per-level NLPD differences (fine to coarse) of the references and of each model's rounded reconstruction,
     on noise images like the training ones and on the test images
     (:func:`~perceptual_compression.experiments.ch2_images.nlpd_level_profiles`)."""
-    noise = img.uniform_noise_batch(LEVELS_NOISE, patch_size, torch.Generator().manual_seed(0),
-                                    ranged=noise_kind == "uniform-ranged")
+    noise = img.uniform_noise_batch(LEVELS_NOISE, patch_size, torch.Generator().manual_seed(0), kind=noise_kind)
     coders = img.reference_coders() | {f"trained with {loss}": (lambda x, m=m: m(x, "hard")["x_hat"])
                                        for loss, m in models.items()}
     return {"noise": img.nlpd_level_profiles(noise, coders), "test": img.nlpd_level_profiles(test_images, coders),
@@ -183,9 +185,9 @@ def main() -> None:
                     help="rounding in training: 'ste' (rounded forward, eq. 15 gradient; the book's default) or 'soft' "
                          "(eq. 15 forward, the setting of the run committed before 2026-11-22 noon)")
     ap.add_argument("--noise", choices=img.NOISE_KINDS, default="uniform",
-                    help="training noise: 'uniform' (i.i.d. U(0, 1) pixels, the paper's) or 'uniform-ranged' (i.i.d. "
-                         "pixels in a random range per image channel: NOT the paper's, a test of why its noise rows "
-                         "differ here)")
+                    help="training noise: 'uniform' (i.i.d. U(0, 1) pixels, the paper's), 'uniform-ranged' (i.i.d. "
+                         "pixels in a random range per image channel) or 'uniform-tiled' (a random range per 16² tile); "
+                         "the last two are NOT the paper's: tests of why its noise rows differ here")
     ap.add_argument("--checkpoint-every", type=int, default=250)
     ap.add_argument("--jobs", type=int, default=1, help="models trained in parallel processes (e.g. 3 on a GPU)")
     ap.add_argument("--max-train-minutes", type=float, default=None,
@@ -267,8 +269,9 @@ def main() -> None:
     result = {
         "what": ("Entropy-limited autoencoders trained on uniform noise (Hepburn et al. 2022, Sec. 5.2, Table 1), "
                  "longer than the book's build") if args.noise == "uniform" else (
-                "Entropy-limited autoencoders trained on uniform noise in a random range per image channel (NOT the "
-                "paper's noise; a test of why Table 1's noise rows differ here)"),
+                "Entropy-limited autoencoders trained on uniform noise in a random range per "
+                + ("image channel" if args.noise == "uniform-ranged" else "16² tile of each image channel")
+                + " (NOT the paper's noise; a test of why Table 1's noise rows differ here)"),
         "command": command, "config": dataclasses.asdict(cfg), "settings_tag": tag, "seed": args.seed,
         "jobs": args.jobs, "max_train_minutes": args.max_train_minutes,
         "losses": losses, "eval": eval_label, "eval_images": len(test_images), "eval_fallback": bool(kodak.is_fallback),

@@ -160,7 +160,7 @@ def test_uniform_noise_batches():
 
 
 def test_ranged_uniform_noise_spreads_local_means_but_keeps_pixels_independent():
-    x = img.uniform_noise_batch(256, 32, torch.Generator().manual_seed(0), ranged=True)
+    x = img.uniform_noise_batch(256, 32, torch.Generator().manual_seed(0), kind="uniform-ranged")
     assert x.shape == (256, 3, 32, 32) and 0 <= x.min() and x.max() <= 1
     means = x.mean(dim=(2, 3))                      # per image channel: (lo + hi) / 2
     lo, hi = x.amin(dim=(2, 3)), x.amax(dim=(2, 3))
@@ -177,17 +177,48 @@ def test_ranged_uniform_noise_spreads_local_means_but_keeps_pixels_independent()
     assert abs(lag1.item()) < 0.01
 
 
+def test_tiled_uniform_noise_has_a_range_per_tile_on_a_shifted_grid():
+    g = torch.Generator().manual_seed(0)
+    x = img.uniform_noise_batch(64, 64, g, kind="uniform-tiled")
+    assert x.shape == (64, 3, 64, 64) and 0 <= x.min() and x.max() <= 1
+    t = img.NOISE_TILE
+    # the range is constant on tiles of side t: find each image's grid offset as the shift at which the
+    # per-tile spread of values is smallest relative to the whole image's
+    found = []
+    for xi in x[:8]:
+        scores = {}
+        for oy in range(t):
+            for ox in range(t):
+                inner = xi[:, oy:oy + 3 * t, ox:ox + 3 * t].unfold(1, t, t).unfold(2, t, t)  # 3 x 3 whole tiles
+                scores[(oy, ox)] = (inner.amax((-1, -2)) - inner.amin((-1, -2))).mean().item()
+        found.append(min(scores, key=scores.get))
+    assert len(set(found)) > 1  # the grid moves from image to image
+    # block means on a fixed 16x16 grid spread widely (a tile's mean alone has sd sqrt(1/24) = 0.20; a block that
+    # straddles tiles averages several), the paper's noise's do not
+    blocks = x.unfold(2, t, t).unfold(3, t, t).mean((-1, -2))
+    assert 0.1 < blocks.std().item() < 0.21
+    iid = img.uniform_noise_batch(64, 64, torch.Generator().manual_seed(0)).unfold(2, t, t).unfold(3, t, t).mean((-1, -2))
+    assert iid.std().item() < 0.03
+    # neighbouring pixels are uncorrelated once each tile's mean is removed (no structure inside a tile)
+    oy, ox = found[0]
+    tile = x[0, :, oy:oy + t, ox:ox + t]
+    c = tile - tile.mean(dim=(1, 2), keepdim=True)
+    assert abs(((c[..., 1:] * c[..., :-1]).mean() / c.pow(2).mean()).item()) < 0.2
+    with pytest.raises(ValueError, match="valid values are: 'uniform', 'uniform-ranged', 'uniform-tiled'"):
+        img.uniform_noise_batch(2, 16, g, kind="gaussian")
+
+
 def test_entropy_limited_training_on_ranged_noise_and_an_unknown_source():
     cfg = EntropyLimitedConfig(n=4, m=8, patch_size=32, batch_size=2, steps=2)
     model = img.train_entropy_limited(cfg, "mse", (-1.0, 1.0), "uniform-ranged", seed=0, progress=False)
     assert model.steps_done == 2
-    with pytest.raises(ValueError, match="valid values are: 'natural', 'uniform', 'uniform-ranged'"):
+    with pytest.raises(ValueError, match="valid values are: 'natural', 'uniform', 'uniform-ranged', 'uniform-tiled'"):
         img.train_entropy_limited(cfg, "mse", (-1.0, 1.0), "gaussian", progress=False)
 
 
 def test_ranged_noise_rewards_block_means_for_every_distortion():
     iid = img.noise_objective_gains(size=64, batch=16, distortions=("mse",))
-    ranged = img.noise_objective_gains(size=64, batch=16, distortions=("mse",), ranged=True)
+    ranged = img.noise_objective_gains(size=64, batch=16, distortions=("mse",), noise="uniform-ranged")
     # on the paper's noise a perfect 16x16 block-mean code removes a tiny share of the MSE from grey; on the
     # ranged noise the channel means carry Var[(U1 + U2) / 2] / (that + E[(U1 - U2)^2] / 12) = (1/24) / (1/24 + 1/72)
     # = 3/4 of it in expectation (16 images: a sample of it)

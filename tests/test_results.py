@@ -306,3 +306,28 @@ def test_committed_summaries_are_rendered_from_their_records(script, pattern):
     assert records
     for rec in records:
         assert rec.with_suffix(".md").read_text() == mod.render_markdown(json.loads(rec.read_text())), rec.name
+
+
+def test_committed_runs_on_other_noises_are_the_levels_run_but_for_the_noise():
+    """The two noises that are not the paper's (chapter 2, "Is it the range of the local means?"): the per-level
+    run's settings with only the noise changed, labelled as such, and the chapter's reading of them."""
+    from perceptual_compression import results as results_mod
+
+    lv = results_mod.committed_run("ch2_entropy_limited_levels")
+    psnr = {}
+    for kind, name in (("uniform-ranged", "ch2_entropy_limited_ranged"), ("uniform-tiled", "ch2_entropy_limited_tiled")):
+        run = results_mod.committed_run(name)
+        assert run is not None and f"--noise {kind}" in run["command"] and "--rescore" in run["rescored"]["command"]
+        assert run["config"]["data"] == [kind] and "NOT the paper's" in run["what"]
+        assert {k: v for k, v in run["config"].items() if k != "data"} == {k: v for k, v in lv["config"].items() if k != "data"}
+        assert run["settings_tag"] != lv["settings_tag"]  # the noise is part of the cache tag
+        assert run["rows"][0]["loss"] == "flat grey" and run["rows"][0]["psnr"] == lv["rows"][0]["psnr"]
+        psnr[kind] = {r["loss"]: r for r in run["rows"]}
+        psnr[kind]["slopes"] = run["levels"]["block_means"]["test"]
+    grey = psnr["uniform-ranged"]["flat grey"]
+    for loss in ("mse", "ms-ssim", "nlpd"):
+        # per-image ranges: no local structure beyond the channel means reaches Kodak
+        assert abs(psnr["uniform-ranged"][loss]["psnr_mean_restored"] - grey["psnr_mean_restored"]) < 0.2
+        # per-tile ranges: every loss transfers, at least 5 dB above grey, with the block means at > 0.6 slope
+        assert psnr["uniform-tiled"][loss]["psnr"] > grey["psnr"] + 5
+        assert psnr["uniform-tiled"]["slopes"][f"trained with {loss}"]["slope"] > 0.6

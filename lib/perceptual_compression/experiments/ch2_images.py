@@ -54,20 +54,38 @@ def center_crops(images, n: int, size: int | None) -> Tensor | list[Tensor]:
     return torch.stack(out) if size is not None else out
 
 
-NOISE_KINDS = ("uniform", "uniform-ranged")  # training noises of Sec. 5.2: the paper's, and our hypothesis test
+NOISE_KINDS = ("uniform", "uniform-ranged", "uniform-tiled")  # Sec. 5.2's noise, then two labelled tests of ours
+NOISE_TILE = 16  # side of the tiles of "uniform-tiled" (one code vector of the Table 1 autoencoders covers 16²)
 
 
-def uniform_noise_batch(batch_size: int, size: int, generator: torch.Generator, *, ranged: bool = False) -> Tensor:
-    """Images of i.i.d. ``U(0, 1)`` pixels (the "training without data" distribution of Sec. 5.2).
+def uniform_noise_batch(batch_size: int, size: int, generator: torch.Generator, *, kind: str = "uniform") -> Tensor:
+    """Images of i.i.d. ``U(0, 1)`` pixels (``kind="uniform"``: the "training without data" distribution of
+    Sec. 5.2).
 
-    ``ranged=True`` (not the paper's; a labelled hypothesis test of the book): each image channel draws its own
-    range ``[lo, hi]`` (the order statistics of two ``U(0, 1)`` draws) and its pixels are i.i.d. ``U(lo, hi)``.
-    The pixels stay independent (no spatial structure), but local means now spread over ``[0, 1]`` as a natural
-    image's do, where the paper's noise keeps every 16×16 block mean within about ±0.03 of 0.5."""
-    if not ranged:
+    Two other kinds are not the paper's; the book trains on them to test why its noise-trained models do not
+    transfer to photographs. Pixels stay independent given a range ``[lo, hi]`` (the order statistics of two
+    ``U(0, 1)`` draws, so ``(lo + hi) / 2`` has variance 1/24), drawn
+
+    - ``"uniform-ranged"``: once per image channel, so each image is flat noise around its own mean;
+    - ``"uniform-tiled"``: once per ``NOISE_TILE``² tile of each image channel, on a grid shifted by a random
+      offset per image, so local means vary across the image as a photograph's block means do (with no
+      structure inside a tile and none between tiles).
+
+    The paper's noise keeps every 16×16 block mean within about ±0.05 of 0.5."""
+    if kind not in NOISE_KINDS:
+        raise ValueError(f"kind={kind!r} is not valid; valid values are: " + ", ".join(repr(k) for k in NOISE_KINDS))
+    if kind == "uniform":
         return torch.rand(batch_size, 3, size, size, generator=generator)
-    ends = torch.rand(batch_size, 3, 2, 1, generator=generator)
-    lo, hi = ends.min(dim=2, keepdim=True).values, ends.max(dim=2, keepdim=True).values  # (B, 3, 1, 1)
+    if kind == "uniform-ranged":  # the ranges are drawn before the pixels (the committed run's stream)
+        ends = torch.rand(batch_size, 3, 2, 1, 1, generator=generator)
+    else:
+        t = NOISE_TILE
+        n = size // t + 2  # tiles per side: enough to cover the image at any offset
+        ends = torch.rand(batch_size, 3, 2, n, n, generator=generator)
+        offsets = torch.randint(0, t, (batch_size, 2), generator=generator)
+        ends = ends.repeat_interleave(t, dim=-2).repeat_interleave(t, dim=-1)
+        ends = torch.stack([e[..., oy:oy + size, ox:ox + size] for e, (oy, ox) in zip(ends, offsets.tolist())])
+    lo, hi = ends.min(dim=2).values, ends.max(dim=2).values
     return lo + (hi - lo) * torch.rand(batch_size, 3, size, size, generator=generator)
 
 
@@ -241,9 +259,9 @@ def block_mean_scores(images: Sequence[Tensor], factor: int = 16, bits: int = 8,
 @torch.no_grad()
 def noise_objective_gains(size: int = 64, batch: int = 32, factors: Sequence[int] = (16, 8), *, seed: int = 0,
                           distortions: Sequence[str] = ("mse", "ms-ssim", "nlpd"),
-                          ranged: bool = False) -> dict[str, dict[str, float]]:
-    """Each training distortion of Sec. 5.2 on i.i.d. ``U(0, 1)`` images (``batch`` of ``size``²; with
-    ``ranged``, the random-range noise of :func:`uniform_noise_batch`) for a flat
+                          noise: str = "uniform") -> dict[str, dict[str, float]]:
+    """Each training distortion of Sec. 5.2 on i.i.d. ``U(0, 1)`` images (``batch`` of ``size``²; ``noise``:
+    another kind of :func:`uniform_noise_batch`) for a flat
     grey reconstruction and for the block means at each factor (unquantized, bilinear, as
     :class:`~perceptual_compression.coding.BlockMeanCodec` decodes them).
 
@@ -255,7 +273,7 @@ def noise_objective_gains(size: int = 64, batch: int = 32, factors: Sequence[int
     bad = [d for d in distortions if d not in ("mse", "ms-ssim", "nlpd")]
     if bad:
         raise ValueError(f"distortions {bad} are not valid; valid values are: 'mse', 'ms-ssim', 'nlpd'")
-    x = uniform_noise_batch(batch, size, torch.Generator().manual_seed(seed), ranged=ranged)
+    x = uniform_noise_batch(batch, size, torch.Generator().manual_seed(seed), kind=noise)
     recs = {"grey": torch.full_like(x, 0.5)}
     for f in factors:
         codec = BlockMeanCodec(int(f))
@@ -426,9 +444,8 @@ def train_entropy_limited(cfg, dist: str, centers: Sequence[float], data: str, p
                           device=None, progress: bool | None = None, checkpoint_path=None,
                           time_limit_s: float | None = None) -> EntropyLimitedAutoencoder:
     """Train an entropy-limited autoencoder minimising ``D`` alone (Sec. 5.2) on ``data``:
-    ``"natural"`` (``patches.batch``), ``"uniform"`` (i.i.d. ``U(0, 1)`` pixels, the paper's) or
-    ``"uniform-ranged"`` (i.i.d. pixels in a random range per image channel; not the paper's, see
-    :func:`uniform_noise_batch`). ``D``: ``"mse"``,
+    ``"natural"`` (``patches.batch``), ``"uniform"`` (i.i.d. ``U(0, 1)`` pixels, the paper's) or another kind
+    of :func:`uniform_noise_batch` (not the paper's). ``D``: ``"mse"``,
     ``"ms-ssim"`` (``1 - MS-SSIM``) or ``"nlpd"``. In training the latents go through the quantizer in mode
     ``cfg.train_quantization``: ``"ste"`` (rounded forward, eq. 15's gradient) or ``"soft"`` (eq. 15 forward).
 
@@ -452,7 +469,7 @@ def train_entropy_limited(cfg, dist: str, centers: Sequence[float], data: str, p
         if data == "natural":
             x = patches.batch(cfg.batch_size)
         else:
-            x = uniform_noise_batch(cfg.batch_size, cfg.patch_size, gen, ranged=data == "uniform-ranged")
+            x = uniform_noise_batch(cfg.batch_size, cfg.patch_size, gen, kind=data)
         x = x.to(device)
         out = model(x, train_mode)
         loss = distortion(dist, x, out["x_hat"]).mean()
