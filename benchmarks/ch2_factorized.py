@@ -53,6 +53,9 @@ from run_record import RunRecord, add_run_arguments  # benchmarks/run_record.py
 
 ROOT = Path(__file__).resolve().parent
 PAPER = FactorizedConfig()
+# the factors of the Fig. 4 (right) ratio and the raw values behind them, per pair and alpha
+CONTRAST_PARTS = ("distortion_ratio", "rate_ratio", "bpp_perceptual", "bpp_mse", "mse_perceptual", "mse_mse")
+SPLIT_ALPHAS = (0.02, 0.1, 0.5, 1.0, 2.0)  # where the markdown summary splits the ratio into its factors
 
 
 def train_rate(cfg: FactorizedConfig, rate: int, seed: int, threads: int | None, paths: dict[str, Path]) -> dict:
@@ -125,8 +128,26 @@ def render_markdown(result: dict) -> str:
           f"{max(c['alpha']):g}]: minimum **{sm['contrast_min']:.3f} at α = {sm['contrast_min_alpha']:.2f}** "
           f"(paper: 0.64 at α = 0.08); mean below α = 0.5 {sm['contrast_low_mean']:.3f}, above α = 1.5 "
           f"{sm['contrast_high_mean']:.3f} (the paper's shape: lower at low contrast).", "",
+          *contrast_split_table(result),
           *RunRecord.footer(result, wall_detail=f"{result['jobs']} parallel job(s)", cpu_detail="in the main process")]
     return "\n".join(md)
+
+
+def contrast_split_table(result: dict) -> list[str]:
+    """Markdown: the ratio at a few contrasts split into its distortion and rate factors, per pair."""
+    c = result["contrast"]
+    if "rate_ratio" not in c:
+        return []
+    rows = img.contrast_factors(c, SPLIT_ALPHAS)
+    cols = [k for k in rows[0] if k.startswith("α")]
+    lines = ["The ratio split into its factors (geometric means over the crops; per crop, ratio = D factor / R factor): "
+             "D factor = MSE of the MS-SSIM model / MSE of the MSE model, R factor = its bpp / bpp; beside them each "
+             "model's bpp (mean over the crops):", "",
+             "| pair | quantity | " + " | ".join(cols) + " |", "|---|---|" + "---:|" * len(cols)]
+    for row in rows:
+        lines.append(f"| q{result['rates'][row['pair']] + 1} | {row['quantity']} | "
+                     + " | ".join(f"{row[c]:.3f}" for c in cols) + " |")
+    return [*lines, ""]
 
 
 def main() -> None:
@@ -146,7 +167,7 @@ def main() -> None:
     ap.add_argument("--obs5-size", type=int, default=256)
     ap.add_argument("--contrast-images", type=int, default=8)
     ap.add_argument("--contrast-size", type=int, default=256)
-    ap.add_argument("--n-alpha", type=int, default=21, help="contrast values in [0, 2] (paper: 200)")
+    ap.add_argument("--n-alpha", type=int, default=41, help="contrast values in [0, 2], alpha = 0 moved to 0.02 (paper: 200)")
     add_run_arguments(ap, ROOT / "results" / "ch2_factorized")
     args = ap.parse_args()
     run = RunRecord(args, "ch2_factorized.py")
@@ -231,7 +252,8 @@ def main() -> None:
         "eval": f"{args.eval_images} whole images of {kodak.label}", "eval_fallback": bool(kodak.is_fallback),
         "kodak": kodak_rows, "train_s": train_s, "obs5_data": obs5_data, "obs5_stand_in": "TID2013" not in obs5_data,
         "obs5": obs5, "contrast_images": args.contrast_images, "contrast_size": args.contrast_size,
-        "contrast": {"alpha": alphas.tolist(), "ratio": contrast["ratio"].tolist(), "mean": mean.tolist()},
+        "contrast": {"alpha": alphas.tolist(), "ratio": contrast["ratio"].tolist(), "mean": mean.tolist(),
+                     **{k: contrast[k].tolist() for k in CONTRAST_PARTS}},
         "summary": summary, "wall_s": round(time.perf_counter() - t_start, 1),
         "cpu_s": round(time.process_time() - c_start, 1), **run.environment(),
     }

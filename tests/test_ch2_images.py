@@ -242,6 +242,8 @@ def test_same_model_on_both_sides_gives_ratio_one_and_observation5(test_images):
     m.update(force=True)
     res = img.contrast_performance([(m, m)], list(test_images), [0.5, 1.0, 2.0])
     np.testing.assert_allclose(res["ratio"], 1.0)
+    np.testing.assert_allclose(res["distortion_ratio"], 1.0)
+    np.testing.assert_allclose(res["rate_ratio"], 1.0)
     refs = list(test_images)
     distorted = [(0, (refs[0] + 0.01 * k).clamp(0, 1)) for k in range(1, 6)] + [(1, (refs[1] * 0.9 ** k)) for k in range(1, 6)]
     scores = [float(((refs[i] - x) ** 2).mean()) for i, x in distorted]
@@ -254,6 +256,39 @@ def test_same_model_on_both_sides_gives_ratio_one_and_observation5(test_images):
     assert rows[0]["model"] == "RMSE" and rows[0]["rho_Dr"] == pytest.approx(1.0)
     assert rows[1]["rho_Din"] == pytest.approx(1.0) and rows[1]["rho_Dr"] > 0.95
     assert out["-mse"][1]["rho_Din"] == pytest.approx(-1.0)
+
+
+def test_contrast_ratio_splits_into_distortion_and_rate_factors(test_images):
+    from perceptual_compression.analysis.contrast import contrast_axis
+    from perceptual_compression.coding import ImageCodec
+
+    torch.manual_seed(0)
+    a, b = factorized_prior(8, 8).eval(), factorized_prior(8, 8).eval()
+    for m in (a, b):
+        m.update(force=True)
+    alphas = [0.3, 1.0, 1.7]
+    one = img.contrast_performance([(a, b)], [test_images[0]], alphas)
+    # one image: the ratio is exactly the distortion factor over the rate factor
+    np.testing.assert_allclose(one["ratio"], one["distortion_ratio"] / one["rate_ratio"], rtol=1e-12)
+    # the raw values are the real codec's: bytes of the bitstream and MSE of its decode
+    xa = contrast_axis(test_images[0][None], 1.7)
+    data = ImageCodec(b, "check").compress(xa)
+    assert one["bpp_mse"][0, 2] == pytest.approx(8 * len(data) / (xa.shape[-1] * xa.shape[-2]))
+    x_hat = ImageCodec(b, "check").decompress(data)
+    assert one["mse_mse"][0, 2] == pytest.approx(((xa - x_hat) ** 2).mean().item(), rel=1e-6)
+    np.testing.assert_allclose(one["ratio"][0], (one["mse_perceptual"] / one["bpp_perceptual"])[0]
+                               / (one["mse_mse"] / one["bpp_mse"])[0], rtol=1e-12)
+    many = img.contrast_performance([(a, b)], list(test_images), alphas)
+    # several images: the quotient is the geometric mean of the per-image ratios, never above their mean
+    assert many["distortion_ratio"].shape == many["rate_ratio"].shape == (1, 3)
+    assert np.all(many["distortion_ratio"] / many["rate_ratio"] <= many["ratio"] * (1 + 1e-12))
+    # the split table: one row per pair and quantity, columns at the grid points nearest to the requested
+    # contrasts (0.2 and 0.4 both fall on 0.3), values read from the result, JSON lists accepted
+    rows = img.contrast_factors({k: np.asarray(v).tolist() for k, v in many.items()}, at=(0.2, 0.4, 2.0))
+    assert [r["quantity"] for r in rows][:3] == ["ratio P_MS-SSIM / P_MSE", "D factor (MSE / MSE)", "R factor (bpp / bpp)"]
+    assert len(rows) == 5 and list(rows[0]) == ["pair", "quantity", "α = 0.3", "α = 1.7"]
+    assert rows[1]["α = 1.7"] == pytest.approx(many["distortion_ratio"][0, 2])
+    assert rows[4]["α = 0.3"] == pytest.approx(many["bpp_mse"][0, 0])
 
 
 class _Scale(torch.nn.Module):

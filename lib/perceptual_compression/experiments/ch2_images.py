@@ -4,7 +4,8 @@
   or ``D = 1 - MS-SSIM`` in eq. 3 (the paper used pretrained tensorflow-compression models).
 - :func:`observation5`: Spearman correlations of the induced distances ``D_r``, ``D_in`` (and RMSE) with a
   quality score over (reference, distorted) pairs (Fig. 3; TID2013's MOS, or a named stand-in).
-- :func:`contrast_performance`: rate-normalised performance along the contrast axis (eq. 14, Fig. 4 right).
+- :func:`contrast_performance`: rate-normalised performance along the contrast axis (eq. 14, Fig. 4 right),
+  and :func:`contrast_factors`: its ratio split into a distortion and a rate factor.
 - :func:`train_entropy_limited` / :func:`evaluate_codec`: the entropy-limited autoencoders of Sec. 5.2 trained
   on natural patches or on uniform noise (Table 1, Figs. 5, 18, 19); :func:`flat_grey_scores`: the flat grey
   image, Table 1's zero-bit reference level; :func:`mean_restored_psnr`: PSNR with each image's channel
@@ -414,29 +415,54 @@ def contrast_performance(model_pairs: Sequence[tuple[object, object]], images: S
     ``model_pairs``: ``(perceptual model, MSE model)`` trained for similar rates; ``images``: ``(3, H, W)``
     tensors (a batch or a list). For every ``alpha`` each image ``x(alpha)`` (eq. 14) is coded for real by
     both models; ``P`` uses the mean squared error of the decoded image and the real bits per pixel (eq. 12).
-    Returns ``alpha``, the ratio per pair (mean over images) and its mean over pairs ("average across rates").
+
+    Returns ``alpha``, ``ratio`` (per pair, mean over images) and its mean over pairs, ``mean`` ("average
+    across rates"). Beside them, the two factors of the ratio, each a geometric mean over images per pair
+    and ``alpha``: ``distortion_ratio`` (MSE of the perceptual model / MSE of the MSE model) and
+    ``rate_ratio`` (bpp / bpp); per image the ratio is exactly ``distortion_ratio / rate_ratio``, so their
+    quotient is the geometric mean of the per-image ratios (at most ``ratio``, equal for one image). And the
+    raw values, mean over images: ``bpp_perceptual``, ``bpp_mse``, ``mse_perceptual``, ``mse_mse``.
     """
     from ..coding import ImageCodec
 
-    ratios = []
+    # values[k, a, i, j]: pair k, alpha a, image i; j = (D perceptual, R perceptual, D mse, R mse)
+    values = np.zeros((len(model_pairs), len(alphas), len(images), 4))
     for k, (perc, mse_model) in enumerate(model_pairs):
         codecs = [ImageCodec(perc, f"{codec_prefix}-perceptual-{k}"), ImageCodec(mse_model, f"{codec_prefix}-mse-{k}")]
-        per_alpha = []
-        for a in alphas:
-            vals = []
-            for x in images:
+        for ia, a in enumerate(alphas):
+            for ii, x in enumerate(images):
                 xa = contrast_axis(x[None], float(a), low=low, high=high)
-                dr = []
-                for codec in codecs:
+                for ic, codec in enumerate(codecs):
                     data = codec.compress(xa)
                     x_hat = codec.decompress(data).to(xa.device)
-                    dr.append(((xa - x_hat) ** 2).mean().item())
-                    dr.append(8 * len(data) / (xa.shape[-1] * xa.shape[-2]))
-                vals.append(relative_performance(dr[0], dr[1], dr[2], dr[3]))
-            per_alpha.append(float(np.mean(vals)))
-        ratios.append(per_alpha)
-    r = np.array(ratios)
-    return {"alpha": np.asarray(alphas, dtype=np.float64), "ratio": r, "mean": r.mean(0)}
+                    values[k, ia, ii, 2 * ic] = ((xa - x_hat) ** 2).mean().item()
+                    values[k, ia, ii, 2 * ic + 1] = 8 * len(data) / (xa.shape[-1] * xa.shape[-2])
+    d_p, r_p, d_m, r_m = (values[..., j] for j in range(4))
+    per_image = relative_performance(d_p, r_p, d_m, r_m)
+    r = per_image.mean(-1)
+    tiny = np.finfo(np.float64).tiny  # a lossless decode (D = 0) gives a geometric mean of 0, not a NaN
+    return {"alpha": np.asarray(alphas, dtype=np.float64), "ratio": r, "mean": r.mean(0),
+            "distortion_ratio": np.exp(np.log(np.maximum(d_p, tiny) / np.maximum(d_m, tiny)).mean(-1)),
+            "rate_ratio": np.exp(np.log(r_p / r_m).mean(-1)),
+            "bpp_perceptual": r_p.mean(-1), "bpp_mse": r_m.mean(-1), "mse_perceptual": d_p.mean(-1), "mse_mse": d_m.mean(-1)}
+
+
+def contrast_factors(res: dict, at: Sequence[float] = (0.02, 0.1, 0.5, 1.0, 2.0)) -> list[dict]:
+    """Rows (pair, quantity, one column per contrast) that split :func:`contrast_performance`'s ratio into its
+    distortion and rate factors at the grid points nearest to ``at``, beside each model's mean bpp.
+
+    ``res`` may hold lists (a JSON record) or arrays. Columns are named ``"α = <value on the grid>"``; a grid
+    point nearest to two of ``at`` appears once."""
+    alpha = np.asarray(res["alpha"], dtype=np.float64)
+    cols = sorted({int(np.argmin(np.abs(alpha - a))) for a in at})
+    quantities = {"ratio P_MS-SSIM / P_MSE": "ratio", "D factor (MSE / MSE)": "distortion_ratio",
+                  "R factor (bpp / bpp)": "rate_ratio", "bpp, MS-SSIM model": "bpp_perceptual", "bpp, MSE model": "bpp_mse"}
+    rows = []
+    for k in range(len(res["ratio"])):
+        for label, key in quantities.items():
+            v = np.asarray(res[key], dtype=np.float64)[k]
+            rows.append({"pair": k, "quantity": label, **{f"α = {alpha[j]:g}": float(v[j]) for j in cols}})
+    return rows
 
 
 # ------------------------------------------------------------------------ entropy-limited models
