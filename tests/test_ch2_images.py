@@ -289,6 +289,10 @@ def test_contrast_ratio_splits_into_distortion_and_rate_factors(test_images):
     assert len(rows) == 5 and list(rows[0]) == ["pair", "quantity", "α = 0.3", "α = 1.7"]
     assert rows[1]["α = 1.7"] == pytest.approx(many["distortion_ratio"][0, 2])
     assert rows[4]["α = 0.3"] == pytest.approx(many["bpp_mse"][0, 0])
+    # the mean-error diagnostic codes the same images the same way: the same MSE, never less after restoring the means
+    me = img.contrast_mean_error(b, list(test_images), alphas)
+    np.testing.assert_allclose(me["mse"], many["mse_mse"][0], rtol=1e-9)
+    assert np.all(me["mse_means_restored"] <= me["mse"]) and np.all((0 <= me["mean_share"]) & (me["mean_share"] <= 1))
 
 
 class _Scale(torch.nn.Module):

@@ -259,6 +259,19 @@ def test_committed_rate_matched_and_factorized_runs():
     for ref, rows in fp["obs5"].items():
         assert fp["summary"]["obs5"][ref]["max_rho_Din"] == pytest.approx(max(r["rho_Din"] for r in rows if r["model"] != "RMSE"))
     assert all(0 < row["bpp"] < 2 for row in fp["kodak"].values())
+    # the split of the ratio: per pair and contrast, the factors of the record and its raw values agree
+    c = fp["contrast"]
+    np.testing.assert_allclose(np.asarray(c["distortion_ratio"])[:, 0],
+                               np.asarray(c["mse_perceptual"])[:, 0] / np.asarray(c["mse_mse"])[:, 0], rtol=0.2)
+    # the mean-error follow-up measured the same models on the same crops: the same MSE where the contrasts meet
+    me = results_mod.committed_run("ch2_factorized_mean_error")
+    assert me is not None and me["settings_tag"] == fp["settings_tag"] and me["source_date"] == fp["date"]
+    alpha = np.asarray(c["alpha"])
+    for k, r in enumerate(fp["rates"]):
+        for a, v_mse, v_ms in zip(me["alpha"], me["models"][f"mse-q{r + 1}"]["mse"], me["models"][f"ms-ssim-q{r + 1}"]["mse"]):
+            j = int(np.argmin(np.abs(alpha - a)))
+            assert alpha[j] == pytest.approx(a) and v_mse == pytest.approx(c["mse_mse"][k][j], rel=1e-5)
+            assert v_ms == pytest.approx(c["mse_perceptual"][k][j], rel=1e-5)
 
 
 def test_committed_level_profiles_rerun_the_5000_step_run():
@@ -288,6 +301,7 @@ def test_committed_level_profiles_rerun_the_5000_step_run():
 @pytest.mark.parametrize("script, pattern", [("ch2_entropy_limited", "ch2_entropy_limited*.json"),
                                              ("ch2_small_batch", "ch2_small_batch*.json"),
                                              ("ch2_factorized", "ch2_factorized.json"),
+                                             ("ch2_factorized_mean_error", "ch2_factorized_mean_error.json"),
                                              ("illm_sweep", "illm_[sa][wb]*.json"),
                                              ("rdp_classifier", "rdp_classifier.json"),
                                              ("coding_benchmark", "*_benchmark.json"),

@@ -5,7 +5,8 @@
 - :func:`observation5`: Spearman correlations of the induced distances ``D_r``, ``D_in`` (and RMSE) with a
   quality score over (reference, distorted) pairs (Fig. 3; TID2013's MOS, or a named stand-in).
 - :func:`contrast_performance`: rate-normalised performance along the contrast axis (eq. 14, Fig. 4 right),
-  and :func:`contrast_factors`: its ratio split into a distortion and a rate factor.
+  and :func:`contrast_factors`: its ratio split into a distortion and a rate factor; :func:`contrast_mean_error`:
+  the part of a model's MSE along the axis that is an error of the channel means.
 - :func:`train_entropy_limited` / :func:`evaluate_codec`: the entropy-limited autoencoders of Sec. 5.2 trained
   on natural patches or on uniform noise (Table 1, Figs. 5, 18, 19); :func:`flat_grey_scores`: the flat grey
   image, Table 1's zero-bit reference level; :func:`mean_restored_psnr`: PSNR with each image's channel
@@ -463,6 +464,30 @@ def contrast_factors(res: dict, at: Sequence[float] = (0.02, 0.1, 0.5, 1.0, 2.0)
             v = np.asarray(res[key], dtype=np.float64)[k]
             rows.append({"pair": k, "quantity": label, **{f"α = {alpha[j]:g}": float(v[j]) for j in cols}})
     return rows
+
+
+@torch.no_grad()
+def contrast_mean_error(model, images: Sequence[Tensor], alphas: Sequence[float], *, low: float = 0.0,
+                        high: float = 2.0, codec_id: str = "ch2-contrast-mean-error") -> dict[str, np.ndarray]:
+    """How much of a model's MSE along the contrast axis is an error of the per-channel mean (a diagnostic).
+
+    Each ``x(alpha)`` (eq. 14) is coded for real; returns per ``alpha`` (means over images) ``mse``, as in
+    :func:`contrast_performance`, ``mse_means_restored``, the MSE after :func:`restore_channel_means` (never
+    larger), and ``mean_share = 1 - mse_means_restored / mse``: the part of the error that is overall brightness
+    and colour cast rather than structure."""
+    from ..coding import ImageCodec
+
+    codec = ImageCodec(model, codec_id)
+    mse = np.zeros((len(alphas), len(images)))
+    restored = np.zeros_like(mse)
+    for ia, a in enumerate(alphas):
+        for ii, x in enumerate(images):
+            xa = contrast_axis(x[None], float(a), low=low, high=high)
+            x_hat = codec.decompress(codec.compress(xa)).to(xa.device)
+            mse[ia, ii] = ((xa - x_hat) ** 2).mean().item()
+            restored[ia, ii] = ((xa - restore_channel_means(xa, x_hat)) ** 2).mean().item()
+    m, r = mse.mean(-1), restored.mean(-1)
+    return {"alpha": np.asarray(alphas, dtype=np.float64), "mse": m, "mse_means_restored": r, "mean_share": 1.0 - r / m}
 
 
 # ------------------------------------------------------------------------ entropy-limited models
