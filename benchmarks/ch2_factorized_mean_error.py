@@ -24,11 +24,9 @@ from pathlib import Path
 from perceptual_compression.datasets import natural_images
 from perceptual_compression.experiments import ch2_images as img
 from perceptual_compression.experiments.ch2_config import FactorizedConfig
-from perceptual_compression.models.factorized_prior import factorized_prior
 from perceptual_compression.paths import cache_dir
+from ch2_factorized import _load as load_model  # benchmarks/ch2_factorized.py: how that run's models are loaded
 from run_record import RunRecord, add_run_arguments, rendered_from_record  # benchmarks/run_record.py
-
-import torch
 
 ROOT = Path(__file__).resolve().parent
 
@@ -74,10 +72,7 @@ def main() -> None:
             if not path.exists():
                 raise SystemExit(f"{path} is not in the cache: this script measures the models of {args.record.name}; "
                                  f"make them first with `{rec['command']}`")
-            model = factorized_prior(cfg.n_low, cfg.m_low)
-            model.load_state_dict(torch.load(path, map_location="cpu")["state_dict"])
-            model.eval().update(force=True)
-            res = img.contrast_mean_error(model, list(crops), alphas, codec_id=f"ch2-fp-mean-{d}-q{r + 1}")
+            res = img.contrast_mean_error(load_model(cfg, path), list(crops), alphas, codec_id=f"ch2-fp-mean-{d}-q{r + 1}")
             models[f"{d}-q{r + 1}"] = {k: res[k].tolist() for k in ("mse", "mse_means_restored", "mean_share")}
             print(f"{d}-q{r + 1}", models[f"{d}-q{r + 1}"], flush=True)
     result = {

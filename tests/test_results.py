@@ -272,6 +272,13 @@ def test_committed_rate_matched_and_factorized_runs():
             j = int(np.argmin(np.abs(alpha - a)))
             assert alpha[j] == pytest.approx(a) and v_mse == pytest.approx(c["mse_mse"][k][j], rel=1e-5)
             assert v_ms == pytest.approx(c["mse_perceptual"][k][j], rel=1e-5)
+    rows = ch2_images.means_restored_factors(c, me, fp["rates"])
+    assert len(rows) == len(fp["rates"]) * len(me["alpha"]) and rows[0]["pair"] == f"q{fp['rates'][0] + 1}"
+    i01 = me["alpha"].index(0.1)
+    q = me["models"][f"ms-ssim-q{fp['rates'][0] + 1}"], me["models"][f"mse-q{fp['rates'][0] + 1}"]
+    assert rows[i01]["D factor, means restored"] == pytest.approx(q[0]["mse_means_restored"][i01] / q[1]["mse_means_restored"][i01])
+    # the chapter's reading: with the means restored, near alpha = 0.1 the ratio is about 0.98 and 0.92
+    assert [round(r["≈ ratio, means restored (D / R factor)"], 2) for r in rows if r["α"] == 0.1] == [0.98, 0.92]
 
 
 def test_committed_level_profiles_rerun_the_5000_step_run():

@@ -6,7 +6,8 @@
   quality score over (reference, distorted) pairs (Fig. 3; TID2013's MOS, or a named stand-in).
 - :func:`contrast_performance`: rate-normalised performance along the contrast axis (eq. 14, Fig. 4 right),
   and :func:`contrast_factors`: its ratio split into a distortion and a rate factor; :func:`contrast_mean_error`:
-  the part of a model's MSE along the axis that is an error of the channel means.
+  the part of a model's MSE along the axis that is an error of the channel means, and
+  :func:`means_restored_factors`: the ratio's factors with those means restored.
 - :func:`train_entropy_limited` / :func:`evaluate_codec`: the entropy-limited autoencoders of Sec. 5.2 trained
   on natural patches or on uniform noise (Table 1, Figs. 5, 18, 19); :func:`flat_grey_scores`: the flat grey
   image, Table 1's zero-bit reference level; :func:`mean_restored_psnr`: PSNR with each image's channel
@@ -488,6 +489,25 @@ def contrast_mean_error(model, images: Sequence[Tensor], alphas: Sequence[float]
             restored[ia, ii] = ((xa - restore_channel_means(xa, x_hat)) ** 2).mean().item()
     m, r = mse.mean(-1), restored.mean(-1)
     return {"alpha": np.asarray(alphas, dtype=np.float64), "mse": m, "mse_means_restored": r, "mean_share": 1.0 - r / m}
+
+
+def means_restored_factors(contrast: dict, mean_error: dict, rates: Sequence[int]) -> list[dict]:
+    """Rows (pair, alpha) that join a :func:`contrast_performance` record (``contrast``) and the
+    :func:`contrast_mean_error` results of the same models (``mean_error``: ``alpha`` and ``models``, keyed
+    ``"ms-ssim-q<r+1>"`` / ``"mse-q<r+1>"`` for ``r`` in ``rates``): each model's share of the channel means in its
+    MSE, the distortion factor with the means restored, and that factor over the rate factor at the nearest
+    contrast of ``contrast``, an approximate ratio with the means restored (a diagnostic, not a codec)."""
+    grid = np.asarray(contrast["alpha"], dtype=np.float64)
+    rows = []
+    for k, r in enumerate(rates):
+        ms, mse = mean_error["models"][f"ms-ssim-q{r + 1}"], mean_error["models"][f"mse-q{r + 1}"]
+        for j, a in enumerate(mean_error["alpha"]):
+            r_f = contrast["rate_ratio"][k][int(np.argmin(np.abs(grid - a)))]
+            d_rest = ms["mse_means_restored"][j] / mse["mse_means_restored"][j]
+            rows.append({"pair": f"q{r + 1}", "α": a, "means' share of MSE, MS-SSIM model": ms["mean_share"][j],
+                         "means' share of MSE, MSE model": mse["mean_share"][j],
+                         "D factor, means restored": d_rest, "≈ ratio, means restored (D / R factor)": d_rest / r_f})
+    return rows
 
 
 # ------------------------------------------------------------------------ entropy-limited models
