@@ -35,6 +35,7 @@ import hashlib
 import json
 import multiprocessing
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -70,20 +71,34 @@ def train_rate(cfg: FactorizedConfig, rate: int, seed: int, threads: int | None,
                                ("ms-ssim", cfg.lambdas_msssim[rate], cfg.msssim_steps)):
         if paths[dist].exists():
             times[dist] = None
-            if dist == "mse":
+            if dist == "mse" and not paths["ms-ssim"].exists():
+                # the MS-SSIM model goes on with the patch stream where the MSE model's training left it, as
+                # in a run that trained both in one go
                 mse_model = _load(cfg, paths[dist])
+                _continue_stream(patches, paths[dist])
             continue
         t0 = time.perf_counter()
         ckpt = paths[dist].with_suffix(".ckpt")
         model = img.train_factorized(cfg, dist, lmbda, rate, patches, seed=seed, progress=True, steps=steps,
                                      checkpoint_path=ckpt, init_from=mse_model if dist == "ms-ssim" else None)
         torch.save({"state_dict": model.state_dict(), "final_loss": model.history.last("loss", 50),
-                    "final_bpp": model.history.last("bpp", 50)}, paths[dist])
+                    "final_bpp": model.history.last("bpp", 50), "patch_stream": patches.state_dict()}, paths[dist])
         ckpt.unlink(missing_ok=True)
         times[dist] = round(time.perf_counter() - t0, 1)
         if dist == "mse":
             mse_model = model
     return times
+
+
+def _continue_stream(patches: PatchDataset, path: Path) -> None:
+    """Set ``patches``' batch stream to where it stood when the model at ``path`` was saved."""
+    saved = torch.load(path, map_location="cpu", weights_only=False)
+    if "patch_stream" in saved:
+        patches.load_state_dict(saved["patch_stream"])
+    else:
+        warnings.warn(f"{path} holds no patch-stream state (saved before it was recorded): the MS-SSIM model "
+                      "fine-tuned from it sees the stream from its start, not the batches that follow the MSE "
+                      "model's, so it differs from a run that trains both in one go", RuntimeWarning, stacklevel=2)
 
 
 def _load(cfg: FactorizedConfig, path: Path):

@@ -363,3 +363,98 @@ def test_block_mean_fidelity_reads_the_amplitude_of_the_coarse_structure():
     # the 16x16 block-mean code reproduces the block means up to its 8-bit quantization
     code = img.reference_coders(((16, 8),))["16×16 block means, 8 bit"]
     assert img.block_mean_fidelity(x, {"c": code})["c"]["corr"] > 0.9
+
+
+# ----------------------------------------------------------------------------- resume = uninterrupted
+def _equal_weights(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_factorized_training_resumed_from_a_checkpoint_is_the_uninterrupted_run(tmp_path):
+    """A run stopped at a checkpoint and resumed in a fresh process (new PatchDataset) ends with the weights
+    of the run that never stopped: the patch stream continues instead of restarting from its seed."""
+    from perceptual_compression.experiments.ch2_config import FactorizedConfig
+
+    torch.set_num_threads(1)
+    cfg = FactorizedConfig(n_low=8, m_low=8, patch_size=16, batch_size=2, steps=6, checkpoint_every=3, log_every=1)
+
+    def run(**kw):
+        return img.train_factorized(cfg, "mse", 0.01, 0, PatchDataset(embedded_images(), size=16, seed=5), seed=0,
+                                    progress=False, **kw)
+
+    whole = run()
+    run(steps=3, checkpoint_path=tmp_path / "c.pt")
+    resumed = run(checkpoint_path=tmp_path / "c.pt")
+    assert _equal_weights(whole, resumed)
+    np.testing.assert_array_equal(resumed.history.values("loss"), whole.history.values("loss"))
+    assert not _equal_weights(whole, run(steps=3))  # (the comparison can fail)
+
+
+@pytest.mark.parametrize("data", ["natural", "uniform"])
+def test_entropy_limited_training_resumed_is_the_uninterrupted_run(tmp_path, data):
+    torch.set_num_threads(1)
+    cfg = EntropyLimitedConfig(n=8, m=8, patch_size=16, batch_size=2, steps=6, checkpoint_every=2, log_every=1)
+
+    def run(**kw):
+        return img.train_entropy_limited(cfg, "mse", (-1.0, 1.0), data, PatchDataset(embedded_images(), size=16, seed=2),
+                                         seed=0, progress=False, **kw)
+
+    whole = run()
+    assert run(checkpoint_path=tmp_path / "c.pt", time_limit_s=0.0).steps_done == 1  # stopped after one step
+    resumed = run(checkpoint_path=tmp_path / "c.pt")
+    assert resumed.steps_done == 6 and _equal_weights(whole, resumed)
+
+
+def _factorized_script():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "ch2_factorized.py"
+    sys.path.insert(0, str(path.parent))  # its run_record import
+    try:
+        spec = importlib.util.spec_from_file_location("_ch2_factorized_script_t", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(path.parent))
+    return mod
+
+
+def test_factorized_script_fine_tunes_from_a_saved_mse_model_as_in_one_go(tmp_path):
+    """benchmarks/ch2_factorized.py: when the MSE model is already on disk, the MS-SSIM model fine-tuned from it
+    sees the batches that follow the MSE model's (the stream state saved with it), as in a run that trains both
+    at once; a file saved without that state gives a warning and another model."""
+    from perceptual_compression.experiments.ch2_config import FactorizedConfig
+
+    torch.set_num_threads(1)
+    script = _factorized_script()
+    cfg = FactorizedConfig(n_low=8, m_low=8, patch_size=64, batch_size=2, steps=3, msssim_steps=3, checkpoint_every=2,
+                           log_every=1)
+
+    def paths(d):
+        d.mkdir()
+        return {"mse": d / "mse.pt", "ms-ssim": d / "ms.pt"}
+
+    one_go, again = paths(tmp_path / "a"), paths(tmp_path / "b")
+    times = script.train_rate(cfg, 0, 0, None, one_go)
+    assert set(times) == {"mse", "ms-ssim"} and all(t is not None for t in times.values())
+    script.train_rate(cfg, 0, 0, None, again)
+    again["ms-ssim"].unlink()
+    times = script.train_rate(cfg, 0, 0, None, again)  # a rerun after the MSE model was saved
+    assert times["mse"] is None and times["ms-ssim"] is not None
+
+    def weights(p):
+        return torch.load(p, weights_only=False)["state_dict"]
+
+    a, b = weights(one_go["ms-ssim"]), weights(again["ms-ssim"])
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    old = torch.load(again["mse"], weights_only=False)
+    del old["patch_stream"]
+    torch.save(old, again["mse"])
+    again["ms-ssim"].unlink()
+    with pytest.warns(RuntimeWarning, match="holds no patch-stream state"):
+        script.train_rate(cfg, 0, 0, None, again)
+    c = weights(again["ms-ssim"])
+    assert not all(torch.equal(a[k], c[k]) for k in a)

@@ -327,3 +327,16 @@ def test_correlations_by_samples_reads_end_of_run_and_checkpoint_records():
     seed1 = [r for r in rows if r["seed"] == 1 and r["lambda"] == 6.0]
     assert [r["samples"] for r in seed1] == [500 * 4096, 700 * 4096] and [r["rho_Dr"] for r in seed1] == [-0.3, -0.6]
     assert {r["lambda"] for r in s2d.correlations_by_samples([end], lambdas=[60])} == {60.0}
+
+
+def test_bank_training_resumed_from_a_checkpoint_is_the_uninterrupted_run(tmp_path):
+    """The bank's private sample generator is saved in its checkpoints: a run stopped by its time limit and
+    resumed ends with the weights of a run that never stopped."""
+    torch.set_num_threads(1)
+    cfg = _cfg(steps=12, checkpoint_every=4)
+    whole = s2d.train_bank(cfg, seed=0, progress=False)
+    assert s2d.train_bank(cfg, seed=0, progress=False, checkpoint_path=tmp_path / "b.pt", time_limit_s=0.0).steps_done == 1
+    resumed = s2d.train_bank(cfg, seed=0, progress=False, checkpoint_path=tmp_path / "b.pt")
+    assert resumed.steps_done == 12
+    a, b = whole.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)

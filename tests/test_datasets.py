@@ -235,6 +235,19 @@ def test_patch_shapes_range_and_determinism(gradient_images):
     assert not torch.equal(ds.batch(5), b1)  # the stream moves on
 
 
+def test_patch_batch_stream_state_round_trips(gradient_images):
+    ds = PatchDataset(gradient_images, size=16, seed=3)
+    ds.batch(4)
+    state = ds.state_dict()
+    ahead = ds.batch(3)
+    fresh = PatchDataset(gradient_images, size=16, seed=3)  # as in a new process
+    assert not torch.equal(fresh.batch(3), ahead)
+    fresh.load_state_dict(state)
+    assert torch.equal(fresh.batch(3), ahead)
+    with pytest.raises(ValueError, match="seed 3, this one has seed 4"):
+        PatchDataset(gradient_images, size=16, seed=4).load_state_dict(state)
+
+
 def test_patch_params_describe_the_crop_and_flip(gradient_images):
     ds = PatchDataset(gradient_images, size=16, seed=0, length=200)
     flips = 0

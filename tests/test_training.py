@@ -180,3 +180,63 @@ def test_kept_checkpoints_hold_the_weights_at_their_steps(tmp_path):
         Trainer(modules={"model": m}, keep_every=5)
     with pytest.raises(ValueError, match="keep_every must be >= 0"):
         Trainer(modules={"model": m}, checkpoint_path=tmp_path / "c.pt", keep_every=-1)
+
+
+class _Counter:
+    """A stream with state_dict / load_state_dict (as PatchDataset has)."""
+
+    def __init__(self):
+        self.n = 0
+
+    def draw(self):
+        self.n += 1
+        return float(self.n)
+
+    def state_dict(self):
+        return {"n": self.n}
+
+    def load_state_dict(self, state):
+        self.n = state["n"]
+
+
+def _stream_run(ckpt, steps, every=3):
+    """A trainer whose step function draws from three private streams; returns (drawn values, trainer)."""
+    import numpy as np
+
+    tg, ng, counter = torch.Generator().manual_seed(4), np.random.default_rng(5), _Counter()
+    model = nn.Linear(1, 1)
+    drawn = []
+
+    def step_fn(step):
+        drawn.append((float(torch.rand(1, generator=tg)), float(ng.random()), counter.draw()))
+        return {"loss": model(torch.ones(1, 1)).sum()}
+
+    t = Trainer(modules={"model": model}, checkpoint_path=ckpt, checkpoint_every=every, progress=False,
+                streams={"torch": tg, "numpy": ng, "counter": counter})
+    t.run(step_fn, steps)
+    return drawn, t
+
+
+def test_resume_continues_the_private_data_streams(tmp_path):
+    whole, _ = _stream_run(tmp_path / "a.pt", 8)
+    first, _ = _stream_run(tmp_path / "b.pt", 5)
+    rest, t = _stream_run(tmp_path / "b.pt", 8)  # fresh streams, as in a new process
+    assert t.resumed_from == 5 and len(rest) == 3
+    assert first + rest == whole  # the batches of an uninterrupted run, none repeated
+    assert whole[5][2] == 6.0 and len({w[0] for w in whole}) == 8
+
+
+def test_resume_from_a_checkpoint_without_stream_states_warns(tmp_path):
+    ckpt = tmp_path / "old.pt"
+    _stream_run(ckpt, 4)
+    state = torch.load(ckpt, weights_only=False)
+    del state["streams"]
+    torch.save(state, ckpt)
+    with pytest.warns(RuntimeWarning, match="no state for the data stream.*'torch', 'numpy', 'counter'"):
+        rest, _ = _stream_run(ckpt, 6)
+    assert rest[0][2] == 1.0  # the counter restarted
+
+
+def test_streams_must_have_a_state():
+    with pytest.raises(TypeError, match="stream 'x' is a list; a stream must be a torch.Generator"):
+        Trainer(modules={"m": nn.Linear(1, 1)}, streams={"x": [1, 2]})

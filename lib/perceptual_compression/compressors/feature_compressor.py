@@ -115,7 +115,8 @@ def fit_feature_compressor(features: torch.Tensor, *, beta: float, steps: int = 
 
     Trainer(modules={"model": model}, optimizers={"main": main}, checkpoint_path=checkpoint_path,
             checkpoint_every=max(1, steps // 4) if checkpoint_path else 0, seed=seed, progress=progress,
-            desc=f"feature compressor beta={beta:g}", log_every=10, loss_keys=("loss",)).run(step_fn, steps)
+            desc=f"feature compressor beta={beta:g}", log_every=10, loss_keys=("loss",),
+            streams={"batches": g}).run(step_fn, steps)
     model.prior.update(force=True)
     return model.eval()
 

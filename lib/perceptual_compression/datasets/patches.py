@@ -3,7 +3,9 @@
 Randomness is a pure function of ``(seed, index)`` (NumPy's ``SeedSequence``), so a patch does not
 depend on the order in which a DataLoader's workers ask for it, and two datasets with the same seed
 give the same patches. :meth:`PatchDataset.batch` draws ``(B, 3, size, size)`` batches from a separate
-seeded stream for training loops that do not need a DataLoader.
+seeded stream for training loops that do not need a DataLoader; ``state_dict`` / ``load_state_dict`` save
+and restore where that stream stands (the :class:`~perceptual_compression.training.Trainer` does so in its
+checkpoints when the dataset is one of its ``streams``).
 
 Images smaller than the patch are handled as ``small`` says: ``"error"`` (default: a ValueError that
 names the images), ``"upscale"`` (resize so that the shorter side equals the patch size, bilinear with
@@ -203,6 +205,18 @@ class PatchDataset(Dataset):
             image = int(self._batch_rng.integers(0, n))
             out.append(self.extract(self._draw(self._batch_rng, image)))
         return torch.stack(out)
+
+    def state_dict(self) -> dict:
+        """Where the :meth:`batch` stream stands (its seed and generator state), for checkpoints."""
+        return {"seed": self.seed, "batch_rng": self._batch_rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue the :meth:`batch` stream from ``state`` (from :meth:`state_dict` of a dataset with the same
+        seed; another seed raises a ValueError, as its stream is not this dataset's)."""
+        if int(state["seed"]) != self.seed:
+            raise ValueError(f"the saved batch stream belongs to a PatchDataset with seed {state['seed']}, "
+                             f"this one has seed {self.seed}")
+        self._batch_rng.bit_generator.state = state["batch_rng"]
 
     def __repr__(self) -> str:
         mode = f"random-resized (scale {self.scale}, ratio {self.ratio})" if self.random_resized else "random crops"

@@ -40,7 +40,7 @@ def train_pixelcnn(cfg, patches, *, seed: int = 0, device=None, progress: bool |
         return {"loss": bpd}
 
     trainer = Trainer(modules={"model": model}, optimizers={"opt": opt}, checkpoint_path=checkpoint_path,
-                      progress=progress, desc="PixelCNN", log_every=cfg.log_every)
+                      progress=progress, desc="PixelCNN", log_every=cfg.log_every, streams={"patches": patches})
     model.history = trainer.run(step_fn, cfg.steps)
     model.eval()
     return model

@@ -132,7 +132,8 @@ def train_factorized(cfg, dist: str, lmbda: float, rate_index: int, patches, *, 
 
     trainer = Trainer(modules={"model": model}, optimizers={"opt": opt, "aux": aux_opt},
                       checkpoint_path=checkpoint_path, checkpoint_every=cfg.checkpoint_every if checkpoint_path else 0,
-                      progress=progress, desc=f"factorized {dist} λ={lmbda:g}", log_every=cfg.log_every)
+                      progress=progress, desc=f"factorized {dist} λ={lmbda:g}", log_every=cfg.log_every,
+                      streams={"patches": patches})
     history = trainer.run(step_fn, cfg.steps if steps is None else steps)
     model.eval()
     model.update(force=True)
@@ -553,7 +554,7 @@ def train_entropy_limited(cfg, dist: str, centers: Sequence[float], data: str, p
     trainer = Trainer(modules={"model": model}, optimizers={"opt": opt}, checkpoint_path=checkpoint_path,
                       checkpoint_every=cfg.checkpoint_every if checkpoint_path else 0, progress=progress,
                       desc=f"entropy-limited {dist} on {data}, L={len(centers)}", log_every=cfg.log_every,
-                      time_limit_s=time_limit_s)
+                      time_limit_s=time_limit_s, streams={"patches": patches} if data == "natural" else {"noise": gen})
     model.history = trainer.run(step_fn, cfg.steps)
     model.steps_done = trainer.step
     model.eval()

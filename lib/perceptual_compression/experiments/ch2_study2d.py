@@ -161,7 +161,7 @@ def train_bank(cfg, *, seed: int = 0, checkpoint_path: str | Path | None = None,
                       schedulers={"lr": sched},
                       checkpoint_path=checkpoint_path, checkpoint_every=cfg.checkpoint_every if checkpoint_path else 0,
                       seed=None, progress=progress, desc=f"2D bank ({K} autoencoders)", log_every=cfg.log_every,
-                      time_limit_s=time_limit_s, keep_every=keep_every)
+                      time_limit_s=time_limit_s, keep_every=keep_every, streams={"samples": gen})
     history = trainer.run(step_fn, cfg.steps)
     model.eval()
     model.entropy_bottleneck.update(force=True, update_quantiles=True)

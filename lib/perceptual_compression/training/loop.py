@@ -3,8 +3,9 @@
 The loop owns no model logic. A chapter writes a ``step_fn(step) -> dict`` that does one optimisation
 step and returns the numbers to log; the :class:`Trainer` calls it, checks the losses are finite,
 records a history, shows a tqdm bar, and writes a checkpoint (modules, optimizers, schedulers, RNG
-states, history and any ``extra_state``) every ``checkpoint_every`` steps and at the end. Running the
-same trainer again with the same ``checkpoint_path`` resumes where it stopped.
+states, the states of the data ``streams``, history and any ``extra_state``) every ``checkpoint_every``
+steps and at the end. Running the same trainer again with the same ``checkpoint_path`` resumes where it
+stopped, drawing the same data an uninterrupted run would have drawn.
 
 Example::
 
@@ -27,6 +28,7 @@ import random
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -98,6 +100,32 @@ def _atomic_save(obj: Any, path: Path) -> None:
             os.remove(tmp)
 
 
+def _check_stream(name: str, stream: Any) -> None:
+    if not isinstance(stream, (torch.Generator, np.random.Generator)) and not (
+            hasattr(stream, "state_dict") and hasattr(stream, "load_state_dict")):
+        raise TypeError(f"stream {name!r} is a {type(stream).__name__}; a stream must be a torch.Generator, a "
+                        "numpy.random.Generator or an object with state_dict() and load_state_dict()")
+
+
+def _stream_state(stream: Any) -> Any:
+    """The state of a data stream: a torch or NumPy generator, or an object with ``state_dict()``."""
+    if isinstance(stream, torch.Generator):
+        return stream.get_state()
+    if isinstance(stream, np.random.Generator):
+        return stream.bit_generator.state
+    return stream.state_dict()
+
+
+def _restore_stream(stream: Any, state: Any) -> None:
+    """Put ``stream`` back in ``state`` (as returned by :func:`_stream_state`)."""
+    if isinstance(stream, torch.Generator):
+        stream.set_state(state)
+    elif isinstance(stream, np.random.Generator):
+        stream.bit_generator.state = state
+    else:
+        stream.load_state_dict(state)
+
+
 def kept_checkpoint_path(checkpoint_path: str | Path, step: int) -> Path:
     """Where :class:`Trainer` (``keep_every``) keeps the copy of ``checkpoint_path`` at ``step``."""
     p = Path(checkpoint_path)
@@ -121,6 +149,13 @@ class Trainer:
         Keys of the step function's output that must be finite. By default every key containing "loss".
     progress:
         Show a tqdm bar (default: on unless ``PERCEPTUAL_COMPRESSION_PROGRESS=0``).
+    streams:
+        The random sources the step function draws its data from besides the global RNGs: named
+        ``torch.Generator``\ s, ``numpy.random.Generator``\ s or objects with ``state_dict()`` /
+        ``load_state_dict()`` (a :class:`~perceptual_compression.datasets.PatchDataset`'s batch stream). Their
+        states go into checkpoints and are restored on resume, so a resumed run sees the batches an
+        uninterrupted one would have seen (without this, a private stream restarts from its seed on resume and
+        the run repeats its first batches). A checkpoint that lacks a stream's state resumes with a warning.
     extra_state:
         A dict saved in checkpoints and restored on resume (e.g. a rate controller's state).
     keep_every:
@@ -152,8 +187,12 @@ class Trainer:
         extra_state: dict[str, Any] | None = None,
         time_limit_s: float | None = None,
         keep_every: int = 0,
+        streams: Mapping[str, Any] | None = None,
     ) -> None:
         self.modules = dict(modules)
+        self.streams = dict(streams or {})
+        for name, stream in self.streams.items():
+            _check_stream(name, stream)
         self.optimizers = dict(optimizers or {})
         self.schedulers = dict(schedulers or {})
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
@@ -197,6 +236,7 @@ class Trainer:
             "history": self.history.rows,
             "extra_state": self.extra_state,
             "rng": rng,
+            "streams": {k: _stream_state(v) for k, v in self.streams.items()},
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -218,6 +258,16 @@ class Trainer:
             torch.set_rng_state(rng["torch"].cpu() if hasattr(rng["torch"], "cpu") else rng["torch"])
         if "cuda" in rng and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(rng["cuda"])
+        saved = state.get("streams", {})
+        missing = [k for k in self.streams if k not in saved]
+        if missing:
+            warnings.warn(f"{self.desc}: the checkpoint at step {self.step} holds no state for the data stream(s) "
+                          f"{', '.join(map(repr, missing))} (it was written before stream states were saved); they "
+                          "restart from their seeds, so the resumed run draws different batches from an uninterrupted "
+                          "one", RuntimeWarning, stacklevel=3)
+        for k, stream in self.streams.items():
+            if k in saved:
+                _restore_stream(stream, saved[k])
 
     def save_checkpoint(self, path: str | Path | None = None) -> Path:
         path = Path(path) if path else self.checkpoint_path
