@@ -79,3 +79,25 @@ def test_short_run_is_seeded_and_resumes(tmp_path):
     resumed, _ = run(40, ckpt)
     x = src.sample(100, torch.Generator().manual_seed(2))
     torch.testing.assert_close(resumed.encode_latents(x), full.encode_latents(x), rtol=1e-4, atol=1e-5)
+
+
+def test_resume_continues_a_private_batch_stream(tmp_path):
+    """Batches drawn from one generator (as the chapter's runs draw them): with the generator among the
+    ``streams``, a run resumed from its checkpoint ends where the uninterrupted run ends."""
+    cfg = BananaConfig.for_scale("small").with_(hidden=16, batch_size=64)
+    src = Banana()
+
+    def run(steps, ckpt):
+        torch.manual_seed(0)
+        model = cfg.build("VIC")
+        g = torch.Generator().manual_seed(1)
+        res = train_compressor(model, "VIC", lambda step: banana_pair(src, "VIC", 64, g), beta=4.0, steps=steps,
+                               lr=3e-3, likelihood="gaussian", seed=0, checkpoint_path=ckpt, progress=False,
+                               streams={"batches": g})
+        return res.model
+
+    full = run(40, None)
+    run(20, tmp_path / "vic.pt")
+    resumed = run(40, tmp_path / "vic.pt")
+    a, b = full.state_dict(), resumed.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)

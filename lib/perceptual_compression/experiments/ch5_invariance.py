@@ -121,7 +121,7 @@ def run_banana(cfg: BananaConfig, seed: int = 0, *, progress: bool | None = None
         ens = CompressorEnsemble(k, (2,), cfg.z_dim, cfg.hidden, cfg.layers, init_seeds)
         train_ensemble(ens, batch, [bb for _, bb, _ in members], steps=cfg.steps, lr=cfg.lr, lr_decay=cfg.lr_decay,
                        likelihood="gaussian", seed=seed, checkpoint_path=_ckpt(checkpoint_dir, f"banana-{cfg.scale}-{seed}"),
-                       progress=progress, desc=f"banana: {k} compressors")
+                       progress=progress, desc=f"banana: {k} compressors", streams={"batches": g})
         models = [ens.member(i) for i in range(k)]
     else:
         for i, (obj, beta, s) in enumerate(members):
@@ -133,6 +133,7 @@ def run_banana(cfg: BananaConfig, seed: int = 0, *, progress: bool | None = None
             train_compressor(model, obj, lambda step, o=obj, gg=g: banana_pair(src, o, cfg.batch_size, gg),
                              beta=beta, steps=cfg.steps, lr=cfg.lr, lr_decay=cfg.lr_decay, likelihood="gaussian",
                              seed=init_seeds[i], progress=progress, desc=f"banana {obj} beta={beta:g} run {s}",
+                             streams={"batches": g},
                              checkpoint_path=_ckpt(checkpoint_dir, f"banana-{cfg.scale}-{seed}-{obj}-{beta:g}-{s}"))
             models.append(model)
     runs = [BananaRun(o, b, s, m) for (o, b, s), m in zip(members, models)]
@@ -340,6 +341,7 @@ def train_mnist_run(spec: MNISTSpec, cfg: MNISTConfig, data: MNISTData, seed: in
     res = train_compressor(model, spec.objective, lambda step: views.pair(spec.objective, cfg.batch_size, g),
                            beta=spec.beta, steps=steps, lr=cfg.lr, lr_decay=cfg.lr_decay, likelihood="bernoulli",
                            seed=init, progress=progress, desc=f"MNIST {spec.name}", rate_warmup=cfg.rate_warmup,
+                           streams={"batches": g},
                            checkpoint_path=_ckpt(checkpoint_dir, f"mnist-{cfg.scale}-{seed}-{spec.name.replace(' ', '_')}"))
     return MNISTRun(spec, res.model, res.history)
 

@@ -16,8 +16,9 @@ chapter evaluates and entropy-codes.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -146,10 +147,11 @@ class CompressorEnsemble(nn.Module):
 def train_ensemble(ensemble: CompressorEnsemble, batch_fn: Callable[[int], tuple[torch.Tensor, torch.Tensor]],
                    betas: Sequence[float], *, steps: int, lr: float, lr_decay: float = 1.0,
                    likelihood: str = "gaussian", seed: int = 0, checkpoint_path: str | Path | None = None,
-                   progress: bool | None = None, desc: str = "ensemble"):
+                   progress: bool | None = None, desc: str = "ensemble", streams: Mapping[str, Any] | None = None):
     """Train every member on ``rate + beta_k * distortion`` (bits). ``batch_fn(step)`` returns
     ``(inputs, targets)``, each ``(K, B, *input_shape)`` (each member's own input and reconstruction target).
     Returns the :class:`~perceptual_compression.training.TrainingHistory` (per-member rates and distortions).
+    ``streams``: the random generators ``batch_fn`` draws from (saved in checkpoints and restored on resume).
     """
     from ..training import Trainer, default_device
 
@@ -184,7 +186,7 @@ def train_ensemble(ensemble: CompressorEnsemble, batch_fn: Callable[[int], tuple
     trainer = Trainer(modules={"ensemble": ensemble}, optimizers={"main": main},
                       schedulers={"main": sched}, checkpoint_path=checkpoint_path,
                       checkpoint_every=max(1, steps // 4) if checkpoint_path else 0, seed=seed, progress=progress,
-                      desc=desc, log_every=10, loss_keys=("loss",))
+                      desc=desc, log_every=10, loss_keys=("loss",), streams=streams)
     history = trainer.run(step_fn, steps)
     ensemble.prior.update(force=True)
     ensemble.eval()

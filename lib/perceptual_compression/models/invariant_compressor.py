@@ -26,9 +26,10 @@ auxiliary loss is not needed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -333,13 +334,15 @@ def train_compressor(model: InvariantCompressor, objective: str, batch_fn: Calla
                      *, beta: float, steps: int, lr: float, lr_decay: float = 1.0,
                      likelihood: str = "bernoulli", seed: int = 0, checkpoint_path: str | Path | None = None,
                      progress: bool | None = None, desc: str | None = None, grad_clip: float = 3.0,
-                     rate_warmup: float = 0.0) -> TrainResult:
+                     rate_warmup: float = 0.0, streams: Mapping[str, Any] | None = None) -> TrainResult:
     """Train ``model`` on one objective. ``batch_fn(step)`` returns ``(input, target)`` for VC/VIC
     (the caller chooses the target: ``A(x)`` for VC, ``x`` for VIC) or ``(view, positive view)`` for BINCE.
 
     ``rate_warmup``: the weight of the rate grows linearly from 1e-5 to 1 over this fraction of the steps
     (the authors anneal it over the first 10% on images, which keeps the code from collapsing before the
     encoder has learnt anything); 0 trains on the final objective from the start.
+    ``streams``: the random generators ``batch_fn`` draws from (saved in checkpoints and restored on resume,
+    see :class:`~perceptual_compression.training.Trainer`).
     """
     from ..training import Trainer, default_device
 
@@ -383,7 +386,7 @@ def train_compressor(model: InvariantCompressor, objective: str, batch_fn: Calla
     trainer = Trainer(modules={"model": model}, optimizers={"main": main}, schedulers={"main": sched},
                       checkpoint_path=checkpoint_path, checkpoint_every=max(1, steps // 4) if checkpoint_path else 0,
                       seed=seed, progress=progress, desc=desc or f"{objective} beta={beta:g}", log_every=10,
-                      loss_keys=("loss",))
+                      loss_keys=("loss",), streams=streams)
     history = trainer.run(step_fn, steps)
     model.prior.update(force=True)
     model.eval()

@@ -112,14 +112,9 @@ def train_pim(config: PIMConfig, source: SegmentSource, *, seed: int = 0, device
     stream = FramePairStream(source, config.frames, seed=seed)
     trainer = Trainer(modules={"pim": model}, optimizers={"adam": opt}, schedulers={"lr": sched},
                       checkpoint_path=checkpoint_path, checkpoint_every=config.checkpoint_every, seed=seed,
-                      progress=progress, desc=f"PIM ({config.scale}, IXYZ)")
-    restored = {"done": False}
+                      progress=progress, desc=f"PIM ({config.scale}, IXYZ)", streams={"frames": stream})
 
     def step_fn(step: int) -> dict:
-        if not restored["done"]:
-            if trainer.resumed_from is not None and "stream" in trainer.extra_state:
-                stream.load_state_dict(trainer.extra_state["stream"])
-            restored["done"] = True
         x, y = stream.batch(config.batch_size)
         beta = beta_schedule(step, config.beta_anneal_steps)
         out = ixyz_loss(model, x.to(device), y.to(device), beta, crop=config.crop)
@@ -128,7 +123,6 @@ def train_pim(config: PIMConfig, source: SegmentSource, *, seed: int = 0, device
         opt.step()
         lr = opt.param_groups[0]["lr"]
         sched.step()
-        trainer.extra_state["stream"] = stream.state_dict()
         return {"loss": out["loss"].detach(), "beta": beta, "lr": lr,
                 **{k: out[k] for k in ("i_zxy", "i_xz_y", "i_yz_x", "ixyz")}}
 
