@@ -406,15 +406,15 @@ def test_entropy_limited_training_resumed_is_the_uninterrupted_run(tmp_path, dat
     assert resumed.steps_done == 6 and _equal_weights(whole, resumed)
 
 
-def _factorized_script():
+def _factorized_script(name="ch2_factorized"):
     import importlib.util
     import sys
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "ch2_factorized.py"
-    sys.path.insert(0, str(path.parent))  # its run_record import
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    sys.path.insert(0, str(path.parent))  # its run_record and ch2_factorized imports
     try:
-        spec = importlib.util.spec_from_file_location("_ch2_factorized_script_t", path)
+        spec = importlib.util.spec_from_file_location(f"_{name}_script_t", path)
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
     finally:
@@ -458,3 +458,28 @@ def test_factorized_script_fine_tunes_from_a_saved_mse_model_as_in_one_go(tmp_pa
         script.train_rate(cfg, 0, 0, None, again)
     c = weights(again["ms-ssim"])
     assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_longer_fine_tuning_starts_where_the_committed_one_started(tmp_path):
+    """benchmarks/ch2_factorized_longer.py: the patch stream it rebuilds is the one ch2_factorized.py saved with
+    the MSE model, and its kept checkpoint at the committed run's length is that run's MS-SSIM model, weight for
+    weight; the checkpoint after it is another model."""
+    from perceptual_compression.experiments.ch2_config import FactorizedConfig
+    from perceptual_compression.training import kept_checkpoint_path
+
+    torch.set_num_threads(1)
+    script, longer = _factorized_script(), _factorized_script("ch2_factorized_longer")
+    cfg = FactorizedConfig(n_low=8, m_low=8, patch_size=64, batch_size=2, steps=3, msssim_steps=3, checkpoint_every=2,
+                           log_every=1, msssim_from_mse=True)
+    paths = {"mse": tmp_path / "mse.pt", "ms-ssim": tmp_path / "ms.pt"}
+    script.train_rate(cfg, 1, 0, None, paths)
+    saved = torch.load(paths["mse"], weights_only=False)["patch_stream"]
+    assert longer.stream_after_mse(cfg, 1, 0).state_dict() == saved
+    assert longer.stream_after_mse(cfg, 1, 1).state_dict() != saved
+    longer.fine_tune(cfg, 1, 0, None, paths["mse"], tmp_path / "long.pt", 6, 3)
+    committed = script._load(cfg, paths["ms-ssim"])
+    at3, at6 = (longer.load_kept(cfg, kept_checkpoint_path(tmp_path / "long.pt", k)) for k in (3, 6))
+    assert longer.parameter_difference(at3, committed) == 0.0
+    assert longer.parameter_difference(at6, committed) > 0.0
+    with pytest.raises(ValueError, match="different parameters"):
+        longer.parameter_difference(at3, factorized_prior(8, 4))

@@ -95,14 +95,15 @@ def uniform_noise_batch(batch_size: int, size: int, generator: torch.Generator, 
 # ------------------------------------------------------------------------------- factorized prior
 def train_factorized(cfg, dist: str, lmbda: float, rate_index: int, patches, *, seed: int = 0,
                      device=None, progress: bool | None = None, checkpoint_path=None, init_from=None,
-                     steps: int | None = None):
+                     steps: int | None = None, keep_every: int = 0):
     """Train one factorized-prior model with ``bpp + lmbda D`` (``D``: ``"mse"`` -> 255^2 MSE, ``"ms-ssim"``).
 
     ``patches``: a :class:`~perceptual_compression.datasets.PatchDataset` (its ``batch`` gives training
     batches). Widths follow appendix D (``cfg.n_low/m_low`` for the first ``cfg.n_low_rates`` rates).
     ``init_from``: a trained model to start from (fine-tuning; the small scale starts its MS-SSIM models
-    from the MSE ones), ``steps``: overrides ``cfg.steps``. Returns the model in evaluation mode with its
-    entropy tables updated.
+    from the MSE ones), ``steps``: overrides ``cfg.steps``; ``keep_every``: keep a copy of the checkpoint every
+    so many steps (the :class:`~perceptual_compression.training.Trainer`'s, beside ``checkpoint_path``).
+    Returns the model in evaluation mode with its entropy tables updated.
     """
     device = device or default_device()
     seed_everything(seed)
@@ -133,7 +134,7 @@ def train_factorized(cfg, dist: str, lmbda: float, rate_index: int, patches, *, 
     trainer = Trainer(modules={"model": model}, optimizers={"opt": opt, "aux": aux_opt},
                       checkpoint_path=checkpoint_path, checkpoint_every=cfg.checkpoint_every if checkpoint_path else 0,
                       progress=progress, desc=f"factorized {dist} λ={lmbda:g}", log_every=cfg.log_every,
-                      streams={"patches": patches})
+                      streams={"patches": patches}, keep_every=keep_every)
     history = trainer.run(step_fn, cfg.steps if steps is None else steps)
     model.eval()
     model.update(force=True)

@@ -150,8 +150,8 @@ class Trainer:
     progress:
         Show a tqdm bar (default: on unless ``PERCEPTUAL_COMPRESSION_PROGRESS=0``).
     streams:
-        The random sources the step function draws its data from besides the global RNGs: named
-        ``torch.Generator``\ s, ``numpy.random.Generator``\ s or objects with ``state_dict()`` /
+        The random sources the step function draws its data from besides the global RNGs, by name: each a
+        ``torch.Generator``, a ``numpy.random.Generator`` or an object with ``state_dict()`` /
         ``load_state_dict()`` (a :class:`~perceptual_compression.datasets.PatchDataset`'s batch stream). Their
         states go into checkpoints and are restored on resume, so a resumed run sees the batches an
         uninterrupted one would have seen (without this, a private stream restarts from its seed on resume and
