@@ -92,39 +92,33 @@ def parameter_difference(a: torch.nn.Module, b: torch.nn.Module) -> float:
     return max(float((pa[k] - pb[k]).abs().max()) for k in pa)
 
 
-def _col(alphas: list[float], a: float) -> int:
-    return int(np.argmin(np.abs(np.asarray(alphas) - a)))
-
-
 def render_markdown(result: dict) -> str:
-    alphas = result["alpha"]
-    cols = [_col(alphas, a) for a in TABLE_ALPHAS]
+    rows = img.fine_tuning_rows(result, at=TABLE_ALPHAS)
+    ratio_cols = [c for c in rows[0] if c.startswith("ratio α")]
     lines = [f"# Chapter 2: {result['what']}", "", "<!-- results -->", "",
              f"The MSE models of `{result['source_record']}` (settings tag {result['settings_tag']}) with their "
              f"MS-SSIM models fine-tuned for {result['steps']:,} steps instead of {result['committed_steps']:,} "
              f"(same code, settings, seed and patch stream; checkpoints kept every {result['keep_every']:,} steps). "
              f"Each kept MS-SSIM model codes the committed run's {result['contrast_images']} Kodak centre "
-             f"{result['contrast_size']}² crops beside the same MSE model at {len(alphas)} contrasts "
-             f"({', '.join(f'{a:g}' for a in alphas)}); Kodak: all {result['kodak_images']} images coded whole. "
+             f"{result['contrast_size']}² crops beside the same MSE model at {len(result['alpha'])} contrasts "
+             f"({', '.join(f'{a:g}' for a in result['alpha'])}), and {result['kodak']} whole. "
              "Ratio = P_MS-SSIM / P_MSE with P = MSE / bpp (paper: minimum 0.64 at α = 0.08); D factor = MSE / MSE "
              "and R factor = bpp / bpp (geometric means over the crops); means' share = the share of the MS-SSIM "
              "model's MSE that is an error of the channel means.", ""]
-    for r, row in result["pairs"].items():
-        mse_k = row["mse_kodak"]
-        lines += [f"**{r}** (MSE model on Kodak: {mse_k['bpp']:.3f} bpp, PSNR {mse_k['psnr']:.2f} dB, "
-                  f"MS-SSIM {mse_k['ms_ssim']:.4f}; parameters of the step-{result['committed_steps']:,} checkpoint vs "
-                  f"the committed MS-SSIM model: largest difference {row['committed_max_difference']:.3g})", "",
-                  "| steps | Kodak bpp | PSNR | MS-SSIM | " + " | ".join(f"ratio α = {alphas[c]:g}" for c in cols)
+    share = ("means' share α = 0.02", "means' share α = 0.1")
+    for pair, p in result["pairs"].items():
+        mk = p["mse_kodak"]
+        lines += [f"**{pair}**: MSE model on Kodak {mk['bpp']:.3f} bpp, PSNR {mk['psnr']:.2f} dB, MS-SSIM "
+                  f"{mk['ms_ssim']:.4f}. The step-{result['committed_steps']:,} checkpoint against the committed "
+                  f"MS-SSIM model: largest parameter difference {p['committed_max_difference']:.3g}.", "",
+                  "| steps | Kodak bpp | PSNR | MS-SSIM | " + " | ".join(ratio_cols)
                   + " | min ratio (α) | D factor α = 0.1 | R factor α = 0.1 | means' share α = 0.02 / 0.1 |",
-                  "|---:|---:|---:|---:|" + "---:|" * len(cols) + "---:|---:|---:|---:|"]
-        c01 = _col(alphas, 0.1)
-        for k in row["kept"]:
-            kod, ratio = k["kodak"], k["ratio"]
-            i_min = int(np.argmin(ratio))
-            lines.append(f"| {k['step']:,} | {kod['bpp']:.3f} | {kod['psnr']:.2f} | {kod['ms_ssim']:.4f} | "
-                         + " | ".join(f"{ratio[c]:.3f}" for c in cols)
-                         + f" | {ratio[i_min]:.3f} ({alphas[i_min]:g}) | {k['distortion_ratio'][c01]:.3f} | "
-                         f"{k['rate_ratio'][c01]:.3f} | {k['mean_share'][0]:.2f} / {k['mean_share'][1]:.2f} |")
+                  "|---:|---:|---:|---:|" + "---:|" * len(ratio_cols) + "---:|---:|---:|---:|"]
+        for r in (r for r in rows if r["pair"] == pair):
+            lines.append(f"| {r['steps']:,} | {r['Kodak bpp']:.3f} | {r['Kodak PSNR']:.2f} | {r['Kodak MS-SSIM']:.4f} | "
+                         + " | ".join(f"{r[c]:.3f}" for c in ratio_cols)
+                         + f" | {r['min ratio']:.3f} ({r['α of min']:g}) | {r['D factor α = 0.1']:.3f} | "
+                         f"{r['R factor α = 0.1']:.3f} | {r[share[0]]:.2f} / {r[share[1]]:.2f} |")
         lines.append("")
     train = ", ".join(f"{r} {t / 60:.0f} min" for r, t in result["train_s"].items())
     lines += [*RunRecord.footer(result, wall_detail=f"training {train}, {result['jobs']} parallel job(s)")]

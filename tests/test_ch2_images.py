@@ -483,3 +483,15 @@ def test_longer_fine_tuning_starts_where_the_committed_one_started(tmp_path):
     assert longer.parameter_difference(at6, committed) > 0.0
     with pytest.raises(ValueError, match="different parameters"):
         longer.parameter_difference(at3, factorized_prior(8, 4))
+
+
+def test_fine_tuning_rows_read_a_longer_fine_tuning_record():
+    kept = {"step": 30, "kodak": {"bpp": 0.3, "psnr": 25.0, "ms_ssim": 0.9}, "ratio": [2.0, 1.5, 0.9, 1.2],
+            "distortion_ratio": [2.2, 1.4, 1.0, 1.1], "rate_ratio": [1.1, 0.93, 1.1, 0.9], "mean_share": [0.7, 0.5]}
+    rec = {"alpha": [0.02, 0.1, 0.5, 2.0], "pairs": {"q3": {"kept": [kept, {**kept, "step": 60, "ratio": [1.0, 0.8, 0.95, 1.3]}]}}}
+    rows = img.fine_tuning_rows(rec, at=(0.1, 2.0))
+    assert [(r["pair"], r["steps"]) for r in rows] == [("q3", 30), ("q3", 60)]
+    assert rows[0]["ratio α = 0.1"] == 1.5 and rows[0]["ratio α = 2"] == 1.2
+    assert (rows[0]["min ratio"], rows[0]["α of min"]) == (0.9, 0.5) and (rows[1]["min ratio"], rows[1]["α of min"]) == (0.8, 0.1)
+    assert rows[0]["D factor α = 0.1"] == 1.4 and rows[0]["R factor α = 0.1"] == 0.93
+    assert rows[0]["means' share α = 0.02"] == 0.7 and rows[0]["means' share α = 0.1"] == 0.5

@@ -512,6 +512,27 @@ def means_restored_factors(contrast: dict, mean_error: dict, rates: Sequence[int
     return rows
 
 
+def fine_tuning_rows(record: dict, at: Sequence[float] = (0.02, 0.1, 0.5, 2.0)) -> list[dict]:
+    """Rows (pair, steps) of a ``benchmarks/ch2_factorized_longer.py`` record: each kept MS-SSIM model's Kodak
+    scores, its Fig. 4 (right) ratio against the MSE model at the contrasts nearest to ``at`` and its minimum
+    over the record's contrasts, the distortion and rate factors and the means' share of its MSE at
+    ``alpha = 0.1`` (and the means' share at 0.02)."""
+    alpha = np.asarray(record["alpha"], dtype=np.float64)
+    cols = [int(np.argmin(np.abs(alpha - a))) for a in at]
+    j01 = int(np.argmin(np.abs(alpha - 0.1)))
+    rows = []
+    for pair, p in record["pairs"].items():
+        for k in p["kept"]:
+            ratio = np.asarray(k["ratio"], dtype=np.float64)
+            i_min = int(np.argmin(ratio))
+            rows.append({"pair": pair, "steps": k["step"], "Kodak bpp": k["kodak"]["bpp"], "Kodak PSNR": k["kodak"]["psnr"],
+                         "Kodak MS-SSIM": k["kodak"]["ms_ssim"], **{f"ratio α = {alpha[j]:g}": ratio[j] for j in cols},
+                         "min ratio": ratio[i_min], "α of min": alpha[i_min], "D factor α = 0.1": k["distortion_ratio"][j01],
+                         "R factor α = 0.1": k["rate_ratio"][j01], "means' share α = 0.02": k["mean_share"][0],
+                         "means' share α = 0.1": k["mean_share"][1]})
+    return rows
+
+
 # ------------------------------------------------------------------------ entropy-limited models
 def train_entropy_limited(cfg, dist: str, centers: Sequence[float], data: str, patches=None, *, seed: int = 0,
                           device=None, progress: bool | None = None, checkpoint_path=None,
