@@ -89,7 +89,7 @@ def parameter_difference(a: torch.nn.Module, b: torch.nn.Module) -> float:
     pa, pb = dict(a.named_parameters()), dict(b.named_parameters())
     if pa.keys() != pb.keys() or any(pa[k].shape != pb[k].shape for k in pa):
         raise ValueError("the two models have different parameters")
-    return max(float((pa[k] - pb[k]).abs().max()) for k in pa)
+    return max(float((pa[k] - pb[k]).detach().abs().max()) for k in pa)
 
 
 def render_markdown(result: dict) -> str:
