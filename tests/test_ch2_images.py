@@ -495,3 +495,18 @@ def test_fine_tuning_rows_read_a_longer_fine_tuning_record():
     assert (rows[0]["min ratio"], rows[0]["α of min"]) == (0.9, 0.5) and (rows[1]["min ratio"], rows[1]["α of min"]) == (0.8, 0.1)
     assert rows[0]["D factor α = 0.1"] == 1.4 and rows[0]["R factor α = 0.1"] == 0.93
     assert rows[0]["means' share α = 0.02"] == 0.7 and rows[0]["means' share α = 0.1"] == 0.5
+
+
+def test_fine_tuning_mean_ratio_averages_the_pairs_per_kept_step():
+    def kept(step, ratio):
+        return {"step": step, "ratio": ratio}
+
+    rec = {"pairs": {"q3": {"kept": [kept(10, [1.0, 3.0]), kept(20, [0.5, 1.0])]},
+                     "q6": {"kept": [kept(10, [2.0, 1.0]), kept(20, [0.7, 2.0])]}}}
+    m = img.fine_tuning_mean_ratio(rec)
+    assert list(m) == [10, 20]
+    np.testing.assert_allclose(m[10], [1.5, 2.0])
+    np.testing.assert_allclose(m[20], [0.6, 1.5])
+    rec["pairs"]["q6"]["kept"][1]["step"] = 30
+    with pytest.raises(ValueError, match="different steps"):
+        img.fine_tuning_mean_ratio(rec)

@@ -281,6 +281,34 @@ def test_committed_rate_matched_and_factorized_runs():
     assert [round(r["≈ ratio, means restored (D / R factor)"], 2) for r in rows if r["α"] == 0.1] == [0.98, 0.92]
 
 
+def test_committed_longer_fine_tuning_continues_the_factorized_run():
+    """benchmarks/ch2_factorized_longer.py continued the committed factorized run: its first kept checkpoints are
+    that run's MS-SSIM models (same parameters), so on the same crops they give that run's numbers."""
+    from perceptual_compression import results as results_mod
+
+    fp, ft = results_mod.committed_run("ch2_factorized"), results_mod.committed_run("ch2_factorized_longer")
+    me = results_mod.committed_run("ch2_factorized_mean_error")
+    assert ft is not None and ft["settings_tag"] == fp["settings_tag"] and ft["source_date"] == fp["date"]
+    assert ft["committed_steps"] == fp["config"]["msssim_steps"] and ft["steps"] > ft["committed_steps"]
+    alpha = np.asarray(fp["contrast"]["alpha"])
+    for k, r in enumerate(fp["rates"]):
+        pair = ft["pairs"][f"q{r + 1}"]
+        assert pair["committed_max_difference"] == 0.0
+        first = pair["kept"][0]
+        assert first["step"] == ft["committed_steps"]
+        assert [kept["step"] for kept in pair["kept"]] == list(range(ft["keep_every"], ft["steps"] + 1, ft["keep_every"]))
+        for j, a in enumerate(ft["alpha"]):
+            i = int(np.argmin(np.abs(alpha - a)))
+            assert alpha[i] == pytest.approx(a)
+            for key in ("ratio", "distortion_ratio", "rate_ratio"):
+                assert first[key][j] == pytest.approx(fp["contrast"][key][k][i], rel=1e-9), (r, a, key)
+        for key in ("bpp", "psnr", "ms_ssim"):
+            assert first["kodak"][key] == pytest.approx(fp["kodak"][f"ms-ssim-q{r + 1}"][key], rel=1e-9)
+            assert pair["mse_kodak"][key] == pytest.approx(fp["kodak"][f"mse-q{r + 1}"][key], rel=1e-9)
+        shares = dict(zip(me["alpha"], me["models"][f"ms-ssim-q{r + 1}"]["mean_share"]))
+        assert first["mean_share"] == pytest.approx([shares[0.02], shares[0.1]], rel=1e-9)
+
+
 def test_committed_level_profiles_rerun_the_5000_step_run():
     """The per-level record reruns the committed 5,000-step settings (deterministic: the same scores) and holds
     the chapter's reading: the NLPD model codes the block means of noise, not those of the test images."""
@@ -309,6 +337,7 @@ def test_committed_level_profiles_rerun_the_5000_step_run():
                                              ("ch2_small_batch", "ch2_small_batch*.json"),
                                              ("ch2_factorized", "ch2_factorized.json"),
                                              ("ch2_factorized_mean_error", "ch2_factorized_mean_error.json"),
+                                             ("ch2_factorized_longer", "ch2_factorized_longer.json"),
                                              ("illm_sweep", "illm_[sa][wb]*.json"),
                                              ("rdp_classifier", "rdp_classifier.json"),
                                              ("coding_benchmark", "*_benchmark.json"),

@@ -533,6 +533,17 @@ def fine_tuning_rows(record: dict, at: Sequence[float] = (0.02, 0.1, 0.5, 2.0)) 
     return rows
 
 
+def fine_tuning_mean_ratio(record: dict) -> dict[int, np.ndarray]:
+    """Per kept step of a ``benchmarks/ch2_factorized_longer.py`` record, the ratio averaged over its pairs
+    ("average across rates", as in Fig. 4 right) at each of the record's contrasts."""
+    pairs = list(record["pairs"].values())
+    steps = [k["step"] for k in pairs[0]["kept"]]
+    if any([k["step"] for k in p["kept"]] != steps for p in pairs):
+        raise ValueError("the pairs of the record were kept at different steps")
+    return {s: np.mean([np.asarray(p["kept"][i]["ratio"], dtype=np.float64) for p in pairs], axis=0)
+            for i, s in enumerate(steps)}
+
+
 # ------------------------------------------------------------------------ entropy-limited models
 def train_entropy_limited(cfg, dist: str, centers: Sequence[float], data: str, patches=None, *, seed: int = 0,
                           device=None, progress: bool | None = None, checkpoint_path=None,
