@@ -407,19 +407,9 @@ def test_entropy_limited_training_resumed_is_the_uninterrupted_run(tmp_path, dat
 
 
 def _factorized_script(name="ch2_factorized"):
-    import importlib.util
-    import sys
-    from pathlib import Path
+    from _benchmark_scripts import load_script
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
-    sys.path.insert(0, str(path.parent))  # its run_record and ch2_factorized imports
-    try:
-        spec = importlib.util.spec_from_file_location(f"_{name}_script_t", path)
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.remove(str(path.parent))
-    return mod
+    return load_script(name)
 
 
 def test_factorized_script_fine_tunes_from_a_saved_mse_model_as_in_one_go(tmp_path):

@@ -54,50 +54,40 @@ def test_architectures_shapes():
         cfg.build("VAE")
 
 
-def test_short_run_is_seeded_and_resumes(tmp_path):
+def _vic_run(steps, ckpt, *, stream):
+    """A short VIC run on the banana. ``stream``: batches drawn from one generator passed as the Trainer's
+    stream (as the chapter's runs draw them); otherwise each batch depends only on its step."""
     cfg = BananaConfig.for_scale("small").with_(hidden=16, batch_size=64)
     src = Banana()
+    torch.manual_seed(0)
+    model = cfg.build("VIC")
+    g = torch.Generator().manual_seed(1)
+    if stream:
+        def batch(step):
+            return banana_pair(src, "VIC", 64, g)
+    else:
+        def batch(step):
+            return banana_pair(src, "VIC", 64, torch.Generator().manual_seed(1000 + step))
+    res = train_compressor(model, "VIC", batch, beta=4.0, steps=steps, lr=3e-3, likelihood="gaussian", seed=0,
+                           checkpoint_path=ckpt, progress=False, streams={"batches": g} if stream else None)
+    return res.model, res.history, src
 
-    def run(steps, ckpt):
-        torch.manual_seed(0)
-        model = cfg.build("VIC")
-        g = torch.Generator().manual_seed(1)
-        gens = {}
 
-        def batch(step):  # a batch that depends only on the step: resuming sees the same data
-            gens.setdefault(step, torch.Generator().manual_seed(1000 + step))
-            return banana_pair(src, "VIC", 64, gens[step])
-
-        res = train_compressor(model, "VIC", batch, beta=4.0, steps=steps, lr=3e-3, likelihood="gaussian",
-                               seed=0, checkpoint_path=ckpt, progress=False)
-        return res.model, res.history
-
-    full, hist = run(40, None)
+def test_short_run_is_seeded_and_resumes(tmp_path):
+    full, hist, src = _vic_run(40, None, stream=False)
     assert hist.values("loss")[-1] < hist.values("loss")[0]
     ckpt = tmp_path / "vic.pt"
-    run(20, ckpt)
-    resumed, _ = run(40, ckpt)
+    _vic_run(20, ckpt, stream=False)
+    resumed, _, _ = _vic_run(40, ckpt, stream=False)
     x = src.sample(100, torch.Generator().manual_seed(2))
     torch.testing.assert_close(resumed.encode_latents(x), full.encode_latents(x), rtol=1e-4, atol=1e-5)
 
 
 def test_resume_continues_a_private_batch_stream(tmp_path):
-    """Batches drawn from one generator (as the chapter's runs draw them): with the generator among the
-    ``streams``, a run resumed from its checkpoint ends where the uninterrupted run ends."""
-    cfg = BananaConfig.for_scale("small").with_(hidden=16, batch_size=64)
-    src = Banana()
-
-    def run(steps, ckpt):
-        torch.manual_seed(0)
-        model = cfg.build("VIC")
-        g = torch.Generator().manual_seed(1)
-        res = train_compressor(model, "VIC", lambda step: banana_pair(src, "VIC", 64, g), beta=4.0, steps=steps,
-                               lr=3e-3, likelihood="gaussian", seed=0, checkpoint_path=ckpt, progress=False,
-                               streams={"batches": g})
-        return res.model
-
-    full = run(40, None)
-    run(20, tmp_path / "vic.pt")
-    resumed = run(40, tmp_path / "vic.pt")
+    """Batches drawn from one generator: with the generator among the ``streams``, a run resumed from its
+    checkpoint ends where the uninterrupted run ends."""
+    full, _, _ = _vic_run(40, None, stream=True)
+    _vic_run(20, tmp_path / "vic.pt", stream=True)
+    resumed, _, _ = _vic_run(40, tmp_path / "vic.pt", stream=True)
     a, b = full.state_dict(), resumed.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)

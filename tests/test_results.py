@@ -1,12 +1,11 @@
-import importlib.util
 import json
 import math
-import sys
 
 import numpy as np
 import pytest
 import torch
 
+from _benchmark_scripts import load_script
 from perceptual_compression.paths import repo_root
 from perceptual_compression.results import ChapterResults, load_all, status_table
 from perceptual_compression.experiments import ch2_images, ch2_study2d
@@ -196,14 +195,7 @@ def test_committed_run_reads_benchmark_results_and_requires_a_command(tmp_path, 
 
 def test_committed_2d_bank_summaries_are_rendered_from_their_records():
     """Each committed ch2_study2d*.md is exactly what benchmarks/ch2_study2d.py renders from its JSON record."""
-    script = repo_root() / "benchmarks" / "ch2_study2d.py"
-    sys.path.insert(0, str(script.parent))  # its run_record import
-    try:
-        spec = importlib.util.spec_from_file_location("_ch2_study2d_script", script)
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.remove(str(script.parent))
+    mod = load_script("ch2_study2d")
     records = sorted(p for p in (repo_root() / "benchmarks" / "results").glob("ch2_study2d*.json")
                      if not p.stem.endswith("_trajectory"))
     assert len(records) >= 5
@@ -348,14 +340,7 @@ def test_committed_level_profiles_rerun_the_5000_step_run():
                                              ("ch2_study2d_trajectory", "ch2_study2d*_trajectory.json")])
 def test_committed_summaries_are_rendered_from_their_records(script, pattern):
     """Each committed summary .md is exactly what its benchmark script renders from the JSON record beside it."""
-    path = repo_root() / "benchmarks" / f"{script}.py"
-    sys.path.insert(0, str(path.parent))  # its run_record import
-    try:
-        spec = importlib.util.spec_from_file_location(f"_{script}_script", path)
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.remove(str(path.parent))
+    mod = load_script(script)
     records = sorted((repo_root() / "benchmarks" / "results").glob(pattern))
     assert records
     for rec in records:
