@@ -101,6 +101,11 @@ def _continue_stream(patches: PatchDataset, path: Path) -> None:
                       "model's, so it differs from a run that trains both in one go", RuntimeWarning, stacklevel=2)
 
 
+def config_of(record: dict) -> FactorizedConfig:
+    """The :class:`FactorizedConfig` of a record written by this script (its lists back to tuples)."""
+    return FactorizedConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in record["config"].items()})
+
+
 def _load(cfg: FactorizedConfig, path: Path):
     model = factorized_prior(cfg.n_low, cfg.m_low)
     model.load_state_dict(torch.load(path, map_location="cpu")["state_dict"])

@@ -42,15 +42,11 @@ from perceptual_compression.experiments.ch2_config import FactorizedConfig
 from perceptual_compression.models.factorized_prior import factorized_prior
 from perceptual_compression.paths import cache_dir
 from perceptual_compression.training import kept_checkpoint_path
-from ch2_factorized import _load as load_model  # benchmarks/ch2_factorized.py: how that run's models are loaded
+from ch2_factorized import _load as load_model, config_of  # benchmarks/ch2_factorized.py: its models and config
 from run_record import RunRecord, add_run_arguments, rendered_from_record  # benchmarks/run_record.py
 
 ROOT = Path(__file__).resolve().parent
 TABLE_ALPHAS = (0.02, 0.1, 0.5, 1.0, 2.0)  # the contrasts of the summary's columns
-
-
-def config_of(record: dict) -> FactorizedConfig:
-    return FactorizedConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in record["config"].items()})
 
 
 def stream_after_mse(cfg: FactorizedConfig, rate: int, seed: int) -> PatchDataset:

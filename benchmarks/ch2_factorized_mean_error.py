@@ -23,9 +23,8 @@ from pathlib import Path
 
 from perceptual_compression.datasets import natural_images
 from perceptual_compression.experiments import ch2_images as img
-from perceptual_compression.experiments.ch2_config import FactorizedConfig
 from perceptual_compression.paths import cache_dir
-from ch2_factorized import _load as load_model  # benchmarks/ch2_factorized.py: how that run's models are loaded
+from ch2_factorized import _load as load_model, config_of  # benchmarks/ch2_factorized.py: its models and config
 from run_record import RunRecord, add_run_arguments, rendered_from_record  # benchmarks/run_record.py
 
 ROOT = Path(__file__).resolve().parent
@@ -61,7 +60,7 @@ def main() -> None:
     run = RunRecord(args, "ch2_factorized_mean_error.py")
     t0, c0 = time.perf_counter(), time.process_time()
     rec = json.loads(args.record.read_text())
-    cfg = FactorizedConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in rec["config"].items()})
+    cfg = config_of(rec)
     alphas = [float(a) for a in args.alphas.split(",")]
     crops = img.center_crops(natural_images(), rec["contrast_images"], rec["contrast_size"])
     cache = cache_dir() / "benchmarks" / "ch2_factorized"
