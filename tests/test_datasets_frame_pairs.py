@@ -96,6 +96,19 @@ def test_stream_batches_shuffle_and_resume():
     s3 = FramePairStream(src, cfg, seed=99)
     s3.load_state_dict(state)
     assert s3.segments_read == 4 and s3.rng.getstate() == s1.rng.getstate()
+    # the restored stream continues exactly as the original, across refills of its buffer, from a state
+    # that holds no pixels
+    assert not any(isinstance(v, torch.Tensor) for v in state.values())
+    for _ in range(6):
+        (a1, b1), (a3, b3) = s1.batch(8), s3.batch(8)
+        assert torch.equal(a1, a3) and torch.equal(b1, b3)
+    assert s3.segments_read == s1.segments_read > 4
+    # a state that kept only the generator (saved before the buffer was recorded): the buffer starts empty
+    s4, s5 = FramePairStream(src, cfg, seed=0), FramePairStream(src, cfg, seed=0)
+    s4.load_state_dict({"rng": state["rng"], "segments_read": 4})
+    s5.load_state_dict(state)
+    assert s4.buffer == [] and len(s5.buffer) == len(state["origin"]) == 4 * 15 - 8  # 4 segments read, 8 drawn
+    assert not torch.equal(s4.batch(8)[0], s5.batch(8)[0])
 
 
 def test_config_validation():

@@ -61,6 +61,12 @@ def test_short_training_run_resumes_from_its_checkpoint(tmp_path):
     # a second run with more steps continues from step 6
     cfg8 = PIMConfig.for_scale("small", steps=8, batch_size=4, checkpoint_every=3, arch=cfg.arch, frames=cfg.frames,
                                lr_boundaries=cfg.lr_boundaries, beta_anneal_steps=cfg.beta_anneal_steps)
-    _, hist2 = train_pim(cfg8, _source(), seed=0, checkpoint_path=ckpt, progress=False, device=torch.device("cpu"))
+    resumed, hist2 = train_pim(cfg8, _source(), seed=0, checkpoint_path=ckpt, progress=False, device=torch.device("cpu"))
     assert hist2.steps("loss").tolist() == list(range(8))
     assert hist2.values("loss")[:6].tolist() == pytest.approx(hist.values("loss").tolist())
+    # ... and ends where an uninterrupted run of 8 steps ends, bit for bit: the frame stream's shuffle buffer
+    # is restored too, so the resumed steps see the same pairs
+    one_go, hist8 = train_pim(cfg8, _source(), seed=0, checkpoint_path=tmp_path / "one_go.pt", progress=False,
+                              device=torch.device("cpu"))
+    assert hist8.values("loss").tolist() == hist2.values("loss").tolist()
+    assert all(torch.equal(v, resumed.state_dict()[k]) for k, v in one_go.state_dict().items())

@@ -163,6 +163,11 @@ class FramePairStream:
 
     Pairs enter a running buffer one segment at a time; each draw takes a uniformly random element of
     the buffer and refills the buffer when it runs low (the behaviour of a ``tf.data`` shuffle buffer).
+
+    :meth:`state_dict` holds no pixels, yet a stream restored from it continues exactly as the original: a
+    segment is a function of the generator's state when it was drawn, so the state records that state for
+    each segment still in the buffer and where each buffered pair came from, and :meth:`load_state_dict`
+    draws those segments again.
     """
 
     def __init__(self, source: SegmentSource, config: FramePairConfig | None = None, seed: int = 0) -> None:
@@ -171,6 +176,9 @@ class FramePairStream:
         self.rng = random.Random(seed)
         self.buffer: list[tuple[torch.Tensor, torch.Tensor]] = []
         self.segments_read = 0
+        self._origin: list[tuple[int, int]] = []   # per buffered pair: (segment number, index in the segment)
+        self._segment_rng: dict[int, object] = {}  # generator state before each segment still in the buffer
+        self._left: dict[int, int] = {}            # pairs of each such segment still in the buffer
 
     @property
     def label(self) -> str:
@@ -178,13 +186,23 @@ class FramePairStream:
 
     def _fill(self) -> None:
         while len(self.buffer) < self.config.buffer_size:
-            self.buffer.extend(self.source.segment(self.rng, self.config))
+            k = self.segments_read
+            self._segment_rng[k] = self.rng.getstate()
+            pairs = self.source.segment(self.rng, self.config)
+            self.buffer.extend(pairs)
+            self._origin.extend((k, i) for i in range(len(pairs)))
+            self._left[k] = len(pairs)
             self.segments_read += 1
 
     def next_pair(self) -> tuple[torch.Tensor, torch.Tensor]:
         self._fill()
         i = self.rng.randrange(len(self.buffer))
-        self.buffer[i], self.buffer[-1] = self.buffer[-1], self.buffer[i]
+        for items in (self.buffer, self._origin):
+            items[i], items[-1] = items[-1], items[i]
+        k, _ = self._origin.pop()
+        self._left[k] -= 1
+        if not self._left[k]:
+            del self._left[k], self._segment_rng[k]
         return self.buffer.pop()
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -196,10 +214,26 @@ class FramePairStream:
         return torch.stack([a for a, _ in pairs]), torch.stack([b for _, b in pairs])
 
     def state_dict(self) -> dict:
-        """RNG state and counters (the buffer itself is rebuilt on resume)."""
-        return {"rng": self.rng.getstate(), "segments_read": self.segments_read}
+        """Generator state, counters and the buffer's recipe (no pixels): see the class docstring."""
+        return {"rng": self.rng.getstate(), "segments_read": self.segments_read, "origin": list(self._origin),
+                "segment_rng": dict(self._segment_rng)}
 
     def load_state_dict(self, state: dict) -> None:
+        """Continue where the stream of ``state`` stood. The buffered segments are drawn again from the same
+        source; a state saved before the buffer was recorded restores the generator only, so the stream then
+        starts from an empty buffer (close to the original's continuation, not equal to it)."""
         self.rng.setstate(state["rng"])
         self.segments_read = int(state["segments_read"])
-        self.buffer = []
+        self.buffer, self._origin, self._segment_rng, self._left = [], [], {}, {}
+        if "origin" not in state:
+            return
+        segments = {}
+        for k, rng_state in state["segment_rng"].items():
+            replay = random.Random()
+            replay.setstate(rng_state)
+            segments[int(k)] = self.source.segment(replay, self.config)
+        for k, i in state["origin"]:
+            self.buffer.append(segments[int(k)][int(i)])
+            self._origin.append((int(k), int(i)))
+            self._left[int(k)] = self._left.get(int(k), 0) + 1
+        self._segment_rng = {int(k): v for k, v in state["segment_rng"].items() if int(k) in self._left}
