@@ -475,6 +475,42 @@ def test_longer_fine_tuning_starts_where_the_committed_one_started(tmp_path):
         longer.parameter_difference(at3, factorized_prior(8, 4))
 
 
+def test_from_scratch_ms_ssim_model_trains_on_the_mse_models_batches_from_its_weights(tmp_path):
+    """benchmarks/ch2_factorized_longer.py --start scratch: the MS-SSIM model starts from the MSE model's initial
+    weights (same seed), not from the trained MSE model, on the MSE model's own batches from the first (not the
+    fine-tuning's), so the distortion is the only difference; an unknown start fails at once naming the valid
+    ones."""
+    from perceptual_compression.experiments.ch2_config import FactorizedConfig
+    from perceptual_compression.training import kept_checkpoint_path, seed_everything
+
+    torch.set_num_threads(1)
+    script, longer = _factorized_script(), _factorized_script("ch2_factorized_longer")
+    cfg = FactorizedConfig(n_low=8, m_low=8, patch_size=64, batch_size=2, steps=12, msssim_steps=3, checkpoint_every=4,
+                           log_every=1, msssim_from_mse=True)
+    paths = {"mse": tmp_path / "mse.pt", "ms-ssim": tmp_path / "ms.pt"}
+    script.train_rate(cfg, 1, 0, None, paths)
+    fresh = PatchDataset(embedded_images(), size=64, flip=True, seed=1).state_dict()
+    assert longer.training_stream(cfg, 1, 0, "scratch").state_dict() == fresh
+    after = longer.stream_after_mse(cfg, 1, 0).state_dict()
+    assert longer.training_stream(cfg, 1, 0, "mse").state_dict() == after != fresh
+    with pytest.raises(ValueError, match="'mse', 'scratch'"):
+        longer.training_stream(cfg, 1, 0, "imagenet")
+    longer.fine_tune(cfg, 1, 0, None, paths["mse"], tmp_path / "scratch.pt", 2, 1, start="scratch")
+    at1 = longer.load_kept(cfg, kept_checkpoint_path(tmp_path / "scratch.pt", 1))
+    seed_everything(0)
+    init = factorized_prior(8, 8)  # the weights train_factorized starts from with seed 0
+    trained_mse = longer.load_model(cfg, paths["mse"])
+    one_step = 1e-3 * 1.001  # Adam's first step moves a parameter by at most its lr (main 5e-4, quantiles 1e-3)
+    assert 0.0 < longer.parameter_difference(at1, init) <= one_step
+    assert longer.parameter_difference(trained_mse, init) > 2 * one_step  # 12 steps: far from its start
+    # a rerun with more steps continues the cached run: the same weights as one uninterrupted run
+    longer.fine_tune(cfg, 1, 0, None, paths["mse"], tmp_path / "scratch.pt", 4, 1, start="scratch")
+    longer.fine_tune(cfg, 1, 0, None, paths["mse"], tmp_path / "one_go.pt", 4, 1, start="scratch")
+    for k in (1, 3, 4):
+        a, b = (longer.load_kept(cfg, kept_checkpoint_path(tmp_path / f"{n}.pt", k)) for n in ("scratch", "one_go"))
+        assert longer.parameter_difference(a, b) == 0.0
+
+
 def test_fine_tuning_rows_read_a_longer_fine_tuning_record():
     kept = {"step": 30, "kodak": {"bpp": 0.3, "psnr": 25.0, "ms_ssim": 0.9}, "ratio": [2.0, 1.5, 0.9, 1.2],
             "distortion_ratio": [2.2, 1.4, 1.0, 1.1], "rate_ratio": [1.1, 0.93, 1.1, 0.9], "mean_share": [0.7, 0.5]}
@@ -485,6 +521,10 @@ def test_fine_tuning_rows_read_a_longer_fine_tuning_record():
     assert (rows[0]["min ratio"], rows[0]["α of min"]) == (0.9, 0.5) and (rows[1]["min ratio"], rows[1]["α of min"]) == (0.8, 0.1)
     assert rows[0]["D factor α = 0.1"] == 1.4 and rows[0]["R factor α = 0.1"] == 0.93
     assert rows[0]["means' share α = 0.02"] == 0.7 and rows[0]["means' share α = 0.1"] == 0.5
+    assert "lost channels" not in rows[0]  # a record from before the channel check
+    rec["pairs"]["q3"]["kept"][1]["channels"] = {"dead_channels": [2], "mean_out": [-0.3, 0.4, 0.3]}
+    rec["pairs"]["q3"]["kept"][0]["channels"] = {"dead_channels": [], "mean_out": [0.4, 0.4, 0.3]}
+    assert [r["lost channels"] for r in img.fine_tuning_rows(rec)] == ["", "RB"]
 
 
 def test_fine_tuning_mean_ratio_averages_the_pairs_per_kept_step():
@@ -500,3 +540,87 @@ def test_fine_tuning_mean_ratio_averages_the_pairs_per_kept_step():
     rec["pairs"]["q6"]["kept"][1]["step"] = 30
     with pytest.raises(ValueError, match="different steps"):
         img.fine_tuning_mean_ratio(rec)
+
+
+def test_lost_channels_are_the_negative_means_and_the_zero_scores():
+    assert img.lost_channels({"dead_channels": [], "mean_out": [0.4, 0.4, 0.3]}) == []
+    assert img.lost_channels({"dead_channels": [2], "mean_out": [-0.1, 0.4, 0.3]}) == [0, 2]
+    assert img.lost_channels({"dead_channels": [0], "mean_out": [-0.1, 0.4, 0.3]}) == [0]
+
+
+def test_healthy_pairs_leave_out_a_pair_that_lost_a_channel_and_the_means_follow():
+    def kept(step, ratio, mean_out=None):
+        return {"step": step, "ratio": ratio,
+                **({} if mean_out is None else {"channels": {"dead_channels": [], "mean_out": mean_out}})}
+
+    ok = [0.4, 0.4, 0.3]
+    rec = {"alpha": [0.1, 1.5], "pairs": {"q3": {"kept": [kept(10, [1.0, 3.0], ok), kept(20, [0.5, 1.0], ok)]},
+                                          "q6": {"kept": [kept(10, [9.0, 5.0], ok), kept(20, [7.0, 9.0], [-0.5, 0.3, 0.3])]}}}
+    assert img.healthy_pairs(rec) == ["q3"]
+    assert img.lost_channel_names(rec["pairs"]["q6"]["kept"][1]) == "R"
+    np.testing.assert_allclose(img.fine_tuning_mean_ratio(rec, ["q3"])[20], [0.5, 1.0])
+    np.testing.assert_allclose(img.fine_tuning_mean_ratio(rec)[20], [3.75, 5.0])
+    assert img.kept_minima(rec, ["q3"])[1]["min"] == 0.5 and img.kept_minima(rec)[1]["min"] == 3.75
+    for bad in ([], ["q9"]):
+        with pytest.raises(ValueError, match="non-empty subset"):
+            img.fine_tuning_mean_ratio(rec, bad)
+    # a record from before the check: every pair counts
+    old = {"alpha": rec["alpha"], "pairs": {k: {"kept": [{"step": r["step"], "ratio": r["ratio"]} for r in p["kept"]]}
+                                            for k, p in rec["pairs"].items()}}
+    assert img.healthy_pairs(old) == ["q3", "q6"]
+
+
+def test_kept_minima_read_the_pair_mean_per_kept_step():
+    def kept(step, ratio):
+        return {"step": step, "ratio": ratio}
+
+    # contrasts 0.02, 0.1, 0.5, 1.5, 2: low = the first two, high = the last two
+    rec = {"alpha": [0.02, 0.1, 0.5, 1.5, 2.0],
+           "pairs": {"q3": {"kept": [kept(20, [1.0, 0.6, 2.0, 3.0, 1.0]), kept(10, [4.0, 3.0, 1.0, 2.0, 2.0])]},
+                     "q6": {"kept": [kept(20, [1.0, 0.8, 1.0, 1.0, 3.0]), kept(10, [2.0, 1.0, 1.2, 2.0, 2.0])]}}}
+    rows = img.kept_minima(rec)
+    assert [r["steps"] for r in rows] == [10, 20]  # in step order
+    assert rows[0] == pytest.approx({"steps": 10, "min": 1.1, "alpha": 0.5, "low_mean": 2.5, "high_mean": 2.0})
+    assert rows[1] == pytest.approx({"steps": 20, "min": 0.7, "alpha": 0.1, "low_mean": 0.85, "high_mean": 2.0})
+    with pytest.raises(ValueError, match="at or above 1.5"):
+        img.kept_minima({**rec, "alpha": [0.02, 0.1, 0.5, 1.0, 1.2]})
+
+
+class _Reconstruction(torch.nn.Module):
+    """A stand-in codec: a fixed map of the input (``x_hat = 0.9 x + 0.05 - shift`` per channel)."""
+
+    def __init__(self, shift=(0.0, 0.0, 0.0)):
+        super().__init__()
+        self.shift = torch.nn.Parameter(torch.tensor(shift).view(1, 3, 1, 1))
+
+    def forward(self, x):
+        return {"x_hat": 0.9 * x + 0.05 - self.shift}
+
+
+def test_msssim_channels_flag_a_lost_channel_and_training_warns():
+    """A channel reconstructed at a negative mean is lost (msssim_channels names it; here it also scores 0);
+    a freshly initialised factorized model already has such channels (its output means are near 0, of either
+    sign); and MS-SSIM training that ends with one warns."""
+    from perceptual_compression.experiments.ch2_config import FactorizedConfig
+
+    torch.set_num_threads(1)
+    patches = PatchDataset(embedded_images(), size=64, flip=True, seed=0)
+    images = patches.batch(3)
+    healthy = img.msssim_channels(_Reconstruction(), images)
+    assert healthy["lost_channels"] == healthy["dead_channels"] == [] and healthy["dead_share"].tolist() == [0.0, 0.0, 0.0]
+    assert np.all(healthy["ms_ssim"] > 0.9)
+    np.testing.assert_allclose(healthy["mean_in"], images.mean((0, 2, 3)).double().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(healthy["mean_out"], 0.9 * healthy["mean_in"] + 0.05, rtol=1e-6)
+    lost = img.msssim_channels(_Reconstruction((1.0, 0.0, 0.0)), images)
+    assert lost["lost_channels"] == lost["dead_channels"] == [0] and lost["dead_share"].tolist() == [1.0, 0.0, 0.0]
+    assert lost["ms_ssim"][0] == 0.0 and lost["mean_out"][0] < 0
+    np.testing.assert_allclose(lost["ms_ssim"][1:], healthy["ms_ssim"][1:])
+    torch.manual_seed(0)
+    fresh = factorized_prior(8, 8).eval()
+    at_init = img.msssim_channels(fresh, images)
+    assert at_init["lost_channels"] and at_init["lost_channels"] == [c for c in range(3) if at_init["mean_out"][c] < 0]
+    cfg = FactorizedConfig(n_low=8, m_low=8, patch_size=64, batch_size=2, steps=2, checkpoint_every=0, log_every=1)
+    with torch.no_grad():
+        fresh.g_s[-1].bias[0] -= 3.0
+    with pytest.warns(RuntimeWarning, match=r"channel\(s\) \[0[,\]].* negative mean"):
+        img.train_factorized(cfg, "ms-ssim", cfg.lambdas_msssim[1], 1, patches, seed=0, progress=False, init_from=fresh)

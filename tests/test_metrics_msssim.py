@@ -6,7 +6,7 @@ import pytest
 import pytorch_msssim
 import torch
 
-from perceptual_compression.metrics import ms_ssim
+from perceptual_compression.metrics import ms_ssim, ms_ssim_per_channel
 from perceptual_compression.metrics.msssim import _ms_ssim_fewer_levels, max_ms_ssim_levels
 
 from _metrics_helpers import add_noise, one_thread, photo_crops  # noqa: F401  (one_thread: autouse fixture)
@@ -102,3 +102,31 @@ def test_differentiable_loss():
     y = _noise(x, 0.05).requires_grad_(True)
     (1 - ms_ssim(x, y)).sum().backward()
     assert y.grad is not None and torch.isfinite(y.grad).all() and y.grad.abs().sum() > 0
+
+
+def test_ssim_cannot_tell_a_channel_from_its_negative_but_ms_ssim_clips_it():
+    """The coarsest scale's term is luminance x contrast-structure: both are negative for -x, so SSIM(x, -x) is
+    close to 1 (the mirror solution); with five scales the finer contrast-structure terms are negative and
+    clipped, so MS-SSIM(x, -x) is 0."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(2, 3, 176, 176, generator=g) * 0.5 + 0.25
+    assert torch.all(ms_ssim(x, -x, levels=1) > 0.9)
+    assert torch.all(ms_ssim(x, -x) == 0)
+
+
+def test_per_channel_scores_average_to_ms_ssim_and_show_the_clipped_dead_zone():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 176, 176, generator=g) * 0.5 + 0.25
+    x_hat = (x + 0.05 * torch.randn(x.shape, generator=g)).clamp(0, 1)
+    per = ms_ssim_per_channel(x, x_hat)
+    assert per.shape == (2, 3)
+    torch.testing.assert_close(per.mean(1), ms_ssim(x, x_hat), rtol=1e-5, atol=1e-6)
+    # a negative mean in channel 0 makes its luminance term negative at every scale's product: the channel
+    # scores exactly 0 and the loss 1 - MS-SSIM has no gradient for it, while the other channels keep theirs
+    shifted = x_hat.clone()
+    shifted[:, 0] -= 1.0
+    shifted.requires_grad_(True)
+    per = ms_ssim_per_channel(x, shifted)
+    assert torch.all(per[:, 0] == 0) and torch.all(per[:, 1:] > 0.5)
+    (1 - ms_ssim(x, shifted)).sum().backward()
+    assert torch.all(shifted.grad[:, 0] == 0) and shifted.grad[:, 1:].abs().sum() > 0

@@ -62,7 +62,9 @@ class FactorizedConfig:
     batch_size: int = 8                              # Balle et al. 2018
     steps: int = 1_000_000                           # our choice (the paper trains none itself)
     lr: float = 1e-4                                 # our choice (CompressAI's default)
-    msssim_from_mse: bool = False                    # start the MS-SSIM models from the MSE ones (fine-tuning)
+    msssim_from_mse: bool = False                    # start the MS-SSIM models from the MSE ones (fine-tuning);
+                                                     # from scratch a colour channel can be lost to MS-SSIM's
+                                                     # sign symmetry (train_factorized warns; see lost_channels)
     msssim_steps: int | None = None                  # steps of the MS-SSIM models (None: ``steps``)
     checkpoint_every: int = 10_000
     log_every: int = 100

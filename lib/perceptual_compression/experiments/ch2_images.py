@@ -22,6 +22,7 @@ embedded photographs, so that Kodak stays a test set); evaluation is on Kodak.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -103,7 +104,8 @@ def train_factorized(cfg, dist: str, lmbda: float, rate_index: int, patches, *, 
     ``init_from``: a trained model to start from (fine-tuning; the small scale starts its MS-SSIM models
     from the MSE ones), ``steps``: overrides ``cfg.steps``; ``keep_every``: keep a copy of the checkpoint every
     so many steps (the :class:`~perceptual_compression.training.Trainer`'s, beside ``checkpoint_path``).
-    Returns the model in evaluation mode with its entropy tables updated.
+    Returns the model in evaluation mode with its entropy tables updated. A model trained with MS-SSIM that
+    has lost a colour channel on the last batch (:func:`lost_channels`) comes with a ``RuntimeWarning``.
     """
     device = device or default_device()
     seed_everything(seed)
@@ -117,8 +119,11 @@ def train_factorized(cfg, dist: str, lmbda: float, rate_index: int, patches, *, 
     opt = torch.optim.Adam(main, lr=cfg.lr)
     aux_opt = torch.optim.Adam(aux, lr=1e-3)
 
+    last = {}
+
     def step_fn(step: int):
         x = patches.batch(cfg.batch_size).to(device)
+        last["x"] = x
         out = model(x)
         rd = rate_distortion_loss(out, x, lmbda, dist)
         opt.zero_grad(set_to_none=True)
@@ -139,7 +144,47 @@ def train_factorized(cfg, dist: str, lmbda: float, rate_index: int, patches, *, 
     model.eval()
     model.update(force=True)
     model.history = history
+    if dist == "ms-ssim" and "x" in last:
+        lost = lost_channels(msssim_channels(model, last["x"]))
+        if lost:
+            warnings.warn(f"factorized ms-ssim λ={lmbda:g}: colour channel(s) {lost} are reconstructed at a negative "
+                          "mean or score MS-SSIM 0 on the last batch: lost to the loss's sign symmetry or its clipping "
+                          "(see perceptual_compression.metrics.msssim), from which MS-SSIM training cannot bring them "
+                          "back. Fine-tune from an MSE model (FactorizedConfig.msssim_from_mse) or train with another "
+                          "seed.", RuntimeWarning, stacklevel=2)
     return model
+
+
+@torch.no_grad()
+def msssim_channels(model, images: Sequence[Tensor] | Tensor, *, levels: int | str = "auto") -> dict:
+    """Per colour channel of a model's reconstructions of ``images`` (rounded latents, not clamped, as the
+    training loss sees them up to its noise): ``ms_ssim`` (mean), ``dead_share`` (share of the images where
+    the channel scores exactly 0: every term clipped, no gradient), ``mean_out`` and ``mean_in`` (the channel
+    means of the reconstructions and of the originals), ``dead_channels`` (``dead_share > 0.5``) and
+    ``lost_channels`` (:func:`lost_channels`)."""
+    from ..metrics import ms_ssim_per_channel
+
+    dev = next(model.parameters()).device
+    scores, out_means, in_means = [], [], []
+    for x in images:
+        x = (x.unsqueeze(0) if x.dim() == 3 else x).to(dev)
+        x_hat = model(x)["x_hat"]
+        scores.append(ms_ssim_per_channel(x, x_hat, levels=levels).cpu())
+        out_means.append(x_hat.mean((2, 3)).cpu())
+        in_means.append(x.mean((2, 3)).cpu())
+    scores = torch.cat(scores)
+    dead = (scores == 0).double().mean(0)
+    out = {"ms_ssim": scores.double().mean(0).numpy(), "dead_share": dead.numpy(),
+           "mean_out": torch.cat(out_means).double().mean(0).numpy(), "mean_in": torch.cat(in_means).double().mean(0).numpy(),
+           "dead_channels": [int(c) for c in torch.nonzero(dead > 0.5).flatten()]}
+    return {**out, "lost_channels": lost_channels(out)}
+
+
+def lost_channels(channels: dict) -> list[int]:
+    """The colour channels MS-SSIM training cannot bring back, from :func:`msssim_channels`' numbers (or a
+    record of them): reconstructed at a negative mean (images are in [0, 1]: the sign-flipped mirror solution of
+    :mod:`perceptual_compression.metrics.msssim`) or scoring 0 on most images."""
+    return sorted({int(c) for c in channels["dead_channels"]} | {c for c, m in enumerate(channels["mean_out"]) if m < 0})
 
 
 # ---------------------------------------------------------------------------------- evaluation
@@ -513,7 +558,8 @@ def means_restored_factors(contrast: dict, mean_error: dict, rates: Sequence[int
 
 
 def fine_tuning_rows(record: dict, at: Sequence[float] = (0.02, 0.1, 0.5, 2.0)) -> list[dict]:
-    """Rows (pair, steps) of a ``benchmarks/ch2_factorized_longer.py`` record: each kept MS-SSIM model's Kodak
+    """Rows (pair, steps) of a ``benchmarks/ch2_factorized_longer.py`` record (MS-SSIM models fine-tuned
+    longer, or trained from scratch with ``--start scratch``): each kept MS-SSIM model's Kodak
     scores, its Fig. 4 (right) ratio against the MSE model at the contrasts nearest to ``at`` and its minimum
     over the record's contrasts, the distortion and rate factors and the means' share of its MSE at
     ``alpha = 0.1`` (and the means' share at 0.02)."""
@@ -529,19 +575,53 @@ def fine_tuning_rows(record: dict, at: Sequence[float] = (0.02, 0.1, 0.5, 2.0)) 
                          "Kodak MS-SSIM": k["kodak"]["ms_ssim"], **{f"ratio α = {alpha[j]:g}": ratio[j] for j in cols},
                          "min ratio": ratio[i_min], "α of min": alpha[i_min], "D factor α = 0.1": k["distortion_ratio"][j01],
                          "R factor α = 0.1": k["rate_ratio"][j01], "means' share α = 0.02": k["mean_share"][0],
-                         "means' share α = 0.1": k["mean_share"][1]})
+                         "means' share α = 0.1": k["mean_share"][1],
+                         **({"lost channels": lost_channel_names(k)} if "channels" in k else {})})
     return rows
 
 
-def fine_tuning_mean_ratio(record: dict) -> dict[int, np.ndarray]:
+def lost_channel_names(kept: dict) -> str:
+    """The colour channels (``"R"``, ``"G"``, ``"B"``) of a kept row's :func:`msssim_channels` numbers that
+    :func:`lost_channels` names, joined (``""``: none)."""
+    return "".join("RGB"[c] for c in lost_channels(kept["channels"]))
+
+
+def healthy_pairs(record: dict) -> list[str]:
+    """The pairs of a ``benchmarks/ch2_factorized_longer.py`` record whose MS-SSIM model lost no colour channel
+    (:func:`lost_channels`) at any kept step (all of them where the record predates that check)."""
+    return [name for name, p in record["pairs"].items()
+            if not any("channels" in k and lost_channels(k["channels"]) for k in p["kept"])]
+
+
+def fine_tuning_mean_ratio(record: dict, pairs: Sequence[str] | None = None) -> dict[int, np.ndarray]:
     """Per kept step of a ``benchmarks/ch2_factorized_longer.py`` record, the ratio averaged over its pairs
-    ("average across rates", as in Fig. 4 right) at each of the record's contrasts."""
-    pairs = list(record["pairs"].values())
+    (``pairs``: those named only; default all) ("average across rates", as in Fig. 4 right) at each of the
+    record's contrasts."""
+    if pairs is not None and (not pairs or set(pairs) - set(record["pairs"])):
+        raise ValueError(f"pairs must be a non-empty subset of {sorted(record['pairs'])}, got {pairs!r}")
+    pairs = [p for name, p in record["pairs"].items() if pairs is None or name in pairs]
     steps = [k["step"] for k in pairs[0]["kept"]]
     if any([k["step"] for k in p["kept"]] != steps for p in pairs):
         raise ValueError("the pairs of the record were kept at different steps")
     return {s: np.mean([np.asarray(p["kept"][i]["ratio"], dtype=np.float64) for p in pairs], axis=0)
             for i, s in enumerate(steps)}
+
+
+def kept_minima(record: dict, pairs: Sequence[str] | None = None) -> list[dict]:
+    """Per kept step of a ``benchmarks/ch2_factorized_longer.py`` record, in step order: the minimum over the
+    contrasts of the ratio averaged over the pairs (``pairs``: those named only; :func:`fine_tuning_mean_ratio`),
+    the contrast where it falls, and the mean ratio at low (``alpha <= 0.1``) and high (``alpha >= 1.5``)
+    contrast."""
+    alpha = np.asarray(record["alpha"], dtype=np.float64)
+    low, high = alpha <= 0.1 + 1e-12, alpha >= 1.5 - 1e-12
+    if not low.any() or not high.any():
+        raise ValueError("the record's contrasts must include some at or below 0.1 and some at or above 1.5")
+    rows = []
+    for step, ratio in sorted(fine_tuning_mean_ratio(record, pairs).items()):
+        i = int(np.argmin(ratio))
+        rows.append({"steps": step, "min": float(ratio[i]), "alpha": float(alpha[i]),
+                     "low_mean": float(ratio[low].mean()), "high_mean": float(ratio[high].mean())})
+    return rows
 
 
 # ------------------------------------------------------------------------ entropy-limited models

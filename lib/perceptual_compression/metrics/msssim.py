@@ -20,6 +20,14 @@ Conventions
   first exponents are renormalised to sum to one (a documented fallback whose values are **not** comparable
   with 5-scale MS-SSIM numbers from papers); an explicit ``levels=k`` does the same for ``k`` scales.
 * Differentiable (with ``quantize=False``), so ``1 - ms_ssim`` can be a training loss.
+* Signs: as in pytorch-msssim and TensorFlow's ``ssim_multiscale``, each scale's term is clipped at zero
+  (``relu``) before the weighted product, and a term clipped to 0 passes no gradient. The coarsest scale's
+  term is SSIM itself, luminance times contrast-structure, and both factors turn negative together for a
+  channel reconstructed upside down (negative mean, inverted coarse structure): their product is then
+  positive, and ``SSIM(x, -x)`` is close to 1. A model trained on ``1 - ms_ssim`` can settle a channel in that
+  mirror solution, and gradient descent cannot bring it back: on every path back one of the two factors
+  crosses zero first, and the term, hence the score, drops to 0 there. :func:`ms_ssim_per_channel` shows
+  the channel scores.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from torch import Tensor
 
 from ._images import as_pair, to_uint8_levels
 
-__all__ = ["ms_ssim", "MS_SSIM_WEIGHTS", "max_ms_ssim_levels"]
+__all__ = ["ms_ssim", "ms_ssim_per_channel", "MS_SSIM_WEIGHTS", "max_ms_ssim_levels"]
 
 #: Wang et al. (2003) exponents, fine to coarse.
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -112,3 +120,11 @@ def ms_ssim(
     if n_levels == len(MS_SSIM_WEIGHTS):
         return pytorch_msssim.ms_ssim(x, x_hat, data_range=data_range, size_average=False)
     return _ms_ssim_fewer_levels(x, x_hat, data_range, n_levels)
+
+
+def ms_ssim_per_channel(x: Tensor, x_hat: Tensor, *, data_range: float = 1.0, levels: int | str = 5) -> Tensor:
+    """MS-SSIM of each colour channel, shape ``(B, C)`` (:func:`ms_ssim` is their mean over ``C``). A value of
+    exactly 0 marks a channel whose terms were clipped (no gradient; module docstring)."""
+    x, x_hat = as_pair(x, x_hat)
+    return torch.stack([ms_ssim(x[:, c:c + 1], x_hat[:, c:c + 1], data_range=data_range, levels=levels)
+                        for c in range(x.shape[1])], dim=1)
