@@ -303,6 +303,38 @@ def test_committed_longer_fine_tuning_continues_the_factorized_run():
     mean = ch2_images.fine_tuning_mean_ratio(ft)
     assert {s: round(float(v.min()), 2) for s, v in mean.items()} == {1500: 1.32, 3000: 1.71, 4500: 1.24}
     assert all(ft["alpha"][int(np.argmin(v))] == 0.5 for v in mean.values())
+    # ... and low contrast stays the worst part of the axis: mean ratio over alpha <= 0.1 against alpha >= 1.5
+    minima = ch2_images.kept_minima(ft)
+    assert [round(r["low_mean"], 1) for r in minima] == [3.2, 4.4, 2.9]
+    assert [round(r["high_mean"], 1) for r in minima] == [2.0, 2.1, 1.8]
+
+
+def test_committed_from_scratch_run_pairs_the_factorized_mse_models():
+    """benchmarks/ch2_factorized_longer.py --start scratch: MS-SSIM models trained from scratch for the MSE models'
+    steps beside the committed MSE models; the chapter's reading: q6 lost its red channel (reconstructed upside down),
+    q3 trained normally and its ratio stays above the fine-tuned model's, worst at low contrast."""
+    from perceptual_compression import results as results_mod
+
+    fp, sc = results_mod.committed_run("ch2_factorized"), results_mod.committed_run("ch2_factorized_scratch")
+    assert sc is not None and sc["start"] == "scratch" and sc["settings_tag"] == fp["settings_tag"]
+    assert sc["source_date"] == fp["date"] and sc["steps"] == sc["mse_steps"] == fp["config"]["steps"]
+    for r in fp["rates"]:
+        pair = sc["pairs"][f"q{r + 1}"]
+        assert pair["committed_max_difference"] is None
+        assert [k["step"] for k in pair["kept"]] == list(range(sc["keep_every"], sc["steps"] + 1, sc["keep_every"]))
+        for key in ("bpp", "psnr", "ms_ssim"):
+            assert pair["mse_kodak"][key] == pytest.approx(fp["kodak"][f"mse-q{r + 1}"][key], rel=1e-9)
+    q3, q6 = sc["pairs"]["q3"]["kept"], sc["pairs"]["q6"]["kept"]
+    assert ch2_images.healthy_pairs(sc) == ["q3"]
+    assert [ch2_images.lost_channels(k["channels"]) for k in q6] == [[0], [0]]
+    assert all(k["channels"]["ms_ssim"][0] == 0 and min(k["channels"]["ms_ssim"][1:]) > 0.85 for k in q6)
+    assert all(k["channels"]["mean_out"][0] < -0.4 and k["kodak"]["psnr"] < 11 for k in q6)
+    assert [round(k["kodak"]["ms_ssim"], 3) for k in q3] == [0.881, 0.913] and round(q3[-1]["kodak"]["bpp"], 3) == 0.259
+    minima = ch2_images.kept_minima(sc, ["q3"])
+    assert [(round(m["min"], 2), m["alpha"]) for m in minima] == [(1.70, 0.5), (2.11, 0.5)]
+    assert all(m["low_mean"] > m["high_mean"] for m in minima)
+    i = fp["contrast"]["alpha"].index(0.5)
+    assert fp["contrast"]["ratio"][0][i] < minima[-1]["min"]  # the fine-tuned q3 model's ratio there: lower
 
 
 def test_committed_level_profiles_rerun_the_5000_step_run():
@@ -334,6 +366,7 @@ def test_committed_level_profiles_rerun_the_5000_step_run():
                                              ("ch2_factorized", "ch2_factorized.json"),
                                              ("ch2_factorized_mean_error", "ch2_factorized_mean_error.json"),
                                              ("ch2_factorized_longer", "ch2_factorized_longer.json"),
+                                             ("ch2_factorized_longer", "ch2_factorized_scratch.json"),
                                              ("illm_sweep", "illm_[sa][wb]*.json"),
                                              ("rdp_classifier", "rdp_classifier.json"),
                                              ("coding_benchmark", "*_benchmark.json"),
