@@ -86,18 +86,19 @@ def training_stream(cfg: FactorizedConfig, rate: int, seed: int, start: str) -> 
 
 
 def fine_tune(cfg: FactorizedConfig, rate: int, seed: int, threads: int | None, mse_path: Path, ckpt: Path,
-              steps: int, keep_every: int, start: str = "mse") -> float:
+              steps: int, keep_every: int, start: str = "mse") -> tuple[float, int | None]:
     """Train the MS-SSIM model of ``rate`` for ``steps`` steps, fine-tuned from the MSE model at ``mse_path``
     (``start="mse"``) or from scratch on the MSE model's own batches (``"scratch"``), keeping the checkpoint
-    every ``keep_every`` steps; returns the wall time (a worker of ``--jobs``)."""
+    every ``keep_every`` steps; returns this call's wall time and the step it resumed at from ``ckpt`` (None:
+    trained from the start) (a worker of ``--jobs``)."""
     if threads:
         torch.set_num_threads(threads)
     stream = training_stream(cfg, rate, seed, start)
     t0 = time.perf_counter()
-    img.train_factorized(cfg, "ms-ssim", cfg.lambdas_msssim[rate], rate, stream, seed=seed, progress=True,
-                         steps=steps, checkpoint_path=ckpt, keep_every=keep_every,
-                         init_from=load_model(cfg, mse_path) if start == "mse" else None)
-    return round(time.perf_counter() - t0, 1)
+    model = img.train_factorized(cfg, "ms-ssim", cfg.lambdas_msssim[rate], rate, stream, seed=seed, progress=True,
+                                 steps=steps, checkpoint_path=ckpt, keep_every=keep_every,
+                                 init_from=load_model(cfg, mse_path) if start == "mse" else None)
+    return round(time.perf_counter() - t0, 1), model.resumed_from
 
 
 def load_kept(cfg: FactorizedConfig, path: Path):
@@ -165,7 +166,10 @@ def render_markdown(result: dict) -> str:
                          f"{r['R factor α = 0.1']:.3f} | {r[share[0]]:.2f} / {r[share[1]]:.2f} |"
                          + (f" {r['lost channels'] or '–'} |" if lost_col else ""))
         lines.append("")
-    train = ", ".join(f"{r} {t / 60:.0f} min" for r, t in result["train_s"].items())
+    resumed = result.get("resumed_from", {})
+    train = ", ".join(f"{r} {t / 60:.0f} min" + (f" (resumed at step {resumed[r]:,}; the earlier steps were trained by "
+                                                  "an earlier invocation)" if resumed.get(r) is not None else "")
+                      for r, t in result["train_s"].items())
     lines += [*RunRecord.footer(result, wall_detail=f"training {train}, {result['jobs']} parallel job(s)")]
     return "\n".join(lines)
 
@@ -252,7 +256,8 @@ def main() -> None:
         "committed_steps": cfg.msssim_steps, "steps": args.steps, "keep_every": args.keep_every, "jobs": args.jobs,
         "contrast_images": rec["contrast_images"], "contrast_size": rec["contrast_size"], "kodak_images": len(kodak),
         "kodak": kodak_set.label,
-        "alpha": alphas, "pairs": pairs, "train_s": {f"q{r + 1}": t for r, t in zip(rates, times)},
+        "alpha": alphas, "pairs": pairs, "train_s": {f"q{r + 1}": t for r, (t, _) in zip(rates, times)},
+        "resumed_from": {f"q{r + 1}": k for r, (_, k) in zip(rates, times)},
         "wall_s": round(time.perf_counter() - t0, 1), "cpu_s": round(time.process_time() - c0, 1), **run.environment(),
     }
     RunRecord.save(args.out, result, render_markdown(result))

@@ -495,7 +495,7 @@ def test_from_scratch_ms_ssim_model_trains_on_the_mse_models_batches_from_its_we
     assert longer.training_stream(cfg, 1, 0, "mse").state_dict() == after != fresh
     with pytest.raises(ValueError, match="'mse', 'scratch'"):
         longer.training_stream(cfg, 1, 0, "imagenet")
-    longer.fine_tune(cfg, 1, 0, None, paths["mse"], tmp_path / "scratch.pt", 2, 1, start="scratch")
+    assert longer.fine_tune(cfg, 1, 0, None, paths["mse"], tmp_path / "scratch.pt", 2, 1, start="scratch")[1] is None
     at1 = longer.load_kept(cfg, kept_checkpoint_path(tmp_path / "scratch.pt", 1))
     seed_everything(0)
     init = factorized_prior(8, 8)  # the weights train_factorized starts from with seed 0
@@ -504,8 +504,9 @@ def test_from_scratch_ms_ssim_model_trains_on_the_mse_models_batches_from_its_we
     assert 0.0 < longer.parameter_difference(at1, init) <= one_step
     assert longer.parameter_difference(trained_mse, init) > 2 * one_step  # 12 steps: far from its start
     # a rerun with more steps continues the cached run: the same weights as one uninterrupted run
-    longer.fine_tune(cfg, 1, 0, None, paths["mse"], tmp_path / "scratch.pt", 4, 1, start="scratch")
-    longer.fine_tune(cfg, 1, 0, None, paths["mse"], tmp_path / "one_go.pt", 4, 1, start="scratch")
+    # (each call says where it resumed: the record then tells the training time of this invocation apart)
+    assert longer.fine_tune(cfg, 1, 0, None, paths["mse"], tmp_path / "scratch.pt", 4, 1, start="scratch")[1] == 2
+    assert longer.fine_tune(cfg, 1, 0, None, paths["mse"], tmp_path / "one_go.pt", 4, 1, start="scratch")[1] is None
     for k in (1, 3, 4):
         a, b = (longer.load_kept(cfg, kept_checkpoint_path(tmp_path / f"{n}.pt", k)) for n in ("scratch", "one_go"))
         assert longer.parameter_difference(a, b) == 0.0

@@ -104,7 +104,8 @@ def train_factorized(cfg, dist: str, lmbda: float, rate_index: int, patches, *, 
     ``init_from``: a trained model to start from (fine-tuning; the small scale starts its MS-SSIM models
     from the MSE ones), ``steps``: overrides ``cfg.steps``; ``keep_every``: keep a copy of the checkpoint every
     so many steps (the :class:`~perceptual_compression.training.Trainer`'s, beside ``checkpoint_path``).
-    Returns the model in evaluation mode with its entropy tables updated. A model trained with MS-SSIM that
+    Returns the model in evaluation mode with its entropy tables updated, its ``history`` and ``resumed_from``
+    (the step this call resumed at from ``checkpoint_path``; None: trained from the start). A model trained with MS-SSIM that
     has lost a colour channel on the last batch (:func:`lost_channels`) comes with a ``RuntimeWarning``.
     """
     device = device or default_device()
@@ -144,6 +145,7 @@ def train_factorized(cfg, dist: str, lmbda: float, rate_index: int, patches, *, 
     model.eval()
     model.update(force=True)
     model.history = history
+    model.resumed_from = trainer.resumed_from  # the step this call resumed at (None: trained from its start)
     if dist == "ms-ssim" and "x" in last:
         lost = lost_channels(msssim_channels(model, last["x"]))
         if lost:
