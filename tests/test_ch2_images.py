@@ -450,19 +450,28 @@ def test_factorized_script_fine_tunes_from_a_saved_mse_model_as_in_one_go(tmp_pa
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
 
+def _committed_pair(tmp_path, mse_steps: int, checkpoint_every: int):
+    """A tiny committed run of ch2_factorized.py (quality index 1, seed 0): the MSE model trained for
+    ``mse_steps``, then the MS-SSIM model fine-tuned from it for 3 steps. Returns (script, longer script, cfg,
+    paths of the two saved models)."""
+    from perceptual_compression.experiments.ch2_config import FactorizedConfig
+
+    torch.set_num_threads(1)
+    script, longer = _factorized_script(), _factorized_script("ch2_factorized_longer")
+    cfg = FactorizedConfig(n_low=8, m_low=8, patch_size=64, batch_size=2, steps=mse_steps, msssim_steps=3,
+                           checkpoint_every=checkpoint_every, log_every=1, msssim_from_mse=True)
+    paths = {"mse": tmp_path / "mse.pt", "ms-ssim": tmp_path / "ms.pt"}
+    script.train_rate(cfg, 1, 0, None, paths)
+    return script, longer, cfg, paths
+
+
 def test_longer_fine_tuning_starts_where_the_committed_one_started(tmp_path):
     """benchmarks/ch2_factorized_longer.py: the patch stream it rebuilds is the one ch2_factorized.py saved with
     the MSE model, and its kept checkpoint at the committed run's length is that run's MS-SSIM model, weight for
     weight; the checkpoint after it is another model."""
-    from perceptual_compression.experiments.ch2_config import FactorizedConfig
     from perceptual_compression.training import kept_checkpoint_path
 
-    torch.set_num_threads(1)
-    script, longer = _factorized_script(), _factorized_script("ch2_factorized_longer")
-    cfg = FactorizedConfig(n_low=8, m_low=8, patch_size=64, batch_size=2, steps=3, msssim_steps=3, checkpoint_every=2,
-                           log_every=1, msssim_from_mse=True)
-    paths = {"mse": tmp_path / "mse.pt", "ms-ssim": tmp_path / "ms.pt"}
-    script.train_rate(cfg, 1, 0, None, paths)
+    script, longer, cfg, paths = _committed_pair(tmp_path, mse_steps=3, checkpoint_every=2)
     saved = torch.load(paths["mse"], weights_only=False)["patch_stream"]
     assert longer.stream_after_mse(cfg, 1, 0).state_dict() == saved
     assert longer.stream_after_mse(cfg, 1, 1).state_dict() != saved
@@ -480,15 +489,9 @@ def test_from_scratch_ms_ssim_model_trains_on_the_mse_models_batches_from_its_we
     weights (same seed), not from the trained MSE model, on the MSE model's own batches from the first (not the
     fine-tuning's), so the distortion is the only difference; an unknown start fails at once naming the valid
     ones."""
-    from perceptual_compression.experiments.ch2_config import FactorizedConfig
     from perceptual_compression.training import kept_checkpoint_path, seed_everything
 
-    torch.set_num_threads(1)
-    script, longer = _factorized_script(), _factorized_script("ch2_factorized_longer")
-    cfg = FactorizedConfig(n_low=8, m_low=8, patch_size=64, batch_size=2, steps=12, msssim_steps=3, checkpoint_every=4,
-                           log_every=1, msssim_from_mse=True)
-    paths = {"mse": tmp_path / "mse.pt", "ms-ssim": tmp_path / "ms.pt"}
-    script.train_rate(cfg, 1, 0, None, paths)
+    _, longer, cfg, paths = _committed_pair(tmp_path, mse_steps=12, checkpoint_every=4)
     fresh = PatchDataset(embedded_images(), size=64, flip=True, seed=1).state_dict()
     assert longer.training_stream(cfg, 1, 0, "scratch").state_dict() == fresh
     after = longer.stream_after_mse(cfg, 1, 0).state_dict()
