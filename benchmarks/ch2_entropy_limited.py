@@ -103,6 +103,10 @@ def train_one(cfg: EntropyLimitedConfig, loss: str, centers: tuple[float, ...], 
     hist = model.history
     return {"loss": loss, "bound_bpp": model.bpp_bound, **scores, "train_s": round(train_s, 1),
             "train_cpu_s": round(train_cpu_s, 1), "steps_done": int(model.steps_done),
+            # a model continued from a cached checkpoint: where it resumed and its training time over every invocation
+            **({"resumed_from": model.resumed_from,
+                "train_s_total": None if model.train_seconds is None else round(model.train_seconds, 1)}
+               if model.resumed_from is not None else {}),
             "final_train_loss": hist.last("loss", 20), "loss_curve": _loss_curve(hist)}
 
 
@@ -368,6 +372,10 @@ def render_markdown(result: dict) -> str:
     for r in rows:
         name = "flat grey image (0 bits)" if r["loss"] == "flat grey" else r["loss"]
         t = f"{r['train_s'] / 60:.1f} min" if r["train_s"] >= 60 else (f"{r['train_s']:.0f} s" if r["train_s"] else "")
+        if r.get("resumed_from") is not None:  # this invocation's time, then the model's in all where known
+            total = r.get("train_s_total")
+            t += (f" (resumed at step {r['resumed_from']:,}"
+                  + (f"; {total / 60:.1f} min in all)" if total is not None else "; earlier time unknown)"))
         table.append(f"| {name} | {r['bpp']:.4f} | {r['psnr']:.2f} | {_fmt(r.get('paper_psnr'))} | {r['ms_ssim']:.4f} | "
                      f"{_fmt(r.get('paper_ms_ssim'))} | {r['nlpd']:.3f} | {_fmt(r.get('paper_nlpd'))} | "
                      f"{_fmt(r.get('final_train_loss'))} | {t} |")

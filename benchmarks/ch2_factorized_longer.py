@@ -86,11 +86,12 @@ def training_stream(cfg: FactorizedConfig, rate: int, seed: int, start: str) -> 
 
 
 def fine_tune(cfg: FactorizedConfig, rate: int, seed: int, threads: int | None, mse_path: Path, ckpt: Path,
-              steps: int, keep_every: int, start: str = "mse") -> tuple[float, int | None]:
+              steps: int, keep_every: int, start: str = "mse") -> tuple[float, int | None, float | None]:
     """Train the MS-SSIM model of ``rate`` for ``steps`` steps, fine-tuned from the MSE model at ``mse_path``
     (``start="mse"``) or from scratch on the MSE model's own batches (``"scratch"``), keeping the checkpoint
-    every ``keep_every`` steps; returns this call's wall time and the step it resumed at from ``ckpt`` (None:
-    trained from the start) (a worker of ``--jobs``)."""
+    every ``keep_every`` steps; returns this call's wall time, the step it resumed at from ``ckpt`` (None:
+    trained from the start) and the run's training time over every invocation that trained it (None: unknown,
+    a checkpoint older than the Trainer's ``train_seconds``) (a worker of ``--jobs``)."""
     if threads:
         torch.set_num_threads(threads)
     stream = training_stream(cfg, rate, seed, start)
@@ -98,7 +99,8 @@ def fine_tune(cfg: FactorizedConfig, rate: int, seed: int, threads: int | None, 
     model = img.train_factorized(cfg, "ms-ssim", cfg.lambdas_msssim[rate], rate, stream, seed=seed, progress=True,
                                  steps=steps, checkpoint_path=ckpt, keep_every=keep_every,
                                  init_from=load_model(cfg, mse_path) if start == "mse" else None)
-    return round(time.perf_counter() - t0, 1), model.resumed_from
+    total = None if model.train_seconds is None else round(model.train_seconds, 1)
+    return round(time.perf_counter() - t0, 1), model.resumed_from, total
 
 
 def load_kept(cfg: FactorizedConfig, path: Path):
@@ -166,10 +168,16 @@ def render_markdown(result: dict) -> str:
                          f"{r['R factor α = 0.1']:.3f} | {r[share[0]]:.2f} / {r[share[1]]:.2f} |"
                          + (f" {r['lost channels'] or '–'} |" if lost_col else ""))
         lines.append("")
-    resumed = result.get("resumed_from", {})
-    train = ", ".join(f"{r} {t / 60:.0f} min" + (f" (resumed at step {resumed[r]:,}; the earlier steps were trained by "
-                                                  "an earlier invocation)" if resumed.get(r) is not None else "")
-                      for r, t in result["train_s"].items())
+    resumed, total = result.get("resumed_from", {}), result.get("train_s_total", {})
+
+    def earlier(r: str) -> str:
+        if resumed.get(r) is None:
+            return ""
+        if total.get(r) is not None:
+            return f" (resumed at step {resumed[r]:,}; {total[r] / 60:.0f} min of training in all, over every invocation)"
+        return f" (resumed at step {resumed[r]:,}; the earlier steps were trained by an earlier invocation)"
+
+    train = ", ".join(f"{r} {t / 60:.0f} min{earlier(r)}" for r, t in result["train_s"].items())
     lines += [*RunRecord.footer(result, wall_detail=f"training {train}, {result['jobs']} parallel job(s)")]
     return "\n".join(lines)
 
@@ -256,8 +264,9 @@ def main() -> None:
         "committed_steps": cfg.msssim_steps, "steps": args.steps, "keep_every": args.keep_every, "jobs": args.jobs,
         "contrast_images": rec["contrast_images"], "contrast_size": rec["contrast_size"], "kodak_images": len(kodak),
         "kodak": kodak_set.label,
-        "alpha": alphas, "pairs": pairs, "train_s": {f"q{r + 1}": t for r, (t, _) in zip(rates, times)},
-        "resumed_from": {f"q{r + 1}": k for r, (_, k) in zip(rates, times)},
+        "alpha": alphas, "pairs": pairs, "train_s": {f"q{r + 1}": t for r, (t, _, _) in zip(rates, times)},
+        "resumed_from": {f"q{r + 1}": k for r, (_, k, _) in zip(rates, times)},
+        "train_s_total": {f"q{r + 1}": total for r, (_, _, total) in zip(rates, times)},
         "wall_s": round(time.perf_counter() - t0, 1), "cpu_s": round(time.process_time() - c0, 1), **run.environment(),
     }
     RunRecord.save(args.out, result, render_markdown(result))

@@ -108,6 +108,15 @@ def _matched_line(matched: dict) -> str:
             f"(geometric {_ratio(sm['tail_geomedian'])}); per L2 lambda {per}{skipped}.")
 
 
+def _resumed(result: dict) -> str:
+    """For a bank continued from a cached checkpoint: where it resumed and its training time in all."""
+    if result.get("resumed_from") is None:
+        return ""
+    total = result.get("train_s_total")
+    return (f"; resumed at step {result['resumed_from']:,}, "
+            + (f"{total / 60:.1f} min of training in all" if total is not None else "the earlier time unknown"))
+
+
 def render_markdown(result: dict) -> str:
     """The run's markdown summary, from its JSON record alone (``--render`` rewrites it from a committed record)."""
     cfg, summary, rates, corr = result["config"], result["summary"], result["rates"], result["correlations"]
@@ -137,7 +146,7 @@ def render_markdown(result: dict) -> str:
           + f"; median ratio in the tail (x > 5) {_ratio(summary['fig4_tail_median_ratio'])} (paper: > 1, a loss).", "",
           _eq13_line(result["fig4"]), "",
           *([_matched_line(result["fig4_rate_matched"]), ""] if "fig4_rate_matched" in result else []),
-          *RunRecord.footer(result, wall_detail=f"{result['train_s'] / 60:.1f} training")]
+          *RunRecord.footer(result, wall_detail=f"{result['train_s'] / 60:.1f} training{_resumed(result)}")]
     return "\n".join(md)
 
 
@@ -217,6 +226,9 @@ def main() -> None:
             k: (v if k in ("between", "skipped", "lambdas", "bits") else np.asarray(v).tolist())
             for k, v in matched.items()}}),
         "final_loss": bank.history.last("loss", 50), "train_s": round(train_s, 1),
+        **({"resumed_from": bank.resumed_from,  # continued from a cached checkpoint: where, and the time in all
+            "train_s_total": None if bank.train_seconds is None else round(bank.train_seconds, 1)}
+           if bank.resumed_from is not None else {}),
         "wall_s": round(time.perf_counter() - t_start, 1), "cpu_s": round(time.process_time() - c_start, 1),
         **run.environment(),
     }

@@ -384,9 +384,12 @@ def test_factorized_training_resumed_from_a_checkpoint_is_the_uninterrupted_run(
                                     progress=False, **kw)
 
     whole = run()
-    run(steps=3, checkpoint_path=tmp_path / "c.pt")
+    first = run(steps=3, checkpoint_path=tmp_path / "c.pt")
     resumed = run(checkpoint_path=tmp_path / "c.pt")
     assert _equal_weights(whole, resumed)
+    # the resumed model knows where it resumed, and its training time includes the first invocation's
+    assert first.resumed_from is None and resumed.resumed_from == 3
+    assert resumed.train_seconds > first.train_seconds > 0
     np.testing.assert_array_equal(resumed.history.values("loss"), whole.history.values("loss"))
     assert not _equal_weights(whole, run(steps=3))  # (the comparison can fail)
 
@@ -404,6 +407,31 @@ def test_entropy_limited_training_resumed_is_the_uninterrupted_run(tmp_path, dat
     assert run(checkpoint_path=tmp_path / "c.pt", time_limit_s=0.0).steps_done == 1  # stopped after one step
     resumed = run(checkpoint_path=tmp_path / "c.pt")
     assert resumed.steps_done == 6 and _equal_weights(whole, resumed)
+
+
+def test_entropy_limited_script_row_says_where_a_model_resumed_and_its_time_in_all(tmp_path):
+    """benchmarks/ch2_entropy_limited.py: a model continued from its cached checkpoint records where it resumed
+    and its training time over both invocations, and the table shows both beside this invocation's time."""
+    import json
+
+    from _benchmark_scripts import load_script
+    from perceptual_compression.paths import repo_root
+
+    torch.set_num_threads(1)
+    script = load_script("ch2_entropy_limited")
+    cfg = EntropyLimitedConfig(n=4, m=8, patch_size=16, batch_size=2, steps=4, checkpoint_every=2, log_every=1)
+    args = (cfg, "mse", (-1.0, 1.0), 0, None, 1, 176, tmp_path / "el.pt")  # 176 px: MS-SSIM's 5 scales fit
+    first = script.train_one(*args, 0.0)  # the budget runs out after one step
+    assert first["steps_done"] == 1 and "resumed_from" not in first
+    row = script.train_one(*args, None)
+    assert row["steps_done"] == 4 and row["resumed_from"] == 1
+    assert row["train_s_total"] > 0 and row["train_s_total"] <= row["train_s"] + first["train_s"] + 0.1
+    rec = json.loads((repo_root() / "benchmarks" / "results" / "ch2_entropy_limited.json").read_text())
+    trained = next(r for r in rec["rows"] if r["loss"] == "mse")
+    trained.update(train_s=90.0, resumed_from=5000, train_s_total=1800.0)
+    assert "| 1.5 min (resumed at step 5,000; 30.0 min in all) |" in script.render_markdown(rec)
+    del trained["train_s_total"]
+    assert "| 1.5 min (resumed at step 5,000; earlier time unknown) |" in script.render_markdown(rec)
 
 
 def _factorized_script(name="ch2_factorized"):
@@ -498,7 +526,8 @@ def test_from_scratch_ms_ssim_model_trains_on_the_mse_models_batches_from_its_we
     assert longer.training_stream(cfg, 1, 0, "mse").state_dict() == after != fresh
     with pytest.raises(ValueError, match="'mse', 'scratch'"):
         longer.training_stream(cfg, 1, 0, "imagenet")
-    assert longer.fine_tune(cfg, 1, 0, None, paths["mse"], tmp_path / "scratch.pt", 2, 1, start="scratch")[1] is None
+    first = longer.fine_tune(cfg, 1, 0, None, paths["mse"], tmp_path / "scratch.pt", 2, 1, start="scratch")
+    assert first[1] is None and 0 < first[2] <= first[0] + 0.1  # a fresh run: all its training is this call's
     at1 = longer.load_kept(cfg, kept_checkpoint_path(tmp_path / "scratch.pt", 1))
     seed_everything(0)
     init = factorized_prior(8, 8)  # the weights train_factorized starts from with seed 0
@@ -508,7 +537,9 @@ def test_from_scratch_ms_ssim_model_trains_on_the_mse_models_batches_from_its_we
     assert longer.parameter_difference(trained_mse, init) > 2 * one_step  # 12 steps: far from its start
     # a rerun with more steps continues the cached run: the same weights as one uninterrupted run
     # (each call says where it resumed: the record then tells the training time of this invocation apart)
-    assert longer.fine_tune(cfg, 1, 0, None, paths["mse"], tmp_path / "scratch.pt", 4, 1, start="scratch")[1] == 2
+    # and its training time in all adds the earlier invocation's
+    more = longer.fine_tune(cfg, 1, 0, None, paths["mse"], tmp_path / "scratch.pt", 4, 1, start="scratch")
+    assert more[1] == 2 and more[2] > first[2]
     assert longer.fine_tune(cfg, 1, 0, None, paths["mse"], tmp_path / "one_go.pt", 4, 1, start="scratch")[1] is None
     for k in (1, 3, 4):
         a, b = (longer.load_kept(cfg, kept_checkpoint_path(tmp_path / f"{n}.pt", k)) for n in ("scratch", "one_go"))

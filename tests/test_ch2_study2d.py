@@ -335,8 +335,10 @@ def test_bank_training_resumed_from_a_checkpoint_is_the_uninterrupted_run(tmp_pa
     torch.set_num_threads(1)
     cfg = _cfg(steps=12, checkpoint_every=4)
     whole = s2d.train_bank(cfg, seed=0, progress=False)
-    assert s2d.train_bank(cfg, seed=0, progress=False, checkpoint_path=tmp_path / "b.pt", time_limit_s=0.0).steps_done == 1
+    first = s2d.train_bank(cfg, seed=0, progress=False, checkpoint_path=tmp_path / "b.pt", time_limit_s=0.0)
+    assert first.steps_done == 1 and first.resumed_from is None
     resumed = s2d.train_bank(cfg, seed=0, progress=False, checkpoint_path=tmp_path / "b.pt")
-    assert resumed.steps_done == 12
+    assert resumed.steps_done == 12 and resumed.resumed_from == 1
+    assert resumed.train_seconds > first.train_seconds > 0  # the first invocation's time is counted
     a, b = whole.model.state_dict(), resumed.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)

@@ -168,8 +168,9 @@ def test_pretrain_runs_logs_and_resumes_exactly(tmp_path):
     assert h.values("target")[-1] == pytest.approx(0.14)
     assert not full.model.training
     # interrupted after 2 steps, then resumed to 4: identical weights to the uninterrupted run
-    run(2, tmp_path / "b.pt")
+    first = run(2, tmp_path / "b.pt")
     resumed = run(4, tmp_path / "b.pt")
     assert resumed.resumed_from == 2
+    assert resumed.train_seconds > first.train_seconds > 0  # the first invocation's time is counted
     for (k, v), (_, w) in zip(full.model.state_dict().items(), resumed.model.state_dict().items()):
         assert torch.equal(v, w), k

@@ -380,6 +380,32 @@ def test_committed_summaries_are_rendered_from_their_records(script, pattern):
         assert rec.with_suffix(".md").read_text() == mod.render_markdown(json.loads(rec.read_text())), rec.name
 
 
+def test_2d_bank_footer_says_where_a_bank_resumed_and_its_training_time_in_all():
+    mod = load_script("ch2_study2d")
+    rec = json.loads((repo_root() / "benchmarks" / "results" / "ch2_study2d.json").read_text())
+    assert "training)" in mod.render_markdown(rec)  # a bank trained in one invocation: no resume note
+    rec.update(train_s=120.0, resumed_from=20_000, train_s_total=1800.0)
+    assert "(2.0 training; resumed at step 20,000, 30.0 min of training in all)" in mod.render_markdown(rec)
+    rec["train_s_total"] = None
+    assert "(2.0 training; resumed at step 20,000, the earlier time unknown)" in mod.render_markdown(rec)
+
+
+def test_factorized_longer_footer_says_where_a_pair_resumed_and_its_training_time_in_all():
+    """A record of a run that continued cached checkpoints gives this invocation's minutes and, where the
+    checkpoint knew it, the pair's training time over every invocation (older records: only where it resumed)."""
+    mod = load_script("ch2_factorized_longer")
+    rec = json.loads((repo_root() / "benchmarks" / "results" / "ch2_factorized_scratch.json").read_text())
+    rec["train_s"] = {"q3": 600.0, "q6": 1800.0}
+    rec["resumed_from"] = {"q3": 1500, "q6": None}
+    rec["train_s_total"] = {"q3": 2400.0, "q6": 1800.0}
+    md = mod.render_markdown(rec)
+    assert ("q3 10 min (resumed at step 1,500; 40 min of training in all, over every invocation), q6 30 min,"
+            in md)
+    del rec["train_s_total"]
+    assert ("q3 10 min (resumed at step 1,500; the earlier steps were trained by an earlier invocation), q6 30 min,"
+            in mod.render_markdown(rec))
+
+
 def test_committed_runs_on_other_noises_are_the_levels_run_but_for_the_noise():
     """The two noises that are not the paper's (chapter 2, "Is it the range of the local means?"): the per-level
     run's settings with only the noise changed, labelled as such, and the chapter's reading of them."""

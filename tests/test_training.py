@@ -147,6 +147,31 @@ def test_time_limit_stops_after_the_step_that_runs_out_and_resume_continues(tmp_
         assert torch.equal(p, q)
 
 
+def test_train_seconds_add_up_over_resumed_invocations(tmp_path, monkeypatch):
+    import perceptual_compression.training.loop as loop
+
+    clock = iter(float(i) for i in range(10_000))  # one second per reading: one reading per step
+    monkeypatch.setattr(loop, "_clock", lambda: next(clock))
+    t, m, f = _make(tmp_path, every=0)
+    t.run(f, 6)
+    assert t.train_seconds == 6.0 and t.resumed_from is None
+    assert torch.load(tmp_path / "ckpt.pt", weights_only=False)["train_seconds"] == 6.0
+    t2, m2, f2 = _make(tmp_path, every=0)
+    t2.run(f2, 10)  # resumes at step 6: 4 more steps, 4 more seconds
+    assert t2.resumed_from == 6 and t2.train_seconds == 10.0
+    t3, m3, f3 = _make(tmp_path, every=0)
+    t3.run(f3, 10)  # nothing left to train: resuming adds nothing
+    assert t3.resumed_from == 10 and t3.train_seconds == 10.0
+    # a checkpoint written before train_seconds was saved: the earlier time is unknown, and stays so
+    state = torch.load(tmp_path / "ckpt.pt", weights_only=False)
+    del state["train_seconds"]
+    torch.save(state, tmp_path / "ckpt.pt")
+    t4, m4, f4 = _make(tmp_path, every=0)
+    t4.run(f4, 12)
+    assert t4.resumed_from == 10 and t4.step == 12 and t4.train_seconds is None
+    assert torch.load(tmp_path / "ckpt.pt", weights_only=False)["train_seconds"] is None
+
+
 def test_time_limit_zero_runs_one_step_and_a_generous_one_runs_all():
     t, m, f = _make()
     t.time_limit_s = 0.0

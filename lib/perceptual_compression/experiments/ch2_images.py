@@ -104,8 +104,9 @@ def train_factorized(cfg, dist: str, lmbda: float, rate_index: int, patches, *, 
     ``init_from``: a trained model to start from (fine-tuning; the small scale starts its MS-SSIM models
     from the MSE ones), ``steps``: overrides ``cfg.steps``; ``keep_every``: keep a copy of the checkpoint every
     so many steps (the :class:`~perceptual_compression.training.Trainer`'s, beside ``checkpoint_path``).
-    Returns the model in evaluation mode with its entropy tables updated, its ``history`` and ``resumed_from``
-    (the step this call resumed at from ``checkpoint_path``; None: trained from the start). A model trained with MS-SSIM that
+    Returns the model in evaluation mode with its entropy tables updated, its ``history``, ``resumed_from``
+    (the step this call resumed at from ``checkpoint_path``; None: trained from the start) and ``train_seconds``
+    (the run's training time over every invocation that trained it, as the Trainer's). A model trained with MS-SSIM that
     has lost a colour channel on the last batch (:func:`lost_channels`) comes with a ``RuntimeWarning``.
     """
     device = device or default_device()
@@ -146,6 +147,7 @@ def train_factorized(cfg, dist: str, lmbda: float, rate_index: int, patches, *, 
     model.update(force=True)
     model.history = history
     model.resumed_from = trainer.resumed_from  # the step this call resumed at (None: trained from its start)
+    model.train_seconds = trainer.train_seconds  # over every invocation that trained it (None: unknown)
     if dist == "ms-ssim" and "x" in last:
         lost = lost_channels(msssim_channels(model, last["x"]))
         if lost:
@@ -637,7 +639,9 @@ def train_entropy_limited(cfg, dist: str, centers: Sequence[float], data: str, p
     ``cfg.train_quantization``: ``"ste"`` (rounded forward, eq. 15's gradient) or ``"soft"`` (eq. 15 forward).
 
     ``time_limit_s`` stops training early (the :class:`~perceptual_compression.training.Trainer`'s wall-clock
-    budget); the returned model's ``steps_done`` says how many steps ran."""
+    budget); the returned model's ``steps_done`` says how many steps ran, ``resumed_from`` the step this call
+    resumed at from ``checkpoint_path`` (None: trained from the start) and ``train_seconds`` the training time
+    over every invocation that trained it (the Trainer's)."""
     if data not in ("natural", *NOISE_KINDS):
         raise ValueError(f"data={data!r} is not valid; valid values are: "
                          + ", ".join(repr(d) for d in ("natural", *NOISE_KINDS)))
@@ -672,6 +676,7 @@ def train_entropy_limited(cfg, dist: str, centers: Sequence[float], data: str, p
                       time_limit_s=time_limit_s, streams={"patches": patches} if data == "natural" else {"noise": gen})
     model.history = trainer.run(step_fn, cfg.steps)
     model.steps_done = trainer.step
+    model.resumed_from, model.train_seconds = trainer.resumed_from, trainer.train_seconds
     model.eval()
     return model
 

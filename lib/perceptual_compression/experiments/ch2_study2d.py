@@ -90,6 +90,8 @@ class TrainedBank:
     history: object
     gamma: float
     steps_done: int | None = None  # training steps run (fewer than cfg.steps if a time limit stopped it)
+    resumed_from: int | None = None  # the step training resumed at from its checkpoint (None: from the start)
+    train_seconds: float | None = None  # training time over every invocation that trained it (the Trainer's)
 
     def index(self, family: str, lmbda: float | None = None) -> int:
         for i, m in enumerate(self.members):
@@ -165,7 +167,8 @@ def train_bank(cfg, *, seed: int = 0, checkpoint_path: str | Path | None = None,
     history = trainer.run(step_fn, cfg.steps)
     model.eval()
     model.entropy_bottleneck.update(force=True, update_quantiles=True)
-    return TrainedBank(model, members, source, history, cfg.gamma, steps_done=trainer.step)
+    return TrainedBank(model, members, source, history, cfg.gamma, steps_done=trainer.step,
+                       resumed_from=trainer.resumed_from, train_seconds=trainer.train_seconds)
 
 
 def load_bank(cfg, checkpoint_path: str | Path, *, device=None) -> TrainedBank:

@@ -175,6 +175,7 @@ class PretrainResult:
     distortion: IllmDistortion
     config: IllmConfig
     resumed_from: int | None
+    train_seconds: float | None = None  # training time over every invocation that trained it (the Trainer's)
 
 
 def make_optimizers(model: nn.Module, config: IllmConfig):
@@ -268,4 +269,4 @@ def pretrain(
     # bisection (CompressAI's update_quantiles), which does not rely on the auxiliary optimiser having
     # converged (it needs far more steps than a short run has).
     model.update(force=True, update_quantiles=True)
-    return PretrainResult(model, history, schedule, distortion, config, trainer.resumed_from)
+    return PretrainResult(model, history, schedule, distortion, config, trainer.resumed_from, trainer.train_seconds)

@@ -39,7 +39,7 @@ from torch import nn
 
 from .seed import seed_everything
 
-_clock = time.monotonic  # the clock of Trainer.time_limit_s (a test replaces it)
+_clock = time.monotonic  # the clock of Trainer.time_limit_s and Trainer.train_seconds (a test replaces it)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -169,6 +169,16 @@ class Trainer:
         :attr:`stopped_by_time_limit` is set; ``self.step``
         then holds the number of steps done. ``None``: no limit. Meant for runs on lent machines with a fixed
         lease; with a constant learning rate, a run stopped at step ``k`` is the run with ``steps = k``.
+
+    Attributes
+    ----------
+    resumed_from:
+        The step :meth:`run` resumed at from ``checkpoint_path`` (None: the run started from its first step).
+    train_seconds:
+        Wall-clock seconds spent in the training loop so far, over this call of :meth:`run` and every earlier
+        invocation whose checkpoint it resumed (saved in checkpoints). A record of a resumed run can so give the
+        run's whole training time rather than this invocation's. None when the run resumed from a checkpoint
+        written before this was saved (the earlier time is unknown).
     """
 
     def __init__(
@@ -217,6 +227,7 @@ class Trainer:
         self.step = 0
         self.history = TrainingHistory()
         self.resumed_from: int | None = None
+        self.train_seconds: float | None = 0.0
         self._last_ckpt_step: int | None = None
 
     # ----------------------------------------------------------------- checkpoints
@@ -237,6 +248,7 @@ class Trainer:
             "extra_state": self.extra_state,
             "rng": rng,
             "streams": {k: _stream_state(v) for k, v in self.streams.items()},
+            "train_seconds": self.train_seconds,
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -249,6 +261,7 @@ class Trainer:
         self.step = int(state["step"])
         self.history = TrainingHistory(state.get("history", []))
         self.extra_state.update(state.get("extra_state", {}))
+        self.train_seconds = state.get("train_seconds")  # absent (older checkpoints): the earlier time is unknown
         rng = state.get("rng", {})
         if "python" in rng:
             random.setstate(rng["python"])
@@ -316,6 +329,7 @@ class Trainer:
             bar = tqdm(total=steps, initial=self.step, desc=self.desc, mininterval=2.0, file=sys.stderr,
                        dynamic_ncols=True, leave=True)
         started = _clock()
+        before = self.train_seconds  # the earlier invocations' training time (None: unknown)
         try:
             while self.step < steps:
                 step = self.step
@@ -329,14 +343,16 @@ class Trainer:
                     bar.update(1)
                     if values and (step % 10 == 0 or self.step == steps):
                         bar.set_postfix({k: f"{v:.4g}" for k, v in list(values.items())[:4]}, refresh=False)
+                elapsed = _clock() - started  # one reading per step, for the time limit and train_seconds
+                if before is not None:
+                    self.train_seconds = before + elapsed
                 if (self.checkpoint_path is not None and self.checkpoint_every
                         and self.step % self.checkpoint_every == 0 and self.step < steps):
                     self.save_checkpoint()
                     self._last_ckpt_step = self.step
                 if self.keep_every and self.step % self.keep_every == 0:
                     self.save_checkpoint(kept_checkpoint_path(self.checkpoint_path, self.step))
-                if (self.time_limit_s is not None and self.step < steps
-                        and _clock() - started >= self.time_limit_s):
+                if self.time_limit_s is not None and self.step < steps and elapsed >= self.time_limit_s:
                     self.stopped_by_time_limit = True
                     if bar is not None:
                         bar.write(f"{self.desc}: time limit of {self.time_limit_s:g} s reached after step {self.step} "
