@@ -146,7 +146,7 @@ def render_markdown(result: dict) -> str:
           + f"; median ratio in the tail (x > 5) {_ratio(summary['fig4_tail_median_ratio'])} (paper: > 1, a loss).", "",
           _eq13_line(result["fig4"]), "",
           *([_matched_line(result["fig4_rate_matched"]), ""] if "fig4_rate_matched" in result else []),
-          *RunRecord.footer(result, wall_detail=f"{result['train_s'] / 60:.1f} training{_resumed(result)}")]
+          *RunRecord.footer(result, wall_detail=f"{result['train_s'] / 60:.1f} min of training{_resumed(result)}")]
     return "\n".join(md)
 
 

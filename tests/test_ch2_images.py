@@ -658,4 +658,11 @@ def test_msssim_channels_flag_a_lost_channel_and_training_warns():
     with torch.no_grad():
         fresh.g_s[-1].bias[0] -= 3.0
     with pytest.warns(RuntimeWarning, match=r"channel\(s\) \[0[,\]].* negative mean"):
-        img.train_factorized(cfg, "ms-ssim", cfg.lambdas_msssim[1], 1, patches, seed=0, progress=False, init_from=fresh)
+        broken = img.train_factorized(cfg, "ms-ssim", cfg.lambdas_msssim[1], 1, patches, seed=0, progress=False,
+                                      init_from=fresh)
+    # the model keeps what was lost, and the chapter's visible report names it (and nothing for healthy models)
+    assert broken.lost_channels[0] == 0
+    mse = img.train_factorized(cfg, "mse", cfg.lambdas_mse[1], 1, patches, seed=0, progress=False)
+    assert mse.lost_channels == [] and img.lost_channel_report({"mse-1": mse}) is None
+    report = img.lost_channel_report({"mse-1": mse, "ms-ssim-1": broken})
+    assert report.startswith("Lost colour channel(s): ms-ssim-1: R") and "mse-1" not in report

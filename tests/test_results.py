@@ -383,11 +383,11 @@ def test_committed_summaries_are_rendered_from_their_records(script, pattern):
 def test_2d_bank_footer_says_where_a_bank_resumed_and_its_training_time_in_all():
     mod = load_script("ch2_study2d")
     rec = json.loads((repo_root() / "benchmarks" / "results" / "ch2_study2d.json").read_text())
-    assert "training)" in mod.render_markdown(rec)  # a bank trained in one invocation: no resume note
+    assert "min of training)" in mod.render_markdown(rec)  # a bank trained in one invocation: no resume note
     rec.update(train_s=120.0, resumed_from=20_000, train_s_total=1800.0)
-    assert "(2.0 training; resumed at step 20,000, 30.0 min of training in all)" in mod.render_markdown(rec)
+    assert "(2.0 min of training; resumed at step 20,000, 30.0 min of training in all)" in mod.render_markdown(rec)
     rec["train_s_total"] = None
-    assert "(2.0 training; resumed at step 20,000, the earlier time unknown)" in mod.render_markdown(rec)
+    assert "(2.0 min of training; resumed at step 20,000, the earlier time unknown)" in mod.render_markdown(rec)
 
 
 def test_factorized_longer_footer_says_where_a_pair_resumed_and_its_training_time_in_all():

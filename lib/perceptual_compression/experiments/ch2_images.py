@@ -106,7 +106,7 @@ def train_factorized(cfg, dist: str, lmbda: float, rate_index: int, patches, *, 
     so many steps (the :class:`~perceptual_compression.training.Trainer`'s, beside ``checkpoint_path``).
     Returns the model in evaluation mode with its entropy tables updated, its ``history``, ``resumed_from``
     (the step this call resumed at from ``checkpoint_path``; None: trained from the start) and ``train_seconds``
-    (the run's training time over every invocation that trained it, as the Trainer's). A model trained with MS-SSIM that
+    (the run's training time over every invocation that trained it, as the Trainer's), and ``lost_channels``. A model trained with MS-SSIM that
     has lost a colour channel on the last batch (:func:`lost_channels`) comes with a ``RuntimeWarning``.
     """
     device = device or default_device()
@@ -148,8 +148,9 @@ def train_factorized(cfg, dist: str, lmbda: float, rate_index: int, patches, *, 
     model.history = history
     model.resumed_from = trainer.resumed_from  # the step this call resumed at (None: trained from its start)
     model.train_seconds = trainer.train_seconds  # over every invocation that trained it (None: unknown)
+    model.lost_channels = []  # the colour channels MS-SSIM training lost (lost_channels, on the last batch)
     if dist == "ms-ssim" and "x" in last:
-        lost = lost_channels(msssim_channels(model, last["x"]))
+        lost = model.lost_channels = lost_channels(msssim_channels(model, last["x"]))
         if lost:
             warnings.warn(f"factorized ms-ssim λ={lmbda:g}: colour channel(s) {lost} are reconstructed at a negative "
                           "mean or score MS-SSIM 0 on the last batch: lost to the loss's sign symmetry or its clipping "
@@ -189,6 +190,21 @@ def lost_channels(channels: dict) -> list[int]:
     record of them): reconstructed at a negative mean (images are in [0, 1]: the sign-flipped mirror solution of
     :mod:`perceptual_compression.metrics.msssim`) or scoring 0 on most images."""
     return sorted({int(c) for c in channels["dead_channels"]} | {c for c, m in enumerate(channels["mean_out"]) if m < 0})
+
+
+def lost_channel_report(models: dict) -> str | None:
+    """A sentence naming the trained models (``name -> model`` from :func:`train_factorized`) that lost a
+    colour channel in training (their ``lost_channels``), for a chapter to show where a warning on stderr would
+    not be seen; None when none did."""
+    lost = {name: "".join("RGB"[c] for c in m.lost_channels) for name, m in models.items()
+            if getattr(m, "lost_channels", None)}
+    if not lost:
+        return None
+    return ("Lost colour channel(s): " + "; ".join(f"{name}: {ch}" for name, ch in lost.items()) + ". Each of these "
+            "MS-SSIM models reconstructs the channel at a negative mean or scores MS-SSIM 0 on it: a mirror solution "
+            "of the loss (SSIM(x, −x) ≈ 1 at the coarsest scale) that MS-SSIM training cannot leave. Its numbers "
+            "below are those of a broken model, not of MS-SSIM training. Fine-tune from the MSE models "
+            "(FactorizedConfig.msssim_from_mse = True, the small scale's setting) or train with another seed.")
 
 
 # ---------------------------------------------------------------------------------- evaluation
