@@ -61,7 +61,8 @@ SPLIT_ALPHAS = (0.02, 0.1, 0.5, 1.0, 2.0)  # where the markdown summary splits t
 
 def train_rate(cfg: FactorizedConfig, rate: int, seed: int, threads: int | None, paths: dict[str, Path]) -> dict:
     """The MSE model of CompressAI's quality index ``rate``, then the MS-SSIM model fine-tuned from it; each
-    saved at ``paths[dist]`` (skipped when already there)."""
+    saved at ``paths[dist]`` (skipped when already there). Returns this invocation's training seconds per
+    distortion (None: the model was already saved); the saved file holds the model's training time in all."""
     if threads:
         torch.set_num_threads(threads)
     patches = PatchDataset(embedded_images(), size=cfg.patch_size, flip=True, seed=seed + rate)
@@ -82,7 +83,10 @@ def train_rate(cfg: FactorizedConfig, rate: int, seed: int, threads: int | None,
         model = img.train_factorized(cfg, dist, lmbda, rate, patches, seed=seed, progress=True, steps=steps,
                                      checkpoint_path=ckpt, init_from=mse_model if dist == "ms-ssim" else None)
         torch.save({"state_dict": model.state_dict(), "final_loss": model.history.last("loss", 50),
-                    "final_bpp": model.history.last("bpp", 50), "patch_stream": patches.state_dict()}, paths[dist])
+                    "final_bpp": model.history.last("bpp", 50), "patch_stream": patches.state_dict(),
+                    # a model whose training continued an interrupted invocation's checkpoint: where, and its
+                    # training time over every invocation (the record gives both)
+                    "resumed_from": model.resumed_from, "train_seconds": model.train_seconds}, paths[dist])
         ckpt.unlink(missing_ok=True)
         times[dist] = round(time.perf_counter() - t0, 1)
         if dist == "mse":
@@ -114,15 +118,28 @@ def _load(cfg: FactorizedConfig, path: Path):
     return model
 
 
+def _train_time(result: dict, name: str) -> str:
+    """A model's train-time cell: this invocation's minutes, where it resumed and its minutes in all where the
+    record knows them, or, for a model an earlier invocation saved, that invocation's minutes."""
+    t = result["train_s"].get(name)
+    total = result.get("train_s_total", {}).get(name)
+    resumed = result.get("resumed_from", {}).get(name)
+    if t is None:
+        return "" if total is None else f"{total / 60:.1f} min (an earlier invocation)"
+    if resumed is None:
+        return f"{t / 60:.1f} min"
+    return (f"{t / 60:.1f} min (resumed at step {resumed:,}; "
+            + (f"{total / 60:.1f} min in all)" if total is not None else "earlier time unknown)"))
+
+
 def render_markdown(result: dict) -> str:
     """The run's markdown summary, from its JSON record alone."""
     cfg, sm = result["config"], result["summary"]
     table = ["| model | λ | real bpp | PSNR (dB) | MS-SSIM | NLPD | final training loss | train time |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, row in result["kodak"].items():
-        t = result["train_s"].get(name)
         table.append(f"| {name} | {row['lambda']:g} | {row['bpp']:.3f} | {row['psnr']:.2f} | {row['ms_ssim']:.4f} | "
-                     f"{row['nlpd']:.3f} | {row['final_loss']:.4g} | {'' if t is None else f'{t / 60:.1f} min'} |")
+                     f"{row['nlpd']:.3f} | {row['final_loss']:.4g} | {_train_time(result, name)} |")
     obs = []
     for ref, rows in result["obs5"].items():
         cells = ", ".join(f"{r['model']} D_r {r['rho_Dr']:.3f}" + ("" if r["model"] == "RMSE" else f" / D_in {r['rho_Din']:.3f}")
@@ -210,7 +227,7 @@ def main() -> None:
             times = list(pool.map(train_rate, *zip(*jobs)))
     else:
         times = [train_rate(*j) for j in jobs]
-    models, train_s, final = {}, {}, {}
+    models, train_s, final, total, resumed = {}, {}, {}, {}, {}
     for r, t in zip(rates, times):
         for d in ("mse", "ms-ssim"):
             name = f"{d}-q{r + 1}"
@@ -218,6 +235,8 @@ def main() -> None:
             saved = torch.load(paths[r][d], map_location="cpu")
             final[name] = float(saved["final_loss"])
             train_s[name] = t[d]
+            total[name] = None if saved.get("train_seconds") is None else round(saved["train_seconds"], 1)
+            resumed[name] = saved.get("resumed_from")
 
     torch.manual_seed(args.seed)
     kodak = natural_images()
@@ -270,7 +289,7 @@ def main() -> None:
         "command": run.command, "config": dataclasses.asdict(cfg), "settings_tag": tag, "seed": args.seed,
         "rates": rates, "jobs": args.jobs, "train_data": embedded_images().label,
         "eval": f"{args.eval_images} whole images of {kodak.label}", "eval_fallback": bool(kodak.is_fallback),
-        "kodak": kodak_rows, "train_s": train_s, "obs5_data": obs5_data, "obs5_stand_in": "TID2013" not in obs5_data,
+        "kodak": kodak_rows, "train_s": train_s, "train_s_total": total, "resumed_from": resumed, "obs5_data": obs5_data, "obs5_stand_in": "TID2013" not in obs5_data,
         "obs5": obs5, "contrast_images": args.contrast_images, "contrast_size": args.contrast_size,
         "contrast": {"alpha": alphas.tolist(), "ratio": contrast["ratio"].tolist(), "mean": mean.tolist(),
                      **{k: contrast[k].tolist() for k in CONTRAST_PARTS}},

@@ -476,6 +476,16 @@ def test_factorized_script_fine_tunes_from_a_saved_mse_model_as_in_one_go(tmp_pa
         script.train_rate(cfg, 0, 0, None, again)
     c = weights(again["ms-ssim"])
     assert not all(torch.equal(a[k], c[k]) for k in a)
+    # an MSE model whose training an earlier invocation left at a checkpoint: the saved file says where it
+    # resumed and holds its training time over both invocations (the record shows them)
+    third = paths(tmp_path / "c")
+    first = img.train_factorized(cfg, "mse", cfg.lambdas_mse[0], 0, PatchDataset(embedded_images(), size=64, flip=True,
+                                 seed=0), seed=0, progress=False, steps=2, checkpoint_path=third["mse"].with_suffix(".ckpt"))
+    script.train_rate(cfg, 0, 0, None, third)
+    saved, whole = (torch.load(p["mse"], weights_only=False) for p in (third, one_go))
+    assert saved["resumed_from"] == 2 and saved["train_seconds"] > first.train_seconds > 0
+    assert whole["resumed_from"] is None and whole["train_seconds"] > 0
+    assert all(torch.equal(saved["state_dict"][k], v) for k, v in whole["state_dict"].items())
 
 
 def _committed_pair(tmp_path, mse_steps: int, checkpoint_every: int):

@@ -390,6 +390,19 @@ def test_2d_bank_footer_says_where_a_bank_resumed_and_its_training_time_in_all()
     assert "(2.0 min of training; resumed at step 20,000, the earlier time unknown)" in mod.render_markdown(rec)
 
 
+def test_factorized_table_says_where_a_model_resumed_and_its_training_time_in_all():
+    mod = load_script("ch2_factorized")
+    rec = json.loads((repo_root() / "benchmarks" / "results" / "ch2_factorized.json").read_text())
+    rec["train_s"] = {name: None for name in rec["kodak"]} | {"mse-q3": 600.0, "ms-ssim-q3": 300.0}
+    rec["resumed_from"] = {"mse-q3": 1000}
+    rec["train_s_total"] = {"mse-q3": 1500.0, "mse-q6": 1200.0}
+    rows = {line.split(" | ")[0][2:]: line.rsplit(" | ", 1)[1] for line in mod.render_markdown(rec).splitlines()
+            if line.startswith("| mse-q") or line.startswith("| ms-ssim-q")}
+    assert rows["mse-q3"] == "10.0 min (resumed at step 1,000; 25.0 min in all) |"
+    assert rows["ms-ssim-q3"] == "5.0 min |"
+    assert rows["mse-q6"] == "20.0 min (an earlier invocation) |" and rows["ms-ssim-q6"] == " |"
+
+
 def test_factorized_longer_footer_says_where_a_pair_resumed_and_its_training_time_in_all():
     """A record of a run that continued cached checkpoints gives this invocation's minutes and, where the
     checkpoint knew it, the pair's training time over every invocation (older records: only where it resumed)."""
