@@ -676,3 +676,25 @@ def test_msssim_channels_flag_a_lost_channel_and_training_warns():
     assert mse.lost_channels == [] and img.lost_channel_report({"mse-1": mse}) is None
     report = img.lost_channel_report({"mse-1": mse, "ms-ssim-1": broken})
     assert report.startswith("Lost colour channel(s): ms-ssim-1: R") and "mse-1" not in report
+
+
+def test_contrast_summary_reads_the_minimum_and_the_two_ends_of_the_axis():
+    res = {"alpha": np.array([0.02, 0.1, 0.5, 1.0, 1.6, 2.0]), "mean": np.array([0.7, 0.6, 0.9, 1.0, 1.2, 1.4])}
+    s = img.contrast_summary(res)
+    assert s == {"min": 0.6, "alpha": 0.1, "low_mean": pytest.approx(0.65), "high_mean": pytest.approx(1.3)}
+    assert img.contrast_summary(res, low_below=0.05)["low_mean"] == pytest.approx(0.7)
+
+
+def test_zoo_models_load_both_metrics_per_quality_and_pair_them(monkeypatch):
+    """The chapter's pretrained path: names, order and pairing (the loader itself: test_factorized_prior)."""
+    calls = []
+
+    def fake(q, metric, device=None, download=None):
+        calls.append((q, metric))
+        return f"{metric}{q}"
+
+    monkeypatch.setattr(img, "load_zoo_factorized", fake)
+    models = img.zoo_models((3, 6))
+    assert calls == [(3, "mse"), (3, "ms-ssim"), (6, "mse"), (6, "ms-ssim")]
+    assert models == {"mse-q3": "mse3", "ms-ssim-q3": "ms-ssim3", "mse-q6": "mse6", "ms-ssim-q6": "ms-ssim6"}
+    assert img.zoo_pairs(models, (6, 3)) == [("ms-ssim6", "mse6"), ("ms-ssim3", "mse3")]

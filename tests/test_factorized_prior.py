@@ -67,3 +67,78 @@ def test_invalid_widths():
         factorized_prior(0, 8)
     with pytest.raises(ValueError):
         widths_for_rate(-1)
+
+
+# ----------------------------------------------------------------- CompressAI's pretrained models (the zoo)
+def test_zoo_asset_ids_name_the_registry_entries_and_check_their_arguments():
+    from perceptual_compression.assets import registry
+    from perceptual_compression.models.factorized_prior import ZOO_QUALITIES, zoo_asset_id
+
+    ids = set(registry())
+    for q in ZOO_QUALITIES:
+        for metric, part in (("mse", "prior"), ("ms-ssim", "ms-ssim")):
+            asset = registry()[zoo_asset_id(q, metric)]
+            assert zoo_asset_id(q, metric) in ids and asset.kind == "weights"
+            # the official file name of CompressAI's zoo: <name>-<quality>-<first 8 hex digits of its sha256>
+            name = asset.files[0].url.rsplit("/", 1)[1]
+            assert name.startswith(f"bmshj2018-factorized-{part}-{q}-") and name[-16:-8] in str(asset.files[0].checksum)
+    with pytest.raises(ValueError, match="valid values are: 'mse', 'ms-ssim'"):
+        zoo_asset_id(3, "nlpd")
+    with pytest.raises(ValueError, match="valid values are: 1, 2, 3, 4, 5, 6, 7, 8"):
+        zoo_asset_id(9)
+
+
+def test_a_missing_zoo_model_raises_one_clear_error(monkeypatch, tmp_path):
+    from perceptual_compression.assets import AssetUnavailableError
+    from perceptual_compression.models.factorized_prior import load_zoo_factorized
+
+    monkeypatch.setenv("PERCEPTUAL_COMPRESSION_OFFLINE", "1")
+    monkeypatch.setenv("PERCEPTUAL_COMPRESSION_DATA", str(tmp_path))
+    monkeypatch.setenv("PERCEPTUAL_COMPRESSION_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    with pytest.raises(AssetUnavailableError, match="compressai-bmshj2018-factorized-ms-ssim-q3.*To provide it"):
+        load_zoo_factorized(3, "ms-ssim")
+
+
+def _zoo_file(tmp_path, seed=0):
+    """A small factorized prior saved as CompressAI's zoo files are (a state dict, here with the older
+    DataParallel prefix and ParameterList names that CompressAI's key renaming maps)."""
+    import re
+
+    torch.manual_seed(seed)
+    src = factorized_prior(8, 12)
+    src.update(force=True)
+    old = {"module." + re.sub(r"entropy_bottleneck\.(matrices|biases|factors)\.", r"entropy_bottleneck._\1.", k): v
+           for k, v in src.state_dict().items()}
+    assert any("_matrices." in k for k in old)
+    path = tmp_path / "zoo.pth.tar"
+    torch.save(old, path)
+    return src, path
+
+
+def test_a_zoo_file_loads_into_the_model_it_was_saved_from(monkeypatch, tmp_path):
+    """resolve -> key renaming -> widths read from the file and checked -> entropy tables -> eval mode, with a
+    small model standing in for the zoo's (whose files cannot be had here)."""
+    import perceptual_compression.assets as assets
+    import perceptual_compression.models.factorized_prior as fp
+    from perceptual_compression.coding import ImageCodec
+
+    src, path = _zoo_file(tmp_path)
+    asked = []
+    monkeypatch.setattr(assets, "resolve", lambda asset_id, download=None: asked.append(asset_id) or path)
+    with pytest.raises(ValueError, match="N=8, M=12; quality 3 is N=128, M=192"):
+        fp.load_zoo_factorized(3, "ms-ssim", device="cpu")  # appendix D's widths are checked
+    monkeypatch.setattr(fp, "widths_for_rate", lambda index: (8, 12))
+    model = fp.load_zoo_factorized(3, "ms-ssim", device="cpu")
+    assert asked == ["compressai-bmshj2018-factorized-ms-ssim-q3"] * 2
+    assert not model.training and model.zoo == {"asset_id": asked[0], "quality": 3, "metric": "ms-ssim"}
+    for (k, v), (k2, v2) in zip(src.state_dict().items(), model.state_dict().items()):
+        assert k == k2 and torch.equal(v, v2), k
+    x = torch.rand(1, 3, 64, 64)
+    codec = ImageCodec(model, "zoo-test")
+    src.eval()
+    with torch.no_grad():
+        expected = src(x)["x_hat"]
+    decoded = codec.decompress(codec.compress(x))
+    assert decoded.shape == x.shape
+    assert torch.allclose(decoded, expected.clamp(0, 1), atol=1e-4)  # the bitstream decodes to the model's output

@@ -140,6 +140,9 @@ class EvalConfig:
     contrast_images: int = 24                        # Kodak images along the contrast axis
     obs5_references: int = 24                        # reference images of the TID2013 stand-in (TID2013: 25)
     obs5_size: int | None = None                     # crop of the stand-in's references (None: whole)
+    # CompressAI's pretrained factorized pairs (MSE, MS-SSIM) measured like the paper's pretrained
+    # tensorflow-compression models (appendix D), when their weights can be had: every quality
+    zoo_qualities: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
 
 
 @dataclass(frozen=True)
@@ -192,5 +195,5 @@ class Ch2Config:
                                   steps=100, batch_size=32, lr=3e-3, n_eval=300, sigmas=(1.0, 5.0, 20.0, 50.0),
                                   log_every=10),
             evaluation=EvalConfig(n_alpha=11, eval_size=192, eval_images=8, contrast_images=4, obs5_references=3,
-                                  obs5_size=128),
+                                  obs5_size=128, zoo_qualities=(3, 6)),  # the qualities of the small models' lambdas
         )

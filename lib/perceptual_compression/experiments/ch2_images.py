@@ -36,7 +36,7 @@ from ..analysis.induced_distances import rmse
 from ..analysis.relative_performance import relative_performance
 from ..losses.perceptual_rate_distortion import distortion, rate_distortion_loss
 from ..models.entropy_limited import EntropyLimitedAutoencoder
-from ..models.factorized_prior import factorized_prior, inner, reconstruct, widths_for_rate
+from ..models.factorized_prior import factorized_prior, inner, load_zoo_factorized, reconstruct, widths_for_rate
 from ..training import Trainer, default_device, seed_everything
 
 Tensor = torch.Tensor
@@ -514,6 +514,31 @@ def contrast_performance(model_pairs: Sequence[tuple[object, object]], images: S
             "distortion_ratio": np.exp(np.log(np.maximum(d_p, tiny) / np.maximum(d_m, tiny)).mean(-1)),
             "rate_ratio": np.exp(np.log(r_p / r_m).mean(-1)),
             "bpp_perceptual": r_p.mean(-1), "bpp_mse": r_m.mean(-1), "mse_perceptual": d_p.mean(-1), "mse_mse": d_m.mean(-1)}
+
+
+def contrast_summary(res: dict, *, low_below: float = 0.5, high_above: float = 1.5) -> dict[str, float]:
+    """The numbers the chapter reads from :func:`contrast_performance`: the minimum of the mean ratio (``min``)
+    and its contrast (``alpha``), and the mean ratio below ``low_below`` (``low_mean``, the likely low-contrast
+    images) and above ``high_above`` (``high_mean``). The paper's claim is ``low_mean < high_mean``."""
+    a, mean = np.asarray(res["alpha"], dtype=np.float64), np.asarray(res["mean"], dtype=np.float64)
+    i = int(np.argmin(mean))
+    return {"min": float(mean[i]), "alpha": float(a[i]), "low_mean": float(mean[a < low_below].mean()),
+            "high_mean": float(mean[a > high_above].mean())}
+
+
+def zoo_models(qualities: Sequence[int], *, device=None, download: bool | None = None) -> dict[str, object]:
+    """CompressAI's pretrained factorized-prior models for ``qualities``, named ``"mse-q<k>"`` and
+    ``"ms-ssim-q<k>"`` (:func:`~perceptual_compression.models.factorized_prior.load_zoo_factorized`): the
+    PyTorch counterparts of the pretrained tensorflow-compression models the paper measures (appendix D).
+    Raises :class:`~perceptual_compression.assets.AssetUnavailableError` at the first file that cannot be had."""
+    return {f"{metric}-q{q}": load_zoo_factorized(q, metric, device=device, download=download)
+            for q in qualities for metric in ("mse", "ms-ssim")}
+
+
+def zoo_pairs(models: dict[str, object], qualities: Sequence[int]) -> list[tuple[object, object]]:
+    """``(MS-SSIM model, MSE model)`` per quality from :func:`zoo_models` (the order of
+    :func:`contrast_performance`)."""
+    return [(models[f"ms-ssim-q{q}"], models[f"mse-q{q}"]) for q in qualities]
 
 
 def contrast_factors(res: dict, at: Sequence[float] = (0.02, 0.1, 0.5, 1.0, 2.0)) -> list[dict]:

@@ -16,7 +16,12 @@ from __future__ import annotations
 import torch
 from compressai.models import FactorizedPrior
 
-__all__ = ["FactorizedPrior", "factorized_prior", "widths_for_rate", "inner", "reconstruct"]
+__all__ = ["FactorizedPrior", "factorized_prior", "widths_for_rate", "inner", "reconstruct", "ZOO_METRICS",
+           "ZOO_QUALITIES", "zoo_asset_id", "load_zoo_factorized"]
+
+#: CompressAI's pretrained ``bmshj2018-factorized`` models: one per quality and training distortion.
+ZOO_QUALITIES: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
+ZOO_METRICS: tuple[str, ...] = ("mse", "ms-ssim")
 
 
 def widths_for_rate(index: int, *, n_low_rates: int = 5, low: tuple[int, int] = (128, 192),
@@ -45,3 +50,48 @@ def inner(model: FactorizedPrior, x: torch.Tensor, *, quantized: bool = False) -
 def reconstruct(model: FactorizedPrior, x: torch.Tensor, *, quantized: bool = True) -> torch.Tensor:
     """``f(x) = d(Q(e(x)))`` (or the continuous ``d(e(x))``), clamped to ``[0, 1]`` like a decoded image."""
     return model.g_s(inner(model, x, quantized=quantized)).clamp(0, 1)
+
+
+def zoo_asset_id(quality: int, metric: str = "mse") -> str:
+    """The asset-registry id of CompressAI's pretrained factorized-prior model of ``quality`` (1-8) trained
+    with ``metric`` (``"mse"``, or ``"ms-ssim"``: fine-tuned from the MSE model, CompressAI's zoo notes)."""
+    if metric not in ZOO_METRICS:
+        raise ValueError(f"metric={metric!r} is not valid; valid values are: {', '.join(map(repr, ZOO_METRICS))}")
+    if quality not in ZOO_QUALITIES:
+        raise ValueError(f"quality={quality!r} is not valid; valid values are: {', '.join(map(str, ZOO_QUALITIES))}")
+    return f"compressai-bmshj2018-factorized-q{quality}" if metric == "mse" else \
+        f"compressai-bmshj2018-factorized-ms-ssim-q{quality}"
+
+
+def load_zoo_factorized(quality: int, metric: str = "mse", *, download: bool | None = None,
+                        device: str | torch.device | None = None) -> FactorizedPrior:
+    """CompressAI's pretrained factorized-prior model (Ballé et al. 2018), weights resolved through the asset
+    registry (local data directory, cache, then the official URL with its checksum): the PyTorch counterpart
+    of the tensorflow-compression models Hepburn et al. evaluate (appendix D).
+
+    A missing file raises :class:`~perceptual_compression.assets.AssetUnavailableError` (one line: what was
+    looked for, where, and how to provide it). The file is a state dict; CompressAI's key renaming for older
+    checkpoints is applied, the widths ``N, M`` are read from it (appendix D: 128/192 for qualities 1-5,
+    192/320 above) and checked against the quality's, the entropy tables are rebuilt and the model is returned
+    in eval mode on ``device`` (default: CUDA when present).
+    """
+    from compressai.zoo.pretrained import load_pretrained as rename_keys
+
+    from ..assets import resolve
+    from ..training import default_device
+
+    asset_id = zoo_asset_id(quality, metric)
+    path = resolve(asset_id, download=download)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = rename_keys(state) if isinstance(state, dict) else state
+    if not isinstance(state, dict) or "g_a.0.weight" not in state:
+        raise ValueError(f"{path} ({asset_id}) is not a CompressAI factorized-prior state dict")
+    model = FactorizedPrior.from_state_dict(state)
+    want = widths_for_rate(quality - 1)
+    if (model.N, model.M) != want:
+        raise ValueError(f"{path} ({asset_id}) holds N={model.N}, M={model.M}; quality {quality} is N={want[0]}, "
+                         f"M={want[1]} (appendix D)")
+    model.update(force=True)
+    model.zoo = {"asset_id": asset_id, "quality": quality, "metric": metric}
+    return model.to(default_device(device) if not isinstance(device, torch.device) else device).eval()
+
