@@ -373,9 +373,7 @@ def render_markdown(result: dict) -> str:
         name = "flat grey image (0 bits)" if r["loss"] == "flat grey" else r["loss"]
         t = f"{r['train_s'] / 60:.1f} min" if r["train_s"] >= 60 else (f"{r['train_s']:.0f} s" if r["train_s"] else "")
         if r.get("resumed_from") is not None:  # this invocation's time, then the model's in all where known
-            total = r.get("train_s_total")
-            t += (f" (resumed at step {r['resumed_from']:,}"
-                  + (f"; {total / 60:.1f} min in all)" if total is not None else "; earlier time unknown)"))
+            t += f" ({RunRecord.resumed_note(r['resumed_from'], r.get('train_s_total'))})"
         table.append(f"| {name} | {r['bpp']:.4f} | {r['psnr']:.2f} | {_fmt(r.get('paper_psnr'))} | {r['ms_ssim']:.4f} | "
                      f"{_fmt(r.get('paper_ms_ssim'))} | {r['nlpd']:.3f} | {_fmt(r.get('paper_nlpd'))} | "
                      f"{_fmt(r.get('final_train_loss'))} | {t} |")

@@ -126,10 +126,8 @@ def _train_time(result: dict, name: str) -> str:
     resumed = result.get("resumed_from", {}).get(name)
     if t is None:
         return "" if total is None else f"{total / 60:.1f} min (an earlier invocation)"
-    if resumed is None:
-        return f"{t / 60:.1f} min"
-    return (f"{t / 60:.1f} min (resumed at step {resumed:,}; "
-            + (f"{total / 60:.1f} min in all)" if total is not None else "earlier time unknown)"))
+    note = RunRecord.resumed_note(resumed, total)
+    return f"{t / 60:.1f} min" + (f" ({note})" if note else "")
 
 
 def render_markdown(result: dict) -> str:

@@ -169,15 +169,8 @@ def render_markdown(result: dict) -> str:
                          + (f" {r['lost channels'] or '–'} |" if lost_col else ""))
         lines.append("")
     resumed, total = result.get("resumed_from", {}), result.get("train_s_total", {})
-
-    def earlier(r: str) -> str:
-        if resumed.get(r) is None:
-            return ""
-        if total.get(r) is not None:
-            return f" (resumed at step {resumed[r]:,}; {total[r] / 60:.0f} min of training in all, over every invocation)"
-        return f" (resumed at step {resumed[r]:,}; the earlier steps were trained by an earlier invocation)"
-
-    train = ", ".join(f"{r} {t / 60:.0f} min{earlier(r)}" for r, t in result["train_s"].items())
+    notes = {r: RunRecord.resumed_note(resumed.get(r), total.get(r)) for r in result["train_s"]}
+    train = ", ".join(f"{r} {t / 60:.0f} min" + (f" ({notes[r]})" if notes[r] else "") for r, t in result["train_s"].items())
     lines += [*RunRecord.footer(result, wall_detail=f"training {train}, {result['jobs']} parallel job(s)")]
     return "\n".join(lines)
 

@@ -108,17 +108,9 @@ def _matched_line(matched: dict) -> str:
             f"(geometric {_ratio(sm['tail_geomedian'])}); per L2 lambda {per}{skipped}.")
 
 
-def _resumed(result: dict) -> str:
-    """For a bank continued from a cached checkpoint: where it resumed and its training time in all."""
-    if result.get("resumed_from") is None:
-        return ""
-    total = result.get("train_s_total")
-    return (f"; resumed at step {result['resumed_from']:,}, "
-            + (f"{total / 60:.1f} min of training in all" if total is not None else "the earlier time unknown"))
-
-
 def render_markdown(result: dict) -> str:
     """The run's markdown summary, from its JSON record alone (``--render`` rewrites it from a committed record)."""
+    resumed = RunRecord.resumed_note(result.get("resumed_from"), result.get("train_s_total"))  # a continued run
     cfg, summary, rates, corr = result["config"], result["summary"], result["rates"], result["correlations"]
     table = ["| member | bits / sample (coded) | ρ(D_s, p) | ρ(D_r/RMSE, p) | ρ(D_in/RMSE, p) | gain of f at mode / tail |",
              "|---|---:|---:|---:|---:|---:|"]
@@ -146,7 +138,7 @@ def render_markdown(result: dict) -> str:
           + f"; median ratio in the tail (x > 5) {_ratio(summary['fig4_tail_median_ratio'])} (paper: > 1, a loss).", "",
           _eq13_line(result["fig4"]), "",
           *([_matched_line(result["fig4_rate_matched"]), ""] if "fig4_rate_matched" in result else []),
-          *RunRecord.footer(result, wall_detail=f"{result['train_s'] / 60:.1f} min of training{_resumed(result)}")]
+          *RunRecord.footer(result, wall_detail=f"{result['train_s'] / 60:.1f} min of training" + (f"; {resumed}" if resumed else ""))]
     return "\n".join(md)
 
 

@@ -83,6 +83,16 @@ class RunRecord:
                 f"{result['python']}, torch {result['torch']}.")
 
     @staticmethod
+    def resumed_note(resumed_from: int | None, total_s: float | None) -> str:
+        """For a model or run that continued an earlier invocation's checkpoint (``resumed_from``: its step):
+        where it resumed and its training time over every invocation (``total_s``; None: unknown, a checkpoint
+        older than the Trainer's ``train_seconds``). ``""`` for one trained in a single invocation."""
+        if resumed_from is None:
+            return ""
+        return (f"resumed at step {resumed_from:,}; "
+                + (f"{total_s / 60:.1f} min of training in all" if total_s is not None else "earlier training time unknown"))
+
+    @staticmethod
     def footer(result: dict, *, wall_detail: str = "", cpu_detail: str = "") -> list[str]:
         """The md's closing lines: the command, then the machine, start, wall time (``wall_detail`` in brackets
         after it) and CPU time (``cpu_detail`` after it) of ``result``."""

@@ -429,9 +429,9 @@ def test_entropy_limited_script_row_says_where_a_model_resumed_and_its_time_in_a
     rec = json.loads((repo_root() / "benchmarks" / "results" / "ch2_entropy_limited.json").read_text())
     trained = next(r for r in rec["rows"] if r["loss"] == "mse")
     trained.update(train_s=90.0, resumed_from=5000, train_s_total=1800.0)
-    assert "| 1.5 min (resumed at step 5,000; 30.0 min in all) |" in script.render_markdown(rec)
+    assert "| 1.5 min (resumed at step 5,000; 30.0 min of training in all) |" in script.render_markdown(rec)
     del trained["train_s_total"]
-    assert "| 1.5 min (resumed at step 5,000; earlier time unknown) |" in script.render_markdown(rec)
+    assert "| 1.5 min (resumed at step 5,000; earlier training time unknown) |" in script.render_markdown(rec)
 
 
 def _factorized_script(name="ch2_factorized"):

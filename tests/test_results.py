@@ -385,9 +385,9 @@ def test_2d_bank_footer_says_where_a_bank_resumed_and_its_training_time_in_all()
     rec = json.loads((repo_root() / "benchmarks" / "results" / "ch2_study2d.json").read_text())
     assert "min of training)" in mod.render_markdown(rec)  # a bank trained in one invocation: no resume note
     rec.update(train_s=120.0, resumed_from=20_000, train_s_total=1800.0)
-    assert "(2.0 min of training; resumed at step 20,000, 30.0 min of training in all)" in mod.render_markdown(rec)
+    assert "(2.0 min of training; resumed at step 20,000; 30.0 min of training in all)" in mod.render_markdown(rec)
     rec["train_s_total"] = None
-    assert "(2.0 min of training; resumed at step 20,000, the earlier time unknown)" in mod.render_markdown(rec)
+    assert "(2.0 min of training; resumed at step 20,000; earlier training time unknown)" in mod.render_markdown(rec)
 
 
 def test_factorized_table_says_where_a_model_resumed_and_its_training_time_in_all():
@@ -398,24 +398,24 @@ def test_factorized_table_says_where_a_model_resumed_and_its_training_time_in_al
     rec["train_s_total"] = {"mse-q3": 1500.0, "mse-q6": 1200.0}
     rows = {line.split(" | ")[0][2:]: line.rsplit(" | ", 1)[1] for line in mod.render_markdown(rec).splitlines()
             if line.startswith("| mse-q") or line.startswith("| ms-ssim-q")}
-    assert rows["mse-q3"] == "10.0 min (resumed at step 1,000; 25.0 min in all) |"
+    assert rows["mse-q3"] == "10.0 min (resumed at step 1,000; 25.0 min of training in all) |"
     assert rows["ms-ssim-q3"] == "5.0 min |"
     assert rows["mse-q6"] == "20.0 min (an earlier invocation) |" and rows["ms-ssim-q6"] == " |"
 
 
 def test_factorized_longer_footer_says_where_a_pair_resumed_and_its_training_time_in_all():
     """A record of a run that continued cached checkpoints gives this invocation's minutes and, where the
-    checkpoint knew it, the pair's training time over every invocation (older records: only where it resumed)."""
+    checkpoint knew it, the pair's training time over every invocation (else: unknown)."""
     mod = load_script("ch2_factorized_longer")
     rec = json.loads((repo_root() / "benchmarks" / "results" / "ch2_factorized_scratch.json").read_text())
     rec["train_s"] = {"q3": 600.0, "q6": 1800.0}
     rec["resumed_from"] = {"q3": 1500, "q6": None}
     rec["train_s_total"] = {"q3": 2400.0, "q6": 1800.0}
     md = mod.render_markdown(rec)
-    assert ("q3 10 min (resumed at step 1,500; 40 min of training in all, over every invocation), q6 30 min,"
+    assert ("q3 10 min (resumed at step 1,500; 40.0 min of training in all), q6 30 min,"
             in md)
     del rec["train_s_total"]
-    assert ("q3 10 min (resumed at step 1,500; the earlier steps were trained by an earlier invocation), q6 30 min,"
+    assert ("q3 10 min (resumed at step 1,500; earlier training time unknown), q6 30 min,"
             in mod.render_markdown(rec))
 
 
