@@ -226,8 +226,9 @@ def main() -> None:
     crops = list(img.center_crops(natural_images(), rec["contrast_images"], rec["contrast_size"]))
     kodak_set = natural_images()
     kodak = list(img.center_crops(kodak_set, len(kodak_set), None))
-    pairs, diff, tag_id = {}, None, "fps" if scratch else "fpl"
+    pairs, tag_id = {}, "fps" if scratch else "fpl"
     for r in rates:
+        diff = None  # the step-committed checkpoint against the committed model (fine-tuning only)
         mse_model = load_model(cfg, paths[r]["mse"])
         committed = load_model(cfg, paths[r]["ms-ssim"])
         kept = []

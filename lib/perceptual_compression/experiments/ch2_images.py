@@ -192,12 +192,16 @@ def lost_channels(channels: dict) -> list[int]:
     return sorted({int(c) for c in channels["dead_channels"]} | {c for c, m in enumerate(channels["mean_out"]) if m < 0})
 
 
+def channel_letters(channels: Sequence[int]) -> str:
+    """Colour channel indices as their letters, joined (``[0, 2]`` -> ``"RB"``)."""
+    return "".join("RGB"[c] for c in channels)
+
+
 def lost_channel_report(models: dict) -> str | None:
     """A sentence naming the trained models (``name -> model`` from :func:`train_factorized`) that lost a
     colour channel in training (their ``lost_channels``), for a chapter to show where a warning on stderr would
     not be seen; None when none did."""
-    lost = {name: "".join("RGB"[c] for c in m.lost_channels) for name, m in models.items()
-            if getattr(m, "lost_channels", None)}
+    lost = {name: channel_letters(m.lost_channels) for name, m in models.items() if getattr(m, "lost_channels", None)}
     if not lost:
         return None
     return ("Lost colour channel(s): " + "; ".join(f"{name}: {ch}" for name, ch in lost.items()) + ". Each of these "
@@ -628,7 +632,7 @@ def fine_tuning_rows(record: dict, at: Sequence[float] = (0.02, 0.1, 0.5, 2.0)) 
 def lost_channel_names(kept: dict) -> str:
     """The colour channels (``"R"``, ``"G"``, ``"B"``) of a kept row's :func:`msssim_channels` numbers that
     :func:`lost_channels` names, joined (``""``: none)."""
-    return "".join("RGB"[c] for c in lost_channels(kept["channels"]))
+    return channel_letters(lost_channels(kept["channels"]))
 
 
 def healthy_pairs(record: dict) -> list[str]:
@@ -658,15 +662,11 @@ def kept_minima(record: dict, pairs: Sequence[str] | None = None) -> list[dict]:
     the contrast where it falls, and the mean ratio at low (``alpha <= 0.1``) and high (``alpha >= 1.5``)
     contrast."""
     alpha = np.asarray(record["alpha"], dtype=np.float64)
-    low, high = alpha <= 0.1 + 1e-12, alpha >= 1.5 - 1e-12
-    if not low.any() or not high.any():
+    if not (alpha <= 0.1 + 1e-12).any() or not (alpha >= 1.5 - 1e-12).any():
         raise ValueError("the record's contrasts must include some at or below 0.1 and some at or above 1.5")
-    rows = []
-    for step, ratio in sorted(fine_tuning_mean_ratio(record, pairs).items()):
-        i = int(np.argmin(ratio))
-        rows.append({"steps": step, "min": float(ratio[i]), "alpha": float(alpha[i]),
-                     "low_mean": float(ratio[low].mean()), "high_mean": float(ratio[high].mean())})
-    return rows
+    return [{"steps": step, **contrast_summary({"alpha": alpha, "mean": ratio}, low_below=0.1 + 1e-12,
+                                               high_above=1.5 - 1e-12)}
+            for step, ratio in sorted(fine_tuning_mean_ratio(record, pairs).items())]
 
 
 # ------------------------------------------------------------------------ entropy-limited models
