@@ -1,13 +1,14 @@
-"""Chapter 2's committed runs, read into the chapter's tables and status entries.
+"""What chapter 2 concludes from its results: the tables it displays beside the paper's numbers and the
+entries of the reproduction-status page.
 
-The longer runs of chapter 2 are made by ``benchmarks/ch2_*.py`` and committed as JSON records
-(``benchmarks/results/``, read with :func:`perceptual_compression.results.committed_run`). The chapter shows them
-beside the build's own small-scale results. This module holds what the chapter concludes from each record: the
-tables it displays and the entries of the reproduction-status page (each a ``dict`` of
-:meth:`perceptual_compression.results.ChapterResults.add`'s arguments, so ``results.add(**entry)``), with the
-rule that sets each entry's status written once, here, and tested.
+Two kinds of results are read here: the build's own small-scale runs, and the longer runs made by
+``benchmarks/ch2_*.py`` and committed as JSON records (``benchmarks/results/``, read with
+:func:`perceptual_compression.results.committed_run`). Each status entry is a ``dict`` of
+:meth:`perceptual_compression.results.ChapterResults.add`'s arguments (``results.add(**entry)``); the rule that
+sets its status is written once, here, and tested. A table row is a ``dict`` of
+:func:`perceptual_compression.notebook.paper_vs_book`'s columns.
 
-A status is ``"qualitative"`` when the record shows the paper's claim (its direction, not its number),
+A status is ``"qualitative"`` when the result shows the paper's claim (its direction, not its number),
 ``"differs"`` when it does not, and ``"info"`` for a reference level or a diagnostic.
 """
 
@@ -44,6 +45,80 @@ def _commands(runs: Sequence[dict]) -> str:
 def _ratio_status(centre: float, tail: float) -> str:
     """Fig. 4 (left): the weighted model gains near the mode (ratio below 1) and loses in the tail (above 1)."""
     return "qualitative" if centre < 1 < tail else "differs"
+
+
+# ------------------------------------------------------------------------------------ Observation 1
+def observation1_reading(obs1: Sequence[dict], sigma: float, paper: dict[str, float]) -> tuple[list[dict], list[dict]]:
+    """Observation 1 (appendix A.2, Fig. 6) at noise level ``sigma``: ρ(D/RMSE, log p) per perceptual distance
+    (``paper``: the paper's value per distance name), ``"qualitative"`` above 0.2; and RMSE's own row, a constant
+    ratio."""
+    rows, entries = [], []
+    for name, pv in paper.items():
+        rho = next(r for r in obs1 if r["distance"] == name and r["sigma"] == sigma)["rho_sensitivity_logp"]
+        quantity = f"ρ({name}/RMSE, log p) at σ={sigma:g}"
+        note = "paper: PixelCNN++ on CIFAR-10; book: small PixelCNN, Kodak patches"
+        rows.append({"quantity": quantity, "paper": pv, "book": rho, "note": note})
+        entries.append(_entry(f"obs1_{name.lower()}", quantity, paper=pv, ours=rho, unit="Spearman",
+                              source="Appendix A.2, Fig. 6", status="qualitative" if rho > 0.2 else "differs", note=note))
+    rows.append({"quantity": "ρ(RMSE/RMSE, log p)", "paper": 0.0, "book": 0.0, "note": "constant ratio: no correlation"})
+    return rows, entries
+
+
+# ------------------------------------------------------------------------------------ the build's 2D bank
+def fig2_reading(corr: pd.DataFrame) -> tuple[list[dict], list[dict]]:
+    """Observations 2-4 (Fig. 2) on the build's bank, from
+    :func:`~perceptual_compression.experiments.ch2_study2d.sensitivity_correlations` joined with the coded rates
+    (``bits_per_sample``): D_s negative at every rate, D_r/RMSE positive at every rate, D_in/RMSE above 0.3
+    somewhere."""
+    ds, dr, din = corr["rho_Ds"], corr["rho_Dr"], corr["rho_Din"]
+    at_bits = corr.loc[din.idxmax(), "bits_per_sample"]
+    rows = [
+        {"quantity": "ρ(D_s, p) over rates", "paper": "−0.68 … −0.4; −0.18 at 4.67 bits",
+         "book": f"{ds.min():.2f} … {ds.max():.2f}",
+         "note": "negative at every rate, weakest at the highest rate" if (ds < 0).all() else "sign differs at some rate"},
+        {"quantity": "ρ(D_r/RMSE, p) over rates", "paper": "0.49 (2.03 bits) → 0.31 (4.67 bits)",
+         "book": f"{dr.min():.2f} … {dr.max():.2f}",
+         "note": "" if (dr > 0).all() else "our continuous D_r is anti-correlated with p (see below)"},
+        {"quantity": "max ρ(D_in/RMSE, p)", "paper": paper_value(REF, "fig2_rho_din_max"), "book": round(float(din.max()), 3),
+         "note": f"at {at_bits:.2f} bits; along the x-axis only: {corr['rho_Din_xaxis'].max():.2f}"},
+    ]
+    entries = [
+        _entry("fig2_ds", "ρ(D_s, p(x1)), range over rates", paper="-0.68 ... -0.4 (-0.18 at 4.67 bits)",
+               ours=[round(float(v), 3) for v in ds], unit="Spearman", source="Sec. 3, Fig. 2",
+               status="qualitative" if (ds < 0).all() else "differs",
+               note="Observation 2; our rates: " + ", ".join(f"{v:.2f}" for v in corr["bits_per_sample"])),
+        _entry("fig2_dr", "ρ(D_r/RMSE, p(x1)), range over rates", paper=PAPER_DR, ours=[round(float(v), 3) for v in dr],
+               unit="Spearman", source="Sec. 3, Fig. 2", status="qualitative" if (dr > 0).all() else "differs",
+               note="Observation 3 with the continuous f = d(e(x)), a denoiser: its median gain is "
+                    + ", ".join(f"{a:.2f}" for a in corr["gain_f_mode"]) + " at the 10% most probable points vs "
+                    + ", ".join(f"{b:.2f}" for b in corr["gain_f_tail"])
+                    + " at the 10% least probable (it contracts most at the mode); rounded f: "
+                    + ", ".join(f"{v:.2f}" for v in corr["rho_Dr_rounded"])
+                    + " (a 1e-3 displacement almost never changes the code, and the mode sits at a cell centre)"),
+        _entry("fig2_din", "max ρ(D_in/RMSE, p(x1))", paper=paper_value(REF, "fig2_rho_din_max"), ours=float(din.max()),
+               unit="Spearman", source="Sec. 3, Fig. 2", status="qualitative" if din.max() > 0.3 else "differs",
+               note="Observation 4, y = e(x) before rounding, random directions; x-axis displacements: "
+                    f"{corr['rho_Din_xaxis'].max():.2f}"),
+    ]
+    return rows, entries
+
+
+def fig4_2d_reading(rel: dict) -> tuple[list[dict], dict[str, Any]]:
+    """Fig. 4 (left) on the build's bank, paired by equal λ
+    (:func:`~perceptual_compression.experiments.ch2_study2d.relative_from_profiles`): the mean ratio near the
+    centre (x < 1) and its median in the tail (x > 5); ``"qualitative"`` for a gain at the centre and a loss in
+    the tail."""
+    x, raw = np.asarray(rel["x"]), np.asarray(rel["raw"])
+    centre, tail = centre_tail(rel)
+    rows = [{"quantity": "mean ratio P_{p^0.1}/P near the centre (x<1)", "paper": paper_value(REF, "fig4_2d_max_average_gain"),
+             "book": centre, "note": "paper: maximum of the mean fitted curve"},
+            {"quantity": "median ratio in the tail (x>5)", "paper": "> 1 (loss)", "book": tail, "note": ""}]
+    entry = _entry("fig4_2d_centre", "P_{p^0.1}/P near the centre of the 2D Student-t, paired by equal lambda (mean over rates)",
+                   paper=paper_value(REF, "fig4_2d_max_average_gain"), ours=centre, unit="ratio",
+                   source="Sec. 5.1, Fig. 4 left", status=_ratio_status(centre, tail),
+                   note=f"tail (x>5) median ratio {tail:.2f}; centre ratio per lambda "
+                        + ", ".join(f"{lm:g}: {v:.2f}" for lm, v in zip(rel["lambdas"], raw[:, x < 1].mean(1))))
+    return rows, entry
 
 
 # ------------------------------------------------------------------------------------ the 2D study
@@ -202,7 +277,7 @@ def gamma1_entry(rel: dict, collapsed: Sequence[float], run: dict) -> dict[str, 
     :func:`~perceptual_compression.experiments.ch2_study2d.without_collapsed_pairs`'s curves ``rel`` and the
     λ it left out."""
     x, raw = np.asarray(rel["x"]), np.asarray(rel["raw"])
-    centre, tail = gamma1_centre_tail(rel)
+    centre, tail = centre_tail(rel)
     return _entry(
         "fig4_2d_centre_gamma1",
         "P_{p^1}/P near the centre, mean over the non-collapsed rates (committed run, weight p(x) as in the captions)",
@@ -213,13 +288,34 @@ def gamma1_entry(rel: dict, collapsed: Sequence[float], run: dict) -> dict[str, 
              + f"; tail median {tail:.3g}; `{run['command']}`")
 
 
-def gamma1_centre_tail(rel: dict) -> tuple[float, float]:
-    """The mean ratio near the centre (x < 1) and its median in the tail (x > 5)."""
+def centre_tail(rel: dict) -> tuple[float, float]:
+    """The mean ratio of a Fig. 4 (left) curve near the centre (x < 1) and its median in the tail (x > 5)."""
     x, mean = np.asarray(rel["x"]), np.asarray(rel["mean_raw"])
     return float(mean[x < 1].mean()), float(np.median(mean[x > 5]))
 
 
 # ------------------------------------------------------------------------------------ images: factorized pairs
+def observation5_reading(obs5: dict[str, dict[str, dict]], stand_in: bool) -> tuple[list[dict], list[dict]]:
+    """Observation 5 (Fig. 3) on the build's models, from
+    :func:`~perceptual_compression.experiments.ch2_images.observation5` arranged per reference and model (with
+    the ``"RMSE"`` row): per reference, the best ρ(D_in) over the models, ``"qualitative"`` when it beats RMSE's
+    correlation. ``stand_in``: the reference is a perceptual distance standing in for human scores (said in
+    every row and note)."""
+    rows, entries = [], []
+    for ref_name, by_model in obs5.items():
+        rmse = by_model["RMSE"]["rho_Dr"]
+        best_in = max(r["rho_Din"] for m, r in by_model.items() if m != "RMSE")
+        best_r = max(r["rho_Dr"] for m, r in by_model.items() if m != "RMSE")
+        rows.append({"quantity": f"max ρ(D_in, {ref_name})", "paper": paper_value(REF, "fig3_rho_din_max"), "book": best_in,
+                     "note": f"RMSE: {rmse:.2f}; max ρ(D_r): {best_r:.2f}"
+                             + (" (stand-in reference, not MOS)" if stand_in else "")})
+        entries.append(_entry(f"obs5_din_{ref_name}", f"max ρ(D_in, {ref_name})", paper=paper_value(REF, "fig3_rho_din_max"),
+                              ours=best_in, unit="Spearman", source="Sec. 4, Fig. 3 (TID2013 MOS)",
+                              status="qualitative" if best_in > rmse else "differs",
+                              note=("stand-in: " if stand_in else "") + f"RMSE gives {rmse:.2f}"))
+    return rows, entries
+
+
 def factorized_entries(run: dict) -> list[dict[str, Any]]:
     """Status entries of the committed factorized pairs at appendix D's widths (``ch2_factorized``): Observation
     5 per reference (max ρ(D_in) above RMSE's) and Fig. 4 (right) (:func:`~.ch2_images.contrast_status`)."""
@@ -293,6 +389,32 @@ def _claim_text(claim: dict) -> str:
     return "; ".join(f"{k.replace('_', ' ')}: {'yes' if v else 'no'}" for k, v in claim.items() if k != "holds")
 
 
+def table1_reading(psnr: dict[str, float], paper_psnr: dict[str, float],
+                   margin_db: float = img.GREY_MARGIN_DB) -> tuple[list[dict], list[dict]]:
+    """Table 1's uniform-noise rows at 0.25 bpp on the build's models: ``psnr`` maps each training loss and
+    ``"flat grey"`` to Kodak PSNR (:func:`~.ch2_images.table1_uniform_claim`). The MSE model must be the worst
+    of the three; each perceptual model must beat it and a flat grey image by ``margin_db``, since the paper's
+    point is image structure learned from noise (its MSE model sits at the grey level)."""
+    claim = img.table1_uniform_claim(psnr, margin_db=margin_db)
+    rows, entries = [], []
+    for loss, pv in paper_psnr.items():
+        ours = float(psnr[loss])
+        if loss == "mse":
+            ok = ours < min(psnr["ms-ssim"], psnr["nlpd"])
+            note = "paper: the worst of the three" + ("" if ok else "; not the worst here")
+        else:
+            beats_mse, beats_grey = claim[f"{loss}_beats_mse"], claim[f"{loss}_beats_grey_by_{margin_db:g}_db"]
+            ok = beats_mse and beats_grey
+            note = ("paper: better than MSE" + ("" if beats_mse else "; not better than MSE here")
+                    + ("" if beats_grey else f"; not {margin_db} dB better than a flat grey image here"))
+        note += f"; a flat grey image scores {psnr['flat grey']:.2f} dB"
+        quantity = f"Kodak PSNR, trained on uniform noise with {loss}, 0.25 bpp"
+        rows.append({"quantity": quantity, "paper": pv, "book": ours, "note": note})
+        entries.append(_entry(f"sec52_psnr_uniform_{loss}", quantity, paper=pv, ours=ours, unit="dB",
+                              source="Sec. 5.2 / Table 1", status="qualitative" if ok else "differs", note=note))
+    return rows, entries
+
+
 def entropy_limited_steps(run: dict) -> str:
     """The training steps of a ``ch2_entropy_limited.py`` record: one number, or one per loss where a time
     budget stopped the runs at different steps."""
@@ -364,6 +486,24 @@ def noise_entry(kind: str, run: dict, name: str, paper_psnr: dict) -> dict[str, 
 
 
 # ------------------------------------------------------------------------------------ images: batch size 1
+def small_batch_reading(res, steps: int) -> tuple[list[dict], dict[str, Any]]:
+    """Appendix E.1 (Fig. 20) on the build's runs
+    (:class:`~perceptual_compression.experiments.ch2_images.SmallBatchResult`, ``steps`` batch-size-1 steps per
+    seed): the test-MSE ratio NLPD model / MSE model averaged over seeds and evaluations after the first,
+    ``"qualitative"`` below 1."""
+    ratio = np.asarray(res.ratio)
+    mean_ratio = float(ratio[:, 1:].mean())
+    final_mse = {k: float(np.asarray(v)[:, -1].mean()) for k, v in res.test_mse.items()}
+    rows = [{"quantity": "mean test-MSE ratio NLPD/MSE during training", "paper": "< 1 on average", "book": mean_ratio,
+             "note": f"final ratio per seed: {', '.join(f'{v:.3f}' for v in ratio[:, -1])}"}]
+    entry = _entry("e1_ratio", "mean E_test MSE(NLPD model) / E_test MSE(MSE model), batch size 1", paper="< 1 on average",
+                   ours=mean_ratio, unit="ratio", source="Appendix E.1, Fig. 20",
+                   status="qualitative" if mean_ratio < 1 else "differs",
+                   note=f"{ratio.shape[0]} seeds, {steps} steps; final test MSE (mean over seeds): MSE model "
+                        f"{final_mse['mse']:.4f}, NLPD model {final_mse['nlpd']:.4f}")
+    return rows, entry
+
+
 def small_batch_rows(summary: dict) -> list[dict[str, Any]]:
     """The paper-vs-book rows of a ``ch2_small_batch.py`` record (appendix E.1, Fig. 20)."""
     first = summary["first_step_below_1"]

@@ -1,11 +1,11 @@
-"""Chapter 2's committed runs read into tables and status entries (experiments.ch2_committed): each status rule
+"""Chapter 2's committed runs read into tables and status entries (experiments.ch2_findings): each status rule
 on small records made to fall either side of it, and the committed records themselves."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from perceptual_compression.experiments import ch2_committed as cm
+from perceptual_compression.experiments import ch2_findings as cm
 from perceptual_compression.experiments import ch2_images as img
 from perceptual_compression.results import ChapterResults, committed_run
 
@@ -108,7 +108,7 @@ def test_gamma1_reads_the_centre_and_the_tail():
     rel = {"x": np.array([0.0, 0.5, 2.0, 6.0, 7.0]), "lambdas": [2.0, 6.0],
            "raw": np.array([[0.5, 0.7, 1.0, 2.0, 2.0], [1.5, 1.3, 1.0, 0.5, 0.5]]),
            "mean_raw": np.array([1.0, 1.0, 1.0, 1.25, 1.25])}
-    assert cm.gamma1_centre_tail(rel) == (1.0, 1.25)
+    assert cm.centre_tail(rel) == (1.0, 1.25)
     e = cm.gamma1_entry(rel, [20.0], RUN)
     assert e["status"] == "differs" and "lambdas [20.0] left out" in e["note"] and "2: 0.60, 6: 1.40" in e["note"]
     rel["mean_raw"] = np.array([0.9, 0.9, 1.0, 1.25, 1.25])
@@ -214,3 +214,81 @@ def test_the_committed_records_read_as_the_chapter_reports_them():
     assert e["fig2_ds_committed_run"]["status"] == "qualitative"  # Observation 2 holds
     assert e["fig2_dr_committed_run"]["status"] == "differs"  # Observation 3 does not (see the chapter)
     assert e["fig2_din_committed_run"]["status"] == "qualitative"
+
+
+# ------------------------------------------------------------------------------------ the build's own results
+def test_observation1_reading_takes_the_paper_noise_level():
+    obs1 = [{"distance": d, "sigma": s, "rho_sensitivity_logp": v}
+            for d, s, v in [("NLPD", 1.0, 0.4), ("NLPD", 5.0, -0.9), ("MS-SSIM", 1.0, 0.1), ("MS-SSIM", 5.0, 0.9)]]
+    rows, entries = cm.observation1_reading(obs1, 1.0, {"NLPD": 0.55, "MS-SSIM": 0.35})
+    e = _added(entries)
+    assert e["obs1_nlpd"].ours == 0.4 and e["obs1_nlpd"].status == "qualitative" and e["obs1_nlpd"].paper == 0.55
+    assert e["obs1_ms-ssim"].ours == 0.1 and e["obs1_ms-ssim"].status == "differs"  # 0.2 is the threshold
+    assert [r["quantity"] for r in rows] == ["ρ(NLPD/RMSE, log p) at σ=1", "ρ(MS-SSIM/RMSE, log p) at σ=1",
+                                              "ρ(RMSE/RMSE, log p)"]
+
+
+def _corr(dr):
+    return pd.DataFrame({"rho_Ds": [-0.6, -0.2], "rho_Dr": dr, "rho_Din": [0.1, 0.7], "rho_Din_xaxis": [0.3, 0.4],
+                         "rho_Dr_rounded": [0.0, 0.05], "gain_f_mode": [0.2, 0.9], "gain_f_tail": [1.0, 1.0],
+                         "bits_per_sample": [1.5, 4.0]})
+
+
+def test_fig2_reading_of_the_build_bank():
+    rows, entries = cm.fig2_reading(_corr([-0.3, 0.1]))
+    e = _added(entries)
+    assert e["fig2_ds"].status == "qualitative" and e["fig2_ds"].note == "Observation 2; our rates: 1.50, 4.00"
+    assert e["fig2_dr"].status == "differs" and e["fig2_dr"].ours == [-0.3, 0.1]
+    assert "median gain is 0.20, 0.90 at the 10% most probable" in e["fig2_dr"].note
+    assert e["fig2_din"].ours == 0.7 and e["fig2_din"].status == "qualitative"
+    assert rows[1]["book"] == "-0.30 … 0.10" and rows[1]["note"].startswith("our continuous D_r is anti-correlated")
+    assert rows[2]["note"] == "at 4.00 bits; along the x-axis only: 0.40"
+    rows, entries = cm.fig2_reading(_corr([0.3, 0.1]))
+    assert _added(entries)["fig2_dr"].status == "qualitative" and rows[1]["note"] == ""
+
+
+def test_fig4_2d_reading_of_the_build_bank():
+    rel = {"x": np.array([0.0, 0.5, 6.0]), "lambdas": [2.0, 6.0], "raw": np.array([[0.6, 0.8, 2.0], [0.9, 0.9, 1.0]]),
+           "mean_raw": np.array([0.75, 0.85, 1.5])}
+    rows, entry = cm.fig4_2d_reading(rel)
+    assert entry["ours"] == pytest.approx(0.8) and rows[1]["book"] == 1.5 and entry["status"] == "qualitative"
+    assert entry["note"] == "tail (x>5) median ratio 1.50; centre ratio per lambda 2: 0.70, 6: 0.90"
+    rel["mean_raw"] = np.array([0.75, 0.85, 0.95])  # a gain everywhere: not the paper's trade-off
+    assert cm.fig4_2d_reading(rel)[1]["status"] == "differs"
+
+
+def test_observation5_reading_compares_the_best_inner_distance_with_rmse():
+    obs5 = {"NLPD": {"RMSE": {"rho_Dr": 0.5}, "mse-0": {"rho_Dr": 0.4, "rho_Din": 0.6}, "mse-1": {"rho_Dr": 0.45, "rho_Din": 0.55}},
+            "1 − MS-SSIM": {"RMSE": {"rho_Dr": 0.8}, "mse-0": {"rho_Dr": 0.3, "rho_Din": 0.7}}}
+    rows, entries = cm.observation5_reading(obs5, stand_in=True)
+    e = _added(entries)
+    assert e["obs5_din_NLPD"].ours == 0.6 and e["obs5_din_NLPD"].status == "qualitative"
+    assert e["obs5_din_1 − MS-SSIM"].status == "differs" and e["obs5_din_1 − MS-SSIM"].note == "stand-in: RMSE gives 0.80"
+    assert rows[0]["note"] == "RMSE: 0.50; max ρ(D_r): 0.45 (stand-in reference, not MOS)"
+    assert cm.observation5_reading(obs5, stand_in=False)[0][0]["note"] == "RMSE: 0.50; max ρ(D_r): 0.45"
+
+
+def test_table1_reading_asks_for_structure_not_only_for_beating_mse():
+    paper = {"mse": 13.17, "ms-ssim": 18.92, "nlpd": 21.21}
+    rows, entries = cm.table1_reading({"mse": 13.0, "ms-ssim": 13.4, "nlpd": 20.0, "flat grey": 13.1}, paper, margin_db=1.0)
+    e = _added(entries)
+    assert e["sec52_psnr_uniform_mse"].status == "qualitative"  # the worst of the three
+    assert e["sec52_psnr_uniform_ms-ssim"].status == "differs"  # beats MSE, but not grey by 1 dB
+    assert e["sec52_psnr_uniform_ms-ssim"].note == ("paper: better than MSE; not 1.0 dB better than a flat grey image "
+                                                     "here; a flat grey image scores 13.10 dB")
+    assert e["sec52_psnr_uniform_nlpd"].status == "qualitative" and e["sec52_psnr_uniform_nlpd"].paper == 21.21
+    rows, entries = cm.table1_reading({"mse": 14.0, "ms-ssim": 13.4, "nlpd": 20.0, "flat grey": 13.1}, paper, margin_db=1.0)
+    e = _added(entries)
+    assert e["sec52_psnr_uniform_mse"].status == "differs" and "not the worst here" in e["sec52_psnr_uniform_mse"].note
+    assert "not better than MSE here" in e["sec52_psnr_uniform_ms-ssim"].note
+
+
+def test_small_batch_reading_averages_after_the_first_evaluation():
+    res = img.SmallBatchResult(np.array([0, 10, 20]), {"mse": np.array([[1.0, 1.0, 1.0], [1.0, 2.0, 2.0]]),
+                                                       "nlpd": np.array([[5.0, 0.9, 0.8], [5.0, 1.8, 1.9]])})
+    rows, entry = cm.small_batch_reading(res, 20)
+    assert entry["ours"] == pytest.approx((0.9 + 0.8 + 0.9 + 0.95) / 4) and entry["status"] == "qualitative"
+    assert rows[0]["note"] == "final ratio per seed: 0.800, 0.950"
+    assert entry["note"] == "2 seeds, 20 steps; final test MSE (mean over seeds): MSE model 1.5000, NLPD model 1.3500"
+    res.test_mse["nlpd"][:, 1:] *= 1.5
+    assert cm.small_batch_reading(res, 20)[1]["status"] == "differs"
