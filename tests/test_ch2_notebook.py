@@ -1,6 +1,7 @@
-"""Chapter 2's pretrained-model cell ("The paper's setting: pretrained models"), run in-process on the
-notebook's own source: CompressAI's weights cannot be had here, so its two branches are exercised with small
-stand-in models and with a missing asset."""
+"""Cells of chapter 2 run in-process on the notebook's own source, for branches the default build cannot reach:
+the pretrained-model cell ("The paper's setting: pretrained models"; CompressAI's weights cannot be had here, so
+it runs with small stand-in models and with a missing asset), and the cells that read committed runs continuing
+the factorized pairs (with the committed records, and without the models they continue)."""
 
 import json
 from pathlib import Path
@@ -91,3 +92,38 @@ def test_without_the_pretrained_models_the_cell_says_so_and_reports_not_run(monk
     (entry,) = ns["results"].entries
     assert entry.key == "fig4_images_min_pretrained" and entry.status == "not-run" and entry.ours is None
     assert "compressai-bmshj2018-factorized-q3 missing" in entry.note
+
+
+LONGER_CELL, SCRATCH_CELL = "c818b4fd", "9be67fb1"  # the committed runs that continue the factorized pairs
+
+
+def _committed_namespace(run_fp, shown, notices):
+    from perceptual_compression.experiments import ch2_findings as findings
+    from perceptual_compression.results import committed_run
+
+    return {"committed_run": committed_run, "run_fp": run_fp, "findings": findings, "img": img, "pd": pd,
+            "results": ChapterResults(chapter="ch2_likelihood", title="test", scale="small"),
+            "display": shown.append, "notice": lambda kind, text, title=None: notices.append((kind, text, title))}
+
+
+@pytest.mark.parametrize("cell, key", [(LONGER_CELL, "fig4_images_min_longer_fine_tuning"),
+                                       (SCRATCH_CELL, "fig4_images_min_from_scratch")])
+def test_the_continued_factorized_runs_are_read_beside_their_models_or_said_absent(cell, key):
+    from perceptual_compression.results import committed_run
+
+    run_fp = committed_run("ch2_factorized")
+    if run_fp is None:
+        pytest.skip("benchmarks/results/ch2_factorized.json is not committed")
+    shown, notices = [], []
+    ns = _committed_namespace(run_fp, shown, notices)
+    exec(_cell_source(cell), ns)
+    assert notices == [] and [e.key for e in ns["results"].entries] == [key]
+    assert list(shown[0].index.names) == ["pair", "steps"]
+    # without the models they continue (no committed factorized run, or one made with other settings): a notice
+    for other in (None, {**run_fp, "settings_tag": "other"}):
+        shown, notices = [], []
+        ns = _committed_namespace(other, shown, notices)
+        exec(_cell_source(cell), ns)
+        assert shown == [] and ns["results"].entries == []
+        assert [(k, t) for k, _, t in notices] == [("missing", "Committed run absent")]
+        assert "Make it with `python benchmarks/ch2_factorized_longer.py" in notices[0][1]
