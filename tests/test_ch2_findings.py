@@ -115,14 +115,21 @@ def test_gamma1_reads_the_centre_and_the_tail():
     assert cm.gamma1_entry(rel, [], RUN)["status"] == "qualitative"
 
 
-def test_contrast_status_rows_and_note():
+def test_contrast_status_rows_note_and_entry():
     s = {"min": 0.6, "alpha": 0.1, "low_mean": 0.65, "high_mean": 1.3}
-    assert img.contrast_status(s) == "qualitative" and img.contrast_status({**s, "low_mean": 1.3}) == "differs"
-    rows = img.contrast_rows(s, 0.64, label=", pretrained")
+    assert cm.contrast_status(s) == "qualitative" and cm.contrast_status({**s, "low_mean": 1.3}) == "differs"
+    rows = cm.contrast_rows(s, label=", pretrained")
     assert rows[0] == {"quantity": "min mean P_MS-SSIM/P_MSE, pretrained", "paper": 0.64, "book": 0.6,
                        "note": "at α = 0.10 (paper: α = 0.08)"}
     assert rows[1]["book"] == "0.65 vs 1.30"
-    assert img.contrast_note(s) == "at alpha=0.10; mean ratio alpha<0.5: 0.65, alpha>1.5: 1.30"
+    assert cm.contrast_note(s) == "at alpha=0.10; mean ratio alpha<0.5: 0.65, alpha>1.5: 1.30"
+    e = cm.contrast_entry("k", s, what=", pretrained models", note="q3")
+    assert (e["ours"], e["status"], e["paper"]) == (0.6, "qualitative", 0.64)
+    assert e["quantity"] == "min mean P_MS-SSIM/P_MSE along the contrast axis, pretrained models"
+    assert e["note"] == "at alpha=0.10; mean ratio alpha<0.5: 0.65, alpha>1.5: 1.30; q3"
+    absent = cm.contrast_entry("k", None, note="needs the weights")
+    assert (absent["ours"], absent["status"], absent["note"]) == (None, "not-run", "needs the weights")
+    _added([e, absent])
 
 
 def test_factorized_entries_and_the_rate_factor():

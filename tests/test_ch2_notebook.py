@@ -19,6 +19,7 @@ from matplotlib import pyplot as plt  # noqa: E402
 
 from perceptual_compression.assets import AssetUnavailableError  # noqa: E402
 from perceptual_compression.datasets import PatchDataset, embedded_images  # noqa: E402
+from perceptual_compression.experiments import ch2_findings as findings  # noqa: E402
 from perceptual_compression.experiments import ch2_images as img  # noqa: E402
 from perceptual_compression.experiments import ch2_plots as plots  # noqa: E402
 from perceptual_compression.models.factorized_prior import factorized_prior  # noqa: E402
@@ -42,7 +43,7 @@ def _namespace(shown, notices):
     pairs = [(i, (r + s * torch.randn_like(r)).clamp(0, 1)) for i, r in enumerate(refs) for s in (0.02, 0.1)]
     return {
         "ev": SimpleNamespace(zoo_qualities=(3, 6), contrast_images=1, contrast_low=0.0, contrast_high=2.0),
-        "img": img, "plots": plots, "plt": plt, "pd": pd, "np": np, "paper_value": paper_value,
+        "img": img, "findings": findings, "plots": plots, "plt": plt, "pd": pd, "np": np, "paper_value": paper_value,
         "paper_vs_book": paper_vs_book, "AssetUnavailableError": AssetUnavailableError, "REF": "ch2_likelihood",
         "results": ChapterResults(chapter="ch2_likelihood", title="test", scale="small"),
         "display": shown.append, "notice": lambda kind, text, title=None: notices.append((kind, text, title)),
@@ -98,7 +99,6 @@ LONGER_CELL, SCRATCH_CELL = "c818b4fd", "9be67fb1"  # the committed runs that co
 
 
 def _committed_namespace(run_fp, shown, notices):
-    from perceptual_compression.experiments import ch2_findings as findings
     from perceptual_compression.results import committed_run
 
     return {"committed_run": committed_run, "run_fp": run_fp, "findings": findings, "img": img, "pd": pd,

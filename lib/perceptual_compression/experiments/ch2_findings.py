@@ -303,6 +303,45 @@ def centre_tail(rel: dict) -> tuple[float, float]:
 
 
 # ------------------------------------------------------------------------------------ images: factorized pairs
+def contrast_status(summary: dict[str, float]) -> str:
+    """The status-page verdict on Fig. 4 (right) from :func:`~.ch2_images.contrast_summary`: ``"qualitative"`` when the
+    MS-SSIM model gains more at low contrast than at high (``low_mean < high_mean``, the paper's claim),
+    ``"differs"`` otherwise. The paper's number itself (0.64) is not required to be met."""
+    return "qualitative" if summary["low_mean"] < summary["high_mean"] else "differs"
+
+
+def contrast_rows(summary: dict[str, float], *, label: str = "") -> list[dict]:
+    """The two rows of the chapter's paper-vs-book table for Fig. 4 (right): the minimum mean ratio with the
+    contrast where it falls, and the low- vs high-contrast mean ratio (for a summary with
+    :func:`~.ch2_images.contrast_summary`'s default thresholds, which the row names). ``label`` is appended to the first
+    quantity's name (for example ``", pretrained"``)."""
+    return [{"quantity": f"min mean P_MS-SSIM/P_MSE{label}", "paper": paper_value(REF, "fig4_images_max_average_gain"),
+             "book": summary["min"],
+             "note": f"at α = {summary['alpha']:.2f} (paper: α = 0.08)"},
+            {"quantity": "mean ratio, α < 0.5 vs α > 1.5", "paper": "lower at low contrast",
+             "book": f"{summary['low_mean']:.2f} vs {summary['high_mean']:.2f}", "note": ""}]
+
+
+def contrast_note(summary: dict[str, float]) -> str:
+    """The results-entry note for Fig. 4 (right): where the minimum falls and the two ends of the axis (default
+    thresholds, as in :func:`contrast_rows`)."""
+    return (f"at alpha={summary['alpha']:.2f}; mean ratio alpha<0.5: {summary['low_mean']:.2f}, "
+            f"alpha>1.5: {summary['high_mean']:.2f}")
+
+
+FIG4_RIGHT = "min mean P_MS-SSIM/P_MSE along the contrast axis"
+
+
+def contrast_entry(key: str, summary: dict[str, float] | None, *, what: str = "", note: str = "") -> dict[str, Any]:
+    """The status entry of one Fig. 4 (right) measurement: :func:`contrast_status` on ``summary``
+    (:func:`~.ch2_images.contrast_summary`), or ``"not-run"`` without one (``note`` then says what is missing).
+    ``what`` is appended to the quantity's name; ``note`` follows :func:`contrast_note`."""
+    notes = ([] if summary is None else [contrast_note(summary)]) + ([note] if note else [])
+    return _entry(key, FIG4_RIGHT + what, paper=paper_value(REF, "fig4_images_max_average_gain"),
+                  ours=None if summary is None else summary["min"], unit="ratio", source="Sec. 5.1, Fig. 4 right",
+                  status="not-run" if summary is None else contrast_status(summary), note="; ".join(notes))
+
+
 def observation5_reading(obs5: dict[str, dict[str, dict]], stand_in: bool) -> tuple[list[dict], list[dict]]:
     """Observation 5 (Fig. 3) on the build's models, from
     :func:`~perceptual_compression.experiments.ch2_images.observation5` arranged per reference and model (with
@@ -328,7 +367,7 @@ def observation5_reading(obs5: dict[str, dict[str, dict]], stand_in: bool) -> tu
 
 def factorized_entries(run: dict) -> list[dict[str, Any]]:
     """Status entries of the committed factorized pairs at appendix D's widths (``ch2_factorized``): Observation
-    5 per reference (max ρ(D_in) above RMSE's) and Fig. 4 (right) (:func:`~.ch2_images.contrast_status`)."""
+    5 per reference (max ρ(D_in) above RMSE's) and Fig. 4 (right) (:func:`contrast_status`)."""
     smf, width = run["summary"], run["config"]["n_low"]
     src = _source(run, "ch2_factorized")
     out = [_entry(f"obs5_din_{name}_committed_run", f"max ρ(D_in, {name}) (committed run, N = {width})",
@@ -340,11 +379,7 @@ def factorized_entries(run: dict) -> list[dict[str, Any]]:
            for name, v in smf["obs5"].items()]
     cs = {"min": smf["contrast_min"], "alpha": smf["contrast_min_alpha"], "low_mean": smf["contrast_low_mean"],
           "high_mean": smf["contrast_high_mean"]}
-    out.append(_entry("fig4_images_min_committed_run",
-                      f"min mean P_MS-SSIM/P_MSE along the contrast axis (committed run, N = {width})",
-                      paper=paper_value(REF, "fig4_images_max_average_gain"), ours=cs["min"], unit="ratio",
-                      source="Sec. 5.1, Fig. 4 right", status=img.contrast_status(cs),
-                      note=f"{img.contrast_note(cs)}; {src}"))
+    out.append(contrast_entry("fig4_images_min_committed_run", cs, what=f" (committed run, N = {width})", note=src))
     return out
 
 

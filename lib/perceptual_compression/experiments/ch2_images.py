@@ -530,31 +530,6 @@ def contrast_summary(res: dict, *, low_below: float = 0.5, high_above: float = 1
             "high_mean": float(mean[a > high_above].mean())}
 
 
-def contrast_status(summary: dict[str, float]) -> str:
-    """The status-page verdict on Fig. 4 (right) from :func:`contrast_summary`: ``"qualitative"`` when the
-    MS-SSIM model gains more at low contrast than at high (``low_mean < high_mean``, the paper's claim),
-    ``"differs"`` otherwise. The paper's number itself (0.64) is not required to be met."""
-    return "qualitative" if summary["low_mean"] < summary["high_mean"] else "differs"
-
-
-def contrast_rows(summary: dict[str, float], paper_min: float, *, label: str = "") -> list[dict]:
-    """The two rows of the chapter's paper-vs-book table for Fig. 4 (right): the minimum mean ratio with the
-    contrast where it falls, and the low- vs high-contrast mean ratio (for a summary with
-    :func:`contrast_summary`'s default thresholds, which the row names). ``label`` is appended to the first
-    quantity's name (for example ``", pretrained"``)."""
-    return [{"quantity": f"min mean P_MS-SSIM/P_MSE{label}", "paper": paper_min, "book": summary["min"],
-             "note": f"at α = {summary['alpha']:.2f} (paper: α = 0.08)"},
-            {"quantity": "mean ratio, α < 0.5 vs α > 1.5", "paper": "lower at low contrast",
-             "book": f"{summary['low_mean']:.2f} vs {summary['high_mean']:.2f}", "note": ""}]
-
-
-def contrast_note(summary: dict[str, float]) -> str:
-    """The results-entry note for Fig. 4 (right): where the minimum falls and the two ends of the axis (default
-    thresholds, as in :func:`contrast_rows`)."""
-    return (f"at alpha={summary['alpha']:.2f}; mean ratio alpha<0.5: {summary['low_mean']:.2f}, "
-            f"alpha>1.5: {summary['high_mean']:.2f}")
-
-
 def zoo_models(qualities: Sequence[int], *, device=None, download: bool | None = None) -> dict[str, object]:
     """CompressAI's pretrained factorized-prior models for ``qualities``, named ``"mse-q<k>"`` and
     ``"ms-ssim-q<k>"`` (:func:`~perceptual_compression.models.factorized_prior.load_zoo_factorized`): the
