@@ -299,3 +299,25 @@ def test_small_batch_reading_averages_after_the_first_evaluation():
     assert entry["note"] == "2 seeds, 20 steps; final test MSE (mean over seeds): MSE model 1.5000, NLPD model 1.3500"
     res.test_mse["nlpd"][:, 1:] *= 1.5
     assert cm.small_batch_reading(res, 20)[1]["status"] == "differs"
+
+
+def test_block_mean_entry_is_a_reference_level():
+    gains = {"mse": {"block16_gain": 0.01}, "ms-ssim": {"block16_gain": 0.125}, "nlpd": {"block16_gain": 0.5}}
+    e = cm.block_mean_entry({"bpp": 0.0625, "psnr": 21.37, "ms_ssim": 0.8, "nlpd": 0.4},
+                            {"PSNR": 21.21, "MS-SSIM": 0.75, "NLPD": 0.45}, gains, "Kodak")
+    assert (e["paper"], e["ours"], e["status"]) == (21.21, 21.37, "info") and "(real bpp 0.062)" in e["quantity"]
+    assert e["note"] == ("a reference level, not a reproduction; MS-SSIM 0.800 (paper's NLPD model 0.75), NLPD 0.40 "
+                         "(0.45); on noise a perfect block-mean code removes 1.0% of the MSE objective, 12.5% of "
+                         "1 − MS-SSIM, 50.0% of NLPD; evaluated on Kodak")
+    _added([e])
+
+
+def test_noise_rows_put_each_model_beside_its_block_means():
+    run = {"rows": [{"loss": "mse", "psnr": 13.0, "ms_ssim": 0.3, "nlpd": 0.9, "psnr_mean_restored": 15.0},
+                    {"loss": "flat grey", "psnr": 12.9, "ms_ssim": 0.2, "nlpd": 1.0, "psnr_mean_restored": 14.0}],
+           "levels": {"block_means": {"test": {"trained with mse": {"slope": 0.25}, "flat grey": {"slope": 0.0}}}}}
+    rows = cm.noise_rows("uniform-ranged", run, {"mse": {"block16_gain": 0.4}})
+    assert rows[0] == {"noise": "uniform-ranged", "model": "mse", "Kodak PSNR": 13.0, "MS-SSIM": 0.3, "NLPD": 0.9,
+                       "PSNR, channel means restored": 15.0, "block-mean slope on Kodak": 0.25,
+                       "block-mean share of the training loss": 0.4}
+    assert rows[1]["block-mean slope on Kodak"] == 0.0 and rows[1]["block-mean share of the training loss"] is None

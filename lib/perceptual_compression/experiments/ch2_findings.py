@@ -460,6 +460,23 @@ def table1_reading(psnr: dict[str, float], paper_psnr: dict[str, float],
     return rows, entries
 
 
+def block_mean_entry(scores: dict[str, float], paper_nlpd: dict[str, float], gains: dict[str, dict[str, float]],
+                     test_label: str) -> dict[str, Any]:
+    """The ``"info"`` entry that sets the untrained 16×16 block-mean code (``scores``:
+    :func:`~.ch2_images.block_mean_scores`) beside the paper's NLPD model trained on noise (``paper_nlpd``: its
+    Table 1 row, keys ``"PSNR"``, ``"MS-SSIM"``, ``"NLPD"``), with the share of each training objective that a
+    perfect block-mean code removes on noise (``gains``: :func:`~.ch2_images.noise_objective_gains`). A reference
+    level, not a reproduction."""
+    share = {k: f"{gains[k]['block16_gain']:.1%}" for k in TABLE1_LOSSES}
+    return _entry("sec52_block_mean_reference", "Kodak PSNR of the untrained 16×16 block-mean code (real bpp "
+                  f"{scores['bpp']:.3f}) beside the paper's NLPD model trained on noise", paper=paper_nlpd["PSNR"],
+                  ours=scores["psnr"], unit="dB", source="Sec. 5.2 / Table 1", status="info",
+                  note=f"a reference level, not a reproduction; MS-SSIM {scores['ms_ssim']:.3f} (paper's NLPD model "
+                       f"{paper_nlpd['MS-SSIM']}), NLPD {scores['nlpd']:.2f} ({paper_nlpd['NLPD']}); on noise a perfect "
+                       f"block-mean code removes {share['mse']} of the MSE objective, {share['ms-ssim']} of "
+                       f"1 − MS-SSIM, {share['nlpd']} of NLPD; evaluated on {test_label}")
+
+
 def entropy_limited_steps(run: dict) -> str:
     """The training steps of a ``ch2_entropy_limited.py`` record: one number, or one per loss where a time
     budget stopped the runs at different steps."""
@@ -514,6 +531,22 @@ def soft_input_reading(run: dict) -> str | None:
     claim = img.table1_uniform_claim(scores)
     return (f"Scored with eq. 15's soft values fed to the decoder (not a codec), the claim "
             f"{'holds' if claim['holds'] else 'does not hold'} either: " + _claim_text(claim))
+
+
+def noise_rows(kind: str, run: dict, gains: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    """One row per model of a rescored ``ch2_entropy_limited.py`` record trained on ``kind`` noise: its Kodak
+    scores, its PSNR with each image's channel means restored, the slope of its block means against the
+    originals' on Kodak (``run["levels"]``), and the share of its training objective that perfect 16×16 block
+    means remove on that noise (``gains``: :func:`~.ch2_images.noise_objective_gains`; None for flat grey)."""
+    slopes = run["levels"]["block_means"]["test"]
+    rows = []
+    for r in run["rows"]:
+        grey = r["loss"] == "flat grey"
+        rows.append({"noise": kind, "model": r["loss"], "Kodak PSNR": r["psnr"], "MS-SSIM": r["ms_ssim"], "NLPD": r["nlpd"],
+                     "PSNR, channel means restored": r["psnr_mean_restored"],
+                     "block-mean slope on Kodak": slopes["flat grey" if grey else f"trained with {r['loss']}"]["slope"],
+                     "block-mean share of the training loss": None if grey else gains[r["loss"]]["block16_gain"]})
+    return rows
 
 
 def noise_entry(kind: str, run: dict, name: str, paper_psnr: dict) -> dict[str, Any]:
