@@ -321,3 +321,11 @@ def test_noise_rows_put_each_model_beside_its_block_means():
                        "PSNR, channel means restored": 15.0, "block-mean slope on Kodak": 0.25,
                        "block-mean share of the training loss": 0.4}
     assert rows[1]["block-mean slope on Kodak"] == 0.0 and rows[1]["block-mean share of the training loss"] is None
+
+
+def test_the_three_observation_rules_over_a_bank():
+    assert cm.obs2_status([-0.6, -0.1]) == "qualitative" and cm.obs2_status([-0.6, 0.0]) == "differs"
+    assert cm.obs3_status(np.array([[0.1, 0.2], [0.3, 0.01]])) == "qualitative"
+    assert cm.obs3_status(pd.Series([0.5, -0.01])) == "differs"
+    assert cm.obs4_status([0.1, cm.DIN_MIN_RHO + 0.01]) == "qualitative"
+    assert cm.obs4_status([0.1, cm.DIN_MIN_RHO]) == "differs"  # strictly above

@@ -50,6 +50,22 @@ def _ratio_status(centre: float, tail: float) -> str:
     return "qualitative" if centre < 1 < tail else "differs"
 
 
+# ------------------------------------------------------------------------------------ Observations 2-4 (Fig. 2)
+def obs2_status(rho_ds) -> str:
+    """Observation 2 over a bank's rates: ρ(D_s, p) negative at every rate."""
+    return "qualitative" if (np.asarray(rho_ds) < 0).all() else "differs"
+
+
+def obs3_status(rho_dr) -> str:
+    """Observation 3 over a bank's rates (and seeds): ρ(D_r/RMSE, p) positive at every one."""
+    return "qualitative" if (np.asarray(rho_dr) > 0).all() else "differs"
+
+
+def obs4_status(rho_din) -> str:
+    """Observation 4 over a bank's rates: ρ(D_in/RMSE, p) above :data:`DIN_MIN_RHO` at some rate."""
+    return "qualitative" if np.max(rho_din) > DIN_MIN_RHO else "differs"
+
+
 # ------------------------------------------------------------------------------------ Observation 1
 def observation1_reading(obs1: Sequence[dict], sigma: float, paper: dict[str, float]) -> tuple[list[dict], list[dict]]:
     """Observation 1 (appendix A.2, Fig. 6) at noise level ``sigma``: ρ(D/RMSE, log p) per perceptual distance
@@ -79,10 +95,11 @@ def fig2_reading(corr: pd.DataFrame) -> tuple[list[dict], list[dict]]:
     rows = [
         {"quantity": "ρ(D_s, p) over rates", "paper": "−0.68 … −0.4; −0.18 at 4.67 bits",
          "book": f"{ds.min():.2f} … {ds.max():.2f}",
-         "note": "negative at every rate, weakest at the highest rate" if (ds < 0).all() else "sign differs at some rate"},
+         "note": "negative at every rate, weakest at the highest rate" if obs2_status(ds) == "qualitative"
+         else "sign differs at some rate"},
         {"quantity": "ρ(D_r/RMSE, p) over rates", "paper": "0.49 (2.03 bits) → 0.31 (4.67 bits)",
          "book": f"{dr.min():.2f} … {dr.max():.2f}",
-         "note": "" if (dr > 0).all() else "our continuous D_r is anti-correlated with p (see below)"},
+         "note": "" if obs3_status(dr) == "qualitative" else "our continuous D_r is anti-correlated with p (see below)"},
         {"quantity": "max ρ(D_in/RMSE, p)", "paper": paper_value(REF, "fig2_rho_din_max"),
          "book": round(float(din.max()), 3),
          "note": f"at {at_bits:.2f} bits; along the x-axis only: {corr['rho_Din_xaxis'].max():.2f}"},
@@ -90,10 +107,10 @@ def fig2_reading(corr: pd.DataFrame) -> tuple[list[dict], list[dict]]:
     entries = [
         _entry("fig2_ds", "ρ(D_s, p(x1)), range over rates", paper="-0.68 ... -0.4 (-0.18 at 4.67 bits)",
                ours=[round(float(v), 3) for v in ds], unit="Spearman", source="Sec. 3, Fig. 2",
-               status="qualitative" if (ds < 0).all() else "differs",
+               status=obs2_status(ds),
                note="Observation 2; our rates: " + ", ".join(f"{v:.2f}" for v in corr["bits_per_sample"])),
         _entry("fig2_dr", "ρ(D_r/RMSE, p(x1)), range over rates", paper=PAPER_DR, ours=[round(float(v), 3) for v in dr],
-               unit="Spearman", source="Sec. 3, Fig. 2", status="qualitative" if (dr > 0).all() else "differs",
+               unit="Spearman", source="Sec. 3, Fig. 2", status=obs3_status(dr),
                note="Observation 3 with the continuous f = d(e(x)), a denoiser: its median gain is "
                     + ", ".join(f"{a:.2f}" for a in corr["gain_f_mode"]) + " at the 10% most probable points vs "
                     + ", ".join(f"{b:.2f}" for b in corr["gain_f_tail"])
@@ -101,7 +118,7 @@ def fig2_reading(corr: pd.DataFrame) -> tuple[list[dict], list[dict]]:
                     + ", ".join(f"{v:.2f}" for v in corr["rho_Dr_rounded"])
                     + " (a 1e-3 displacement almost never changes the code, and the mode sits at a cell centre)"),
         _entry("fig2_din", "max ρ(D_in/RMSE, p(x1))", paper=paper_value(REF, "fig2_rho_din_max"), ours=float(din.max()),
-               unit="Spearman", source="Sec. 3, Fig. 2", status="qualitative" if din.max() > DIN_MIN_RHO else "differs",
+               unit="Spearman", source="Sec. 3, Fig. 2", status=obs4_status(din),
                note="Observation 4, y = e(x) before rounding, random directions; x-axis displacements: "
                     f"{corr['rho_Din_xaxis'].max():.2f}"),
     ]
@@ -147,13 +164,13 @@ def study2d_entries(run: dict) -> list[dict[str, Any]]:
     return [
         _entry("fig2_ds_committed_run", "ρ(D_s, p(x1)), range over rates (committed run, width 100)",
                paper="-0.68 ... -0.4 (-0.18 at 4.67 bits)", ours=[round(float(v), 3) for v in ds], unit="Spearman",
-               source="Sec. 3, Fig. 2", status="qualitative" if (ds < 0).all() else "differs", note=rates_txt + src),
+               source="Sec. 3, Fig. 2", status=obs2_status(ds), note=rates_txt + src),
         _entry("fig2_dr_committed_run", "ρ(D_r/RMSE, p(x1)), range over rates (committed run, width 100)",
                paper=PAPER_DR, ours=[round(float(v), 3) for v in dr], unit="Spearman", source="Sec. 3, Fig. 2",
-               status="qualitative" if (dr > 0).all() else "differs", note=rates_txt + src),
+               status=obs3_status(dr), note=rates_txt + src),
         _entry("fig2_din_committed_run", "max ρ(D_in/RMSE, p(x1)) (committed run, width 100)",
                paper=paper_value(REF, "fig2_rho_din_max"), ours=float(din.max()), unit="Spearman",
-               source="Sec. 3, Fig. 2", status="qualitative" if din.max() > DIN_MIN_RHO else "differs",
+               source="Sec. 3, Fig. 2", status=obs4_status(din),
                note=f"at {corr.loc[din.idxmax(), 'bits_per_sample']:.2f} bits; " + src),
         _entry("fig4_2d_centre_committed_run",
                "P_{p^0.1}/P near the centre of the 2D Student-t, mean over rates (committed run)",
@@ -198,7 +215,7 @@ def seed_entries(spread: dict, runs: Sequence[dict]) -> list[dict[str, Any]]:
         _entry("fig2_dr_seeds",
                f"max over {len(runs)} seeds and all rates of ρ(D_r/RMSE, p(x1)) (committed runs, width 100)",
                paper=PAPER_DR, ours=float(spread["rho_Dr"].max()), unit="Spearman", source="Sec. 3, Fig. 2",
-               status="qualitative" if (spread["rho_Dr"] > 0).all() else "differs",
+               status=obs3_status(spread["rho_Dr"]),
                note="mean ± sd over seeds per lambda: " + ", ".join(
                    f"{lm:g}: {a:.2f} ± {b:.2f}" for lm, a, b in zip(spread["lambdas"], m["rho_Dr"], sd["rho_Dr"]))
                     + "; " + _commands(runs)),
@@ -226,14 +243,14 @@ def longer_entries(ends: pd.DataFrame, runs: Sequence[dict]) -> list[dict[str, A
         _entry("fig2_dr_longer",
                "max over rates and seeds of ρ(D_r/RMSE, p(x1)), banks trained at batch 4096 (committed runs)",
                paper=PAPER_DR, ours=float(ends["rho_Dr"].max()), unit="Spearman", source="Sec. 3, Fig. 2",
-               status="qualitative" if (ends["rho_Dr"] > 0).all() else "differs",
+               status=obs3_status(ends["rho_Dr"]),
                note="at the end of each run, per lambda and seed: " + ", ".join(
                    f"{int(r.steps)} steps, λ {r['lambda']:g}, seed {int(r.seed)}: {r.rho_Dr:.2f}"
                    for _, r in ends.iterrows()) + "; " + _commands(runs)),
         _entry("fig2_din_longer",
                "max over rates and seeds of ρ(D_in/RMSE, p(x1)), banks trained at batch 4096 (committed runs)",
                paper=paper_value(REF, "fig2_rho_din_max"), ours=float(ends["rho_Din"].max()), unit="Spearman",
-               source="Sec. 3, Fig. 2", status="qualitative" if ends["rho_Din"].max() > DIN_MIN_RHO else "differs",
+               source="Sec. 3, Fig. 2", status=obs4_status(ends["rho_Din"]),
                note="per lambda and seed: " + ", ".join(
                    f"λ {r['lambda']:g}, seed {int(r.seed)}: {r.rho_Din:.2f}" for _, r in ends.iterrows())),
     ]
