@@ -45,6 +45,12 @@ def _commands(runs: Sequence[dict]) -> str:
     return "; ".join(f"`{r['command']}`" for r in runs)
 
 
+def centre_tail(rel: dict) -> tuple[float, float]:
+    """The mean ratio of a Fig. 4 (left) curve near the centre (x < 1) and its median in the tail (x > 5)."""
+    x, mean = np.asarray(rel["x"]), np.asarray(rel["mean_raw"])
+    return float(mean[x < 1].mean()), float(np.median(mean[x > 5]))
+
+
 def _ratio_status(centre: float, tail: float) -> str:
     """Fig. 4 (left): the weighted model gains near the mode (ratio below 1) and loses in the tail (above 1)."""
     return "qualitative" if centre < 1 < tail else "differs"
@@ -313,17 +319,11 @@ def gamma1_entry(rel: dict, collapsed: Sequence[float], run: dict) -> dict[str, 
              + f"; tail median {tail:.3g}; `{run['command']}`")
 
 
-def centre_tail(rel: dict) -> tuple[float, float]:
-    """The mean ratio of a Fig. 4 (left) curve near the centre (x < 1) and its median in the tail (x > 5)."""
-    x, mean = np.asarray(rel["x"]), np.asarray(rel["mean_raw"])
-    return float(mean[x < 1].mean()), float(np.median(mean[x > 5]))
-
-
 # ------------------------------------------------------------------------------------ images: factorized pairs
 def contrast_status(summary: dict[str, float]) -> str:
-    """The status-page verdict on Fig. 4 (right) from :func:`~.ch2_images.contrast_summary`: ``"qualitative"`` when the
-    MS-SSIM model gains more at low contrast than at high (``low_mean < high_mean``, the paper's claim),
-    ``"differs"`` otherwise. The paper's number itself (0.64) is not required to be met."""
+    """The status-page verdict on Fig. 4 (right) from :func:`~.ch2_images.contrast_summary`: ``"qualitative"``
+    when the MS-SSIM model gains more at low contrast than at high (``low_mean < high_mean``, the paper's
+    claim), ``"differs"`` otherwise. The paper's number itself (0.64) is not required to be met."""
     return "qualitative" if summary["low_mean"] < summary["high_mean"] else "differs"
 
 
