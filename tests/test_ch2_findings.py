@@ -12,6 +12,13 @@ from perceptual_compression.results import ChapterResults, committed_run
 RUN = {"date": "2026-01-02T03:04:05", "command": "python benchmarks/x.py --seed 0"}
 
 
+def _committed(name):
+    """A record committed with the repository (benchmarks/results/): its absence is a failure, not a skip."""
+    run = committed_run(name)
+    assert run is not None, f"benchmarks/results/{name}.json is missing from the checkout"
+    return run
+
+
 def _added(entries):
     """Every entry is accepted by ChapterResults.add as it is."""
     results = ChapterResults(chapter="ch2_likelihood", title="test", scale="small")
@@ -154,9 +161,7 @@ def test_factorized_entries_and_the_rate_factor():
 
 
 def test_kept_entry_reads_the_last_kept_step_of_the_committed_fine_tuning():
-    run = committed_run("ch2_factorized_longer")
-    if run is None:
-        pytest.skip("benchmarks/results/ch2_factorized_longer.json is not committed")
+    run = _committed("ch2_factorized_longer")
     e = cm.kept_entry(run, "k", "MS-SSIM fine-tuning steps")
     last = img.kept_minima(run, img.healthy_pairs(run))[-1]
     assert e["ours"] == last["min"] and e["key"] == "k"
@@ -214,9 +219,7 @@ def test_small_batch_rows_and_entry():
 
 def test_the_committed_records_read_as_the_chapter_reports_them():
     """Regression on the committed records: the findings the chapter's text states."""
-    run = committed_run("ch2_study2d")
-    if run is None:
-        pytest.skip("benchmarks/results/ch2_study2d.json is not committed")
+    run = _committed("ch2_study2d")
     e = {x["key"]: x for x in cm.study2d_entries(run)}
     assert e["fig2_ds_committed_run"]["status"] == "qualitative"  # Observation 2 holds
     assert e["fig2_dr_committed_run"]["status"] == "differs"  # Observation 3 does not (see the chapter)

@@ -112,8 +112,7 @@ def test_the_continued_factorized_runs_are_read_beside_their_models_or_said_abse
     from perceptual_compression.results import committed_run
 
     run_fp = committed_run("ch2_factorized")
-    if run_fp is None:
-        pytest.skip("benchmarks/results/ch2_factorized.json is not committed")
+    assert run_fp is not None, "benchmarks/results/ch2_factorized.json is missing from the checkout"
     shown, notices = [], []
     ns = _committed_namespace(run_fp, shown, notices)
     exec(_cell_source(cell), ns)
