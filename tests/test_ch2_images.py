@@ -698,3 +698,28 @@ def test_zoo_models_load_both_metrics_per_quality_and_pair_them(monkeypatch):
     assert calls == [(3, "mse"), (3, "ms-ssim"), (6, "mse"), (6, "ms-ssim")]
     assert models == {"mse-q3": "mse3", "ms-ssim-q3": "ms-ssim3", "mse-q6": "mse6", "ms-ssim-q6": "ms-ssim6"}
     assert img.zoo_pairs(models, (6, 3)) == [("ms-ssim6", "mse6"), ("ms-ssim3", "mse3")]
+
+
+def test_factorized_script_runs_end_to_end_and_summarises_its_own_contrast_curve(tmp_path):
+    """benchmarks/ch2_factorized.py's smoke run (its docstring's command, 5 contrasts), in a fresh cache: the
+    record it writes summarises Fig. 4 (right) as contrast_summary reads its own curve."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from perceptual_compression.paths import repo_root
+
+    root = repo_root()
+    env = {**os.environ, "PERCEPTUAL_COMPRESSION_CACHE": str(tmp_path / "cache")}
+    subprocess.run([sys.executable, str(root / "benchmarks" / "ch2_factorized.py"), "--steps", "5", "--msssim-steps", "5",
+                    "--n", "16", "--m", "16", "--eval-images", "2", "--obs5-references", "1", "--contrast-images", "1",
+                    "--n-alpha", "5", "--threads", "1", "--out", str(tmp_path / "fp")],
+                   check=True, cwd=root, env=env, capture_output=True)
+    rec = json.loads((tmp_path / "fp.json").read_text())
+    assert rec["contrast"]["alpha"] == [0.02, 0.5, 1.0, 1.5, 2.0] and len(rec["contrast"]["mean"]) == 5
+    cs = img.contrast_summary(rec["contrast"])
+    sm = rec["summary"]
+    assert (sm["contrast_min"], sm["contrast_min_alpha"], sm["contrast_low_mean"], sm["contrast_high_mean"]) == (
+        cs["min"], cs["alpha"], cs["low_mean"], cs["high_mean"])
+    assert sm["contrast_min"] == min(rec["contrast"]["mean"]) and (tmp_path / "fp.md").exists()

@@ -248,6 +248,11 @@ def test_committed_rate_matched_and_factorized_runs():
     mean = np.asarray(fp["contrast"]["ratio"]).mean(0)
     np.testing.assert_allclose(fp["contrast"]["mean"], mean)
     assert fp["summary"]["contrast_min"] == pytest.approx(mean.min())
+    from perceptual_compression.experiments.ch2_images import contrast_summary  # what the script now calls
+
+    cs = contrast_summary(fp["contrast"])
+    assert [fp["summary"][f"contrast_{k}"] for k in ("min", "min_alpha", "low_mean", "high_mean")] == pytest.approx(
+        [cs["min"], cs["alpha"], cs["low_mean"], cs["high_mean"]], rel=1e-12)
     for ref, rows in fp["obs5"].items():
         assert fp["summary"]["obs5"][ref]["max_rho_Din"] == pytest.approx(max(r["rho_Din"] for r in rows if r["model"] != "RMSE"))
     assert all(0 < row["bpp"] < 2 for row in fp["kodak"].values())
