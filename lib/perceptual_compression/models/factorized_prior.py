@@ -93,5 +93,4 @@ def load_zoo_factorized(quality: int, metric: str = "mse", *, download: bool | N
                          f"M={want[1]} (appendix D)")
     model.update(force=True)
     model.zoo = {"asset_id": asset_id, "quality": quality, "metric": metric}
-    return model.to(default_device(device) if not isinstance(device, torch.device) else device).eval()
-
+    return model.to(default_device(device)).eval()
