@@ -8,6 +8,7 @@ from perceptual_compression.experiments import ch2_images as img
 from perceptual_compression.experiments.ch2_config import EntropyLimitedConfig, SmallBatchConfig
 from perceptual_compression.datasets import PatchDataset, embedded_images
 from perceptual_compression.models.factorized_prior import factorized_prior
+from perceptual_compression.models.entropy_limited import EntropyLimitedAutoencoder
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def test_entropy_limited_training_lowers_the_distortion_and_codes_at_the_bound(p
 def test_entropy_limited_training_feeds_the_decoder_centers_only_with_ste(patches, mode):
     torch.set_num_threads(1)
     seen = []
-    orig = img.EntropyLimitedAutoencoder.__init__
+    orig = EntropyLimitedAutoencoder.__init__
 
     def init(self, *a, **k):  # record what the decoder receives in every training step
         orig(self, *a, **k)
@@ -58,7 +59,7 @@ def test_entropy_limited_training_feeds_the_decoder_centers_only_with_ste(patche
     cfg = EntropyLimitedConfig(n=4, m=8, patch_size=32, batch_size=2, steps=3, lr=1e-3, log_every=1,
                                train_quantization=mode)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(img.EntropyLimitedAutoencoder, "__init__", init)
+        mp.setattr(EntropyLimitedAutoencoder, "__init__", init)
         model = img.train_entropy_limited(cfg, "mse", (-1.0, 1.0), "uniform", seed=0, progress=False)
     assert len(seen) == 3
     y_in = torch.cat([v.flatten() for v in seen])
@@ -83,7 +84,7 @@ def test_soft_quantized_psnr_feeds_the_decoder_eq15_values(test_images):
     from perceptual_compression.metrics import psnr
 
     torch.manual_seed(0)
-    m = img.EntropyLimitedAutoencoder(4, 8).eval()
+    m = EntropyLimitedAutoencoder(4, 8).eval()
     ims = list(test_images)
     q = m.quantizer
     want = np.mean([float(psnr(x[None], m.decoder(q.soft(m.encoder(x[None]))).clamp(0, 1))) for x in ims])
@@ -122,7 +123,7 @@ def test_mean_restored_psnr_of_no_model_is_the_flat_mean_image(test_images):
     assert img.mean_restored_psnr(None, ims) == pytest.approx(flat, abs=1e-9)
     assert img.mean_restored_psnr(None, ims) > img.flat_grey_scores(ims, msssim_levels="auto")["psnr"]
     torch.manual_seed(0)
-    m = img.EntropyLimitedAutoencoder(4, 8).eval()
+    m = EntropyLimitedAutoencoder(4, 8).eval()
     for mode, q in (("hard", m.quantizer.hard), ("soft", m.quantizer.soft)):
         want = np.mean([float(psnr(x[None], img.restore_channel_means(x[None], m.decoder(q(m.encoder(x[None]))))))
                         for x in ims])
@@ -312,7 +313,7 @@ def test_block_mean_scores_code_for_real_and_beat_grey(test_images):
     nbytes = 3 * 4 * 4 + header_size((64, 64, 3), [48])  # 4 x 4 blocks of 16 px, one byte per mean
     assert s["bpp"] == pytest.approx(8 * nbytes / 64**2, abs=1e-12)
     codec = BlockMeanCodec(16)
-    psnrs = [float(img._quality(x[None], codec.decompress(codec.compress(x)), "auto")["psnr"]) for x in ims]
+    psnrs = [float(img.image_quality(x[None], codec.decompress(codec.compress(x)), "auto")["psnr"]) for x in ims]
     assert s["psnr"] == pytest.approx(float(np.mean(psnrs)), abs=1e-9)
     grey = img.flat_grey_scores(ims, msssim_levels="auto")
     assert s["psnr"] > grey["psnr"] + 3 and s["nlpd"] < grey["nlpd"] and s["ms_ssim"] > grey["ms_ssim"]
@@ -693,7 +694,7 @@ def test_zoo_models_load_both_metrics_per_quality_and_pair_them(monkeypatch):
         calls.append((q, metric))
         return f"{metric}{q}"
 
-    monkeypatch.setattr(img, "load_zoo_factorized", fake)
+    monkeypatch.setattr(img.contrast, "load_zoo_factorized", fake)  # where zoo_models looks it up
     models = img.zoo_models((3, 6))
     assert calls == [(3, "mse"), (3, "ms-ssim"), (6, "mse"), (6, "ms-ssim")]
     assert models == {"mse-q3": "mse3", "ms-ssim-q3": "ms-ssim3", "mse-q6": "mse6", "ms-ssim-q6": "ms-ssim6"}
@@ -723,3 +724,20 @@ def test_factorized_script_runs_end_to_end_and_summarises_its_own_contrast_curve
     assert (sm["contrast_min"], sm["contrast_min_alpha"], sm["contrast_low_mean"], sm["contrast_high_mean"]) == (
         cs["min"], cs["alpha"], cs["low_mean"], cs["high_mean"])
     assert sm["contrast_min"] == min(rec["contrast"]["mean"]) and (tmp_path / "fp.md").exists()
+
+
+def test_the_package_exports_every_public_name_of_its_modules():
+    """``ch2_images`` is one module per experiment; the chapter and the scripts use it as one namespace, so a
+    public function added to a module and not exported would be out of their reach."""
+    import importlib
+    import pkgutil
+    import types
+
+    public = set()
+    for info in pkgutil.iter_modules(img.__path__):
+        mod = importlib.import_module(f"{img.__name__}.{info.name}")
+        public |= {n for n, v in vars(mod).items()
+                   if not n.startswith("_") and (getattr(v, "__module__", None) == mod.__name__
+                                                     or (n.isupper() and not isinstance(v, types.ModuleType)))}
+    assert public == set(img.__all__)
+    assert all(getattr(img, n) is not None for n in img.__all__)
