@@ -310,6 +310,18 @@ def test_compare_pairings_sets_both_pairings_side_by_side():
     assert summary["centre, equal rate"] == pytest.approx((0.75 + 1) / 2) and summary["not compared"] == "L2-λ100"
 
 
+def test_compare_banks_labels_each_bank_and_reads_a_record_as_its_arrays():
+    prof, rates = _profiles()
+    eq = s2d.relative_from_profiles(prof, degree=2)
+    mt = s2d.rate_matched_relative(prof, rates, degree=2)
+    as_json = lambda d: {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in d.items()}  # noqa: E731
+    members, banks = s2d.compare_banks([("build", eq, mt), ("record", as_json(eq), as_json(mt))])
+    rows, summary = s2d.compare_pairings(eq, mt)
+    assert members == [{"bank": "build", **r} for r in rows] + [{"bank": "record", **r} for r in rows]
+    assert banks == [{"bank": "build", **summary}, {"bank": "record", **summary}]
+    assert s2d.compare_banks([]) == ([], [])
+
+
 def test_correlations_by_samples_reads_end_of_run_and_checkpoint_records():
     corr = lambda lam, v: {"member": f"L1-λ{lam:g}", "family": "L1", "lambda": lam, "rho_Ds": -0.5, "rho_Dr": v,  # noqa: E731
                            "rho_Din": 0.1, "gain_f_mode": 0.2, "gain_f_tail": 0.9}

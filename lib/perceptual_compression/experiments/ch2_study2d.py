@@ -425,6 +425,18 @@ def compare_pairings(equal_lambda, equal_rate) -> tuple[list[dict], dict]:
     return rows, summary
 
 
+def compare_banks(banks) -> tuple[list[dict], list[dict]]:
+    """:func:`compare_pairings` for several banks: ``banks`` holds ``(label, equal-lambda result, equal-rate
+    result)`` (arrays, or their JSON lists as a record stores them). Returns the rows of every compared member
+    and one summary row per bank, each beginning with its ``"bank"`` label."""
+    members, summaries = [], []
+    for label, equal_lambda, equal_rate in banks:
+        rows, summary = compare_pairings(equal_lambda, equal_rate)
+        members += [{"bank": label, **r} for r in rows]
+        summaries.append({"bank": label, **summary})
+    return members, summaries
+
+
 def fig4_summary(rel, *, centre_below: float = 1.0, tail_above: float = 5.0) -> dict[str, object]:
     """The numbers the chapter reads off Fig. 4 (left) for a result of :func:`relative_performance_along_x`
     (or its JSON form, or :func:`as_printed_eq13`'s).
