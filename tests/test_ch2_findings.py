@@ -332,3 +332,18 @@ def test_the_three_observation_rules_over_a_bank():
     assert cm.obs3_status(pd.Series([0.5, -0.01])) == "differs"
     assert cm.obs4_status([0.1, cm.DIN_MIN_RHO + 0.01]) == "qualitative"
     assert cm.obs4_status([0.1, cm.DIN_MIN_RHO]) == "differs"  # strictly above
+
+
+def test_the_package_exports_every_public_name_of_its_modules():
+    """``ch2_findings`` is one module per part of the paper; the chapter uses it as one namespace."""
+    import importlib
+    import pkgutil
+    import types
+
+    public = set()
+    for info in pkgutil.iter_modules(cm.__path__):
+        mod = importlib.import_module(f"{cm.__name__}.{info.name}")
+        public |= {n for n, v in vars(mod).items()
+                   if not n.startswith("_") and (getattr(v, "__module__", None) == mod.__name__
+                                                     or (n.isupper() and not isinstance(v, types.ModuleType)))}
+    assert public == set(cm.__all__)

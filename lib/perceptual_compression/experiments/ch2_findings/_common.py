@@ -1,0 +1,28 @@
+"""What every part of chapter 2's findings shares: the reference file, the paper's values used in several
+places, the thresholds the paper does not give, and the shape of a status entry."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+REF = "ch2_likelihood"
+PAPER_DR = "0.49 -> 0.31"  # Sec. 3: rho(D_r/RMSE, p) falls from 0.49 at 2.03 bpp to 0.31 at 4.67 bpp
+TABLE1_LOSSES = ("mse", "ms-ssim", "nlpd")
+# the correlations that count as showing an observation; the paper gives values, not thresholds
+OBS1_MIN_RHO = 0.2  # Observation 1: rho(D/RMSE, log p), paper 0.51 (NLPD) and 0.63 (1 - MS-SSIM) at sigma = 1
+DIN_MIN_RHO = 0.3  # Observation 4: max rho(D_in/RMSE, p) over rates, paper 0.90
+
+
+def _entry(key: str, quantity: str, *, paper: Any, ours: Any, unit: str, source: str, status: str,
+           note: str) -> dict[str, Any]:
+    return {"key": key, "quantity": quantity, "paper": paper, "ours": ours, "unit": unit, "source": source,
+            "status": status, "note": note}
+
+
+def _source(run: dict, name: str) -> str:
+    return f"benchmarks/results/{name}.json ({run['date'][:10]}): `{run['command']}`"
+
+
+def _commands(runs: Sequence[dict]) -> str:
+    return "; ".join(f"`{r['command']}`" for r in runs)

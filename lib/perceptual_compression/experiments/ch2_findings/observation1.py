@@ -1,0 +1,24 @@
+"""Observation 1 (appendix A.2, Fig. 6): the sensitivity of perceptual distances against log p(x)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ._common import OBS1_MIN_RHO, _entry
+
+
+def observation1_reading(obs1: Sequence[dict], sigma: float, paper: dict[str, float]) -> tuple[list[dict], list[dict]]:
+    """Observation 1 (appendix A.2, Fig. 6) at noise level ``sigma``: ρ(D/RMSE, log p) per perceptual distance
+    (``paper``: the paper's value per distance name), ``"qualitative"`` above :data:`OBS1_MIN_RHO`; and RMSE's
+    own row, a constant ratio."""
+    rows, entries = [], []
+    for name, pv in paper.items():
+        rho = next(r for r in obs1 if r["distance"] == name and r["sigma"] == sigma)["rho_sensitivity_logp"]
+        quantity = f"ρ({name}/RMSE, log p) at σ={sigma:g}"
+        note = "paper: PixelCNN++ on CIFAR-10; book: small PixelCNN, Kodak patches"
+        rows.append({"quantity": quantity, "paper": pv, "book": rho, "note": note})
+        entries.append(_entry(f"obs1_{name.lower()}", quantity, paper=pv, ours=rho, unit="Spearman",
+                              source="Appendix A.2, Fig. 6", note=note,
+                              status="qualitative" if rho > OBS1_MIN_RHO else "differs"))
+    rows.append({"quantity": "ρ(RMSE/RMSE, log p)", "paper": 0.0, "book": 0.0, "note": "constant ratio: no correlation"})
+    return rows, entries
