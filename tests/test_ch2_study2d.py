@@ -354,3 +354,18 @@ def test_bank_training_resumed_from_a_checkpoint_is_the_uninterrupted_run(tmp_pa
     assert resumed.train_seconds > first.train_seconds > 0  # the first invocation's time is counted
     a, b = whole.model.state_dict(), resumed.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_the_package_exports_every_public_name_of_its_modules():
+    """``ch2_study2d`` is one module per part of the study; the chapter and the scripts use it as one namespace."""
+    import importlib
+    import pkgutil
+    import types
+
+    public = set()
+    for info in pkgutil.iter_modules(s2d.__path__):
+        mod = importlib.import_module(f"{s2d.__name__}.{info.name}")
+        public |= {n for n, v in vars(mod).items()
+                   if not n.startswith("_") and (getattr(v, "__module__", None) == mod.__name__
+                                                     or (n.isupper() and not isinstance(v, types.ModuleType)))}
+    assert public == set(s2d.__all__)
