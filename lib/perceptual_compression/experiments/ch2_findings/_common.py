@@ -16,13 +16,16 @@ DIN_MIN_RHO = 0.3  # Observation 4: max rho(D_in/RMSE, p) over rates, paper 0.90
 
 def _entry(key: str, quantity: str, *, paper: Any, ours: Any, unit: str, source: str, status: str,
            note: str) -> dict[str, Any]:
+    """A status entry: :meth:`~perceptual_compression.results.ChapterResults.add`'s arguments, all named."""
     return {"key": key, "quantity": quantity, "paper": paper, "ours": ours, "unit": unit, "source": source,
             "status": status, "note": note}
 
 
 def _source(run: dict, name: str) -> str:
+    """Where a committed record's number comes from: its file, date and the command that made it."""
     return f"benchmarks/results/{name}.json ({run['date'][:10]}): `{run['command']}`"
 
 
 def _commands(runs: Sequence[dict]) -> str:
+    """The commands that made several committed records, each in backquotes."""
     return "; ".join(f"`{r['command']}`" for r in runs)
