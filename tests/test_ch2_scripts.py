@@ -1,5 +1,6 @@
-"""Chapter 2's image scripts (benchmarks/ch2_factorized.py, ch2_factorized_longer.py, ch2_entropy_limited.py):
-resuming, fine-tuning from saved models, and an end-to-end smoke run."""
+"""Chapter 2's image scripts (benchmarks/ch2_factorized.py, ch2_factorized_longer.py, ch2_entropy_limited.py,
+ch2_pretrained_cost.py): resuming, fine-tuning from saved models, end-to-end smoke runs, and the pretrained cell's
+estimated cost."""
 
 import pytest
 import torch
@@ -187,3 +188,38 @@ def test_factorized_script_runs_end_to_end_and_summarises_its_own_contrast_curve
     assert (sm["contrast_min"], sm["contrast_min_alpha"], sm["contrast_low_mean"], sm["contrast_high_mean"]) == (
         cs["min"], cs["alpha"], cs["low_mean"], cs["high_mean"])
     assert sm["contrast_min"] == min(rec["contrast"]["mean"]) and (tmp_path / "fp.md").exists()
+
+
+def test_pretrained_cost_counts_the_cells_operations_and_multiplies_them(tmp_path):
+    """benchmarks/ch2_pretrained_cost.py: the pretrained cell's operations at the paper's scale (8 qualities,
+    an MSE and an MS-SSIM model each: 10 models of N = 128 and 6 of N = 192), and a smoke run whose total is
+    the sum of its rows."""
+    import json
+    import subprocess
+    import sys
+
+    from _benchmark_scripts import load_script
+    from perceptual_compression.experiments.ch2_config import Ch2Config
+    from perceptual_compression.paths import repo_root
+
+    script = load_script("ch2_pretrained_cost")
+    rows = script.cell_counts(Ch2Config.for_scale("paper").evaluation)
+    ops = {(r["part"], r["widths"]): r["operations"] for r in rows}
+    assert ops[("evaluate_codec", (128, 192))] == 10 * 24 and ops[("evaluate_codec", (192, 320))] == 6 * 24
+    assert ops[("Fig. 4 (right)", (128, 192))] == 10 * 200 * 24 and ops[("Fig. 4 (right)", (192, 320))] == 6 * 200 * 24
+    assert ops[("Observation 5", (128, 192))] == 10 * 24 * (1 + 8 * 5)  # each reference and its 40 distortions
+    assert {r["size"] for r in rows} == {(512, 768)}  # whole Kodak images
+    small = script.cell_counts(Ch2Config.for_scale("small").evaluation)  # qualities 3 and 6, crops
+    assert {(r["widths"], r["size"]) for r in small if r["kind"] == "code"} == {((128, 192), (192, 192)),
+                                                                                ((192, 320), (192, 192))}
+    assert script.duration(59) == "59 s" and script.duration(600) == "10 min" and script.duration(36000) == "10.0 h"
+
+    root = repo_root()
+    subprocess.run([sys.executable, str(root / "benchmarks" / "ch2_pretrained_cost.py"), "--scale", "small",
+                    "--repeat", "1", "--threads", "1", "--out", str(tmp_path / "cost")], check=True, cwd=root,
+                   capture_output=True)
+    rec = json.loads((tmp_path / "cost.json").read_text())
+    assert [r["operations"] for r in rec["rows"]] == [r["operations"] for r in small]
+    assert all(r["seconds"] == pytest.approx(r["operations"] * r["seconds_each"], rel=1e-2, abs=0.1) for r in rec["rows"])
+    assert rec["total_s"] == pytest.approx(sum(r["seconds"] for r in rec["rows"]), abs=0.1)
+    assert "Estimated total" in (tmp_path / "cost.md").read_text()

@@ -204,6 +204,20 @@ def test_committed_2d_bank_summaries_are_rendered_from_their_records():
     assert mod._ratio(1.234) == "1.23" and mod._ratio(3.16e11) == "3.16e+11"
 
 
+def test_committed_pretrained_cost_estimate_is_its_rows_and_renders_from_its_record():
+    """benchmarks/results/ch2_pretrained_cost: the paper-scale count of the pretrained cell, its total the sum of
+    its rows, and its summary exactly what the script renders from the record."""
+    mod = load_script("ch2_pretrained_cost")
+    path = repo_root() / "benchmarks" / "results" / "ch2_pretrained_cost.json"
+    rec = json.loads(path.read_text())
+    assert rec["scale"] == "paper" and rec["command"].startswith("python benchmarks/ch2_pretrained_cost.py")
+    from perceptual_compression.experiments.ch2_config import Ch2Config
+    counts = mod.cell_counts(Ch2Config.for_scale("paper").evaluation)
+    assert [r["operations"] for r in rec["rows"]] == [r["operations"] for r in counts]
+    assert rec["total_s"] == pytest.approx(sum(r["seconds"] for r in rec["rows"]), abs=0.1)
+    assert path.with_suffix(".md").read_text() == mod.render_markdown(rec)
+
+
 def test_committed_longer_2d_banks_and_their_checkpoints():
     """The batch-4096 banks (seeds 0, 1) and their checkpoints: Observation 3 does not appear at any step measured,
     and the checkpoints come before the run's end."""
