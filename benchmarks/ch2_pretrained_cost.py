@@ -20,6 +20,7 @@ Usage::
 
     python benchmarks/ch2_pretrained_cost.py --threads 2                  # the committed run (scale "paper")
     python benchmarks/ch2_pretrained_cost.py --scale small --repeat 1 --out /tmp/cost   # smoke
+    python benchmarks/ch2_pretrained_cost.py --render benchmarks/results/ch2_pretrained_cost.json  # md from the record
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from perceptual_compression.datasets import natural_images
 from perceptual_compression.datasets.distortions import DISTORTIONS, LEVELS
 from perceptual_compression.experiments.ch2_config import SCALES, Ch2Config, EvalConfig
 from perceptual_compression.models.factorized_prior import factorized_prior, inner, reconstruct, widths_for_rate
-from run_record import RunRecord, add_run_arguments  # benchmarks/run_record.py
+from run_record import RunRecord, add_run_arguments, rendered_from_record  # benchmarks/run_record.py
 
 ROOT = Path(__file__).resolve().parent
 KODAK = (512, 768)  # a whole Kodak image (the portrait ones have the same number of pixels)
@@ -113,8 +114,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", default="paper", choices=SCALES, help="the chapter's scale whose cell is costed")
     ap.add_argument("--repeat", type=int, default=3, help="timed operations of each kind, width and size")
-    add_run_arguments(ap, ROOT / "results" / "ch2_pretrained_cost")
+    add_run_arguments(ap, ROOT / "results" / "ch2_pretrained_cost", render=True)
     args = ap.parse_args()
+    if rendered_from_record(args, render_markdown):
+        return
     run = RunRecord(args, "ch2_pretrained_cost.py")
     t_start, c_start = time.perf_counter(), time.process_time()
     ev = Ch2Config.for_scale(args.scale).evaluation
