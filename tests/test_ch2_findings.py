@@ -336,14 +336,6 @@ def test_the_three_observation_rules_over_a_bank():
 
 def test_the_package_exports_every_public_name_of_its_modules():
     """``ch2_findings`` is one module per part of the paper; the chapter uses it as one namespace."""
-    import importlib
-    import pkgutil
-    import types
+    from _package_exports import public_names_of_modules
 
-    public = set()
-    for info in pkgutil.iter_modules(cm.__path__):
-        mod = importlib.import_module(f"{cm.__name__}.{info.name}")
-        public |= {n for n, v in vars(mod).items()
-                   if not n.startswith("_") and (getattr(v, "__module__", None) == mod.__name__
-                                                     or (n.isupper() and not isinstance(v, types.ModuleType)))}
-    assert public == set(cm.__all__)
+    assert public_names_of_modules(cm) == set(cm.__all__)

@@ -30,15 +30,7 @@ def test_restore_channel_means_undoes_a_brightness_and_colour_shift():
 def test_the_package_exports_every_public_name_of_its_modules():
     """``ch2_images`` is one module per experiment; the chapter and the scripts use it as one namespace, so a
     public function added to a module and not exported would be out of their reach."""
-    import importlib
-    import pkgutil
-    import types
+    from _package_exports import public_names_of_modules
 
-    public = set()
-    for info in pkgutil.iter_modules(img.__path__):
-        mod = importlib.import_module(f"{img.__name__}.{info.name}")
-        public |= {n for n, v in vars(mod).items()
-                   if not n.startswith("_") and (getattr(v, "__module__", None) == mod.__name__
-                                                     or (n.isupper() and not isinstance(v, types.ModuleType)))}
-    assert public == set(img.__all__)
+    assert public_names_of_modules(img) == set(img.__all__)
     assert all(getattr(img, n) is not None for n in img.__all__)

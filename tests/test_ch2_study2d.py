@@ -358,14 +358,6 @@ def test_bank_training_resumed_from_a_checkpoint_is_the_uninterrupted_run(tmp_pa
 
 def test_the_package_exports_every_public_name_of_its_modules():
     """``ch2_study2d`` is one module per part of the study; the chapter and the scripts use it as one namespace."""
-    import importlib
-    import pkgutil
-    import types
+    from _package_exports import public_names_of_modules
 
-    public = set()
-    for info in pkgutil.iter_modules(s2d.__path__):
-        mod = importlib.import_module(f"{s2d.__name__}.{info.name}")
-        public |= {n for n, v in vars(mod).items()
-                   if not n.startswith("_") and (getattr(v, "__module__", None) == mod.__name__
-                                                     or (n.isupper() and not isinstance(v, types.ModuleType)))}
-    assert public == set(s2d.__all__)
+    assert public_names_of_modules(s2d) == set(s2d.__all__)
