@@ -254,7 +254,7 @@ def main() -> None:
         refs = [tid.reference(i) for i in range(25)]
         pairs = [(e.reference, tid.image(e)) for e in tid.entries]
         references = {"TID2013 MOS": [-e.mos for e in tid.entries]}
-        obs5_data = tid.label
+        obs5_data, obs5_stand_in = tid.label, False
     except AssetUnavailableError as exc:
         refs = img.center_crops(kodak, args.obs5_references, args.obs5_size)
         refs = list(refs) if isinstance(refs, torch.Tensor) else refs
@@ -265,6 +265,7 @@ def main() -> None:
         obs5_data = (f"a STAND-IN for human scores (TID2013 unavailable: {str(exc).split('.')[0]}): "
                      f"{len(refs)} Kodak centre {args.obs5_size}² crops × {len(pairs) // len(refs)} synthetic "
                      "distortions (8 TID2013-like types × 5 levels), scored by NLPD and by 1 − MS-SSIM")
+        obs5_stand_in = True  # said by the branch taken: the stand-in's own description names TID2013
     obs5 = img.observation5(models, refs, pairs, references)
 
     alphas = np.linspace(0.0, 2.0, args.n_alpha)
@@ -286,7 +287,7 @@ def main() -> None:
         "command": run.command, "config": dataclasses.asdict(cfg), "settings_tag": tag, "seed": args.seed,
         "rates": rates, "jobs": args.jobs, "train_data": embedded_images().label,
         "eval": f"{args.eval_images} whole images of {kodak.label}", "eval_fallback": bool(kodak.is_fallback),
-        "kodak": kodak_rows, "train_s": train_s, "train_s_total": total, "resumed_from": resumed, "obs5_data": obs5_data, "obs5_stand_in": "TID2013" not in obs5_data,
+        "kodak": kodak_rows, "train_s": train_s, "train_s_total": total, "resumed_from": resumed, "obs5_data": obs5_data, "obs5_stand_in": obs5_stand_in,
         "obs5": obs5, "contrast_images": args.contrast_images, "contrast_size": args.contrast_size,
         "contrast": {"alpha": alphas.tolist(), "ratio": contrast["ratio"].tolist(), "mean": contrast["mean"].tolist(),
                      **{k: contrast[k].tolist() for k in CONTRAST_PARTS}},

@@ -183,6 +183,16 @@ def test_factorized_script_runs_end_to_end_and_summarises_its_own_contrast_curve
                    check=True, cwd=root, env=env, capture_output=True)
     rec = json.loads((tmp_path / "fp.json").read_text())
     assert rec["contrast"]["alpha"] == [0.02, 0.5, 1.0, 1.5, 2.0] and len(rec["contrast"]["mean"]) == 5
+    # Observation 5's data: TID2013 when the registry resolves it, otherwise the stand-in, flagged as such
+    from perceptual_compression.assets import AssetUnavailableError
+    from perceptual_compression.datasets.tid2013 import tid2013
+
+    try:
+        tid2013()
+        tid_here = True
+    except AssetUnavailableError:
+        tid_here = False
+    assert rec["obs5_stand_in"] is (not tid_here) and rec["obs5_data"].startswith("a STAND-IN") is (not tid_here)
     cs = img.contrast_summary(rec["contrast"])
     sm = rec["summary"]
     assert (sm["contrast_min"], sm["contrast_min_alpha"], sm["contrast_low_mean"], sm["contrast_high_mean"]) == (

@@ -259,6 +259,8 @@ def test_committed_rate_matched_and_factorized_runs():
     assert np.mean(centres) == pytest.approx(0.933, abs=0.002)  # the chapter's reading: about 7 % (paper 14 %)
     fp = results_mod.committed_run("ch2_factorized")
     assert fp is not None and fp["config"]["n_low"] == 128 and fp["config"]["m_low"] == 192
+    # the flag the chapter reads agrees with the record's own description of Observation 5's data
+    assert fp["obs5_stand_in"] is fp["obs5_data"].startswith("a STAND-IN for human scores")
     mean = np.asarray(fp["contrast"]["ratio"]).mean(0)
     np.testing.assert_allclose(fp["contrast"]["mean"], mean)
     assert fp["summary"]["contrast_min"] == pytest.approx(mean.min())
