@@ -33,7 +33,7 @@ def observation1(rows, sigmas, paper: dict[str, float] | None = None):
 def student_t(source, samples: torch.Tensor, extent=(-4, 4, -2, 2)):
     """Fig. 11 a-b: samples and density of the 2D Student-t."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 2.6))
-    s = samples.numpy()
+    s = samples.cpu().numpy()
     axes[0].plot(s[:, 0], s[:, 1], ".", ms=1, alpha=0.4)
     axes[0].set_title("(a) samples")
     xs = torch.linspace(extent[0], extent[1], 300)
@@ -274,7 +274,7 @@ def contrast(res, example: torch.Tensor | None = None, low: float = 0.0, high: f
     if example is not None:
         for j, a in enumerate((0.1, 0.5, 1.0, 1.5, 2.0)):
             sub = fig.add_subplot(2, 10, 6 + j + (0 if j < 5 else 5))
-            sub.imshow(contrast_axis(example[None], a, low=low, high=high)[0].permute(1, 2, 0).numpy())
+            sub.imshow(contrast_axis(example[None], a, low=low, high=high)[0].permute(1, 2, 0).cpu().numpy())
             sub.set_title(f"α={a}", fontsize=8)
             sub.axis("off")
     fig.tight_layout()

@@ -122,7 +122,7 @@ class EntropyLimitedAutoencoder(nn.Module):
     def compress(self, x: torch.Tensor) -> dict:
         """CompressAI protocol: ``{"strings": [[bytes per image]], "shape": (h, w)}``."""
         self._check_codable()
-        y = self.encoder(x)
+        y = self.encoder(x.to(self.pmf.device))
         sym = self.quantizer.symbols(y)  # (B, M, h, w)
         codec = self._codec()
         strings = [codec.compress(s.unsqueeze(0).cpu()) for s in sym]

@@ -182,6 +182,7 @@ def member_rates(bank: TrainedBank, x: torch.Tensor, *, codec_factory=None) -> l
             return EntropyBottleneckCodec(eb, codec_id=f"ch2-2d-{name}")
     rows = []
     n = x.shape[0]
+    x = x.to(next(bank.model.parameters()).device)  # the bank may be on CUDA, the samples on the CPU
     for k, member in enumerate(bank.members):
         single = bank.model.extract(k)
         single.entropy_bottleneck.update(force=True)

@@ -35,14 +35,15 @@ def sensitivity_correlations(bank: TrainedBank, *, n: int, delta: float, seed: i
     x2 = perturb(x1, delta, generator=g)
     x2_axis = x1 + torch.tensor([delta, 0.0])
     dev = next(bank.model.parameters()).device
-    p1 = bank.source.prob(x1).numpy()
+    p1 = bank.source.prob(x1).numpy()  # on the CPU, where the samples are drawn; the model may be on CUDA
+    x1, x2, x2_axis = x1.to(dev), x2.to(dev), x2_axis.to(dev)
     noise = None  # (noise_draws, n, latent), drawn once the latent size is known
     rows = []
     for k, member in enumerate(bank.members):
         if member.family not in families:
             continue
         single = bank.model.extract(k)
-        enc = lambda v: single.encode(v.to(dev))[0]  # noqa: E731
+        enc = lambda v: single.encode(v)[0]  # noqa: E731
         dec = lambda y: single.decode(y.unsqueeze(0))[0]  # noqa: E731
         quant = lambda y: single.quantize(y.unsqueeze(0))[0]  # noqa: E731
         cont = induced_distances(x1, x2, enc, dec, quantize=quant, self_quantized=True)
