@@ -361,3 +361,24 @@ def test_the_package_exports_every_public_name_of_its_modules():
     from _package_exports import public_names_of_modules
 
     assert public_names_of_modules(s2d) == set(s2d.__all__)
+
+
+def test_bank_clips_each_autoencoder_alone_unless_asked_for_the_joint_clip():
+    """With cfg.clip="per-model" a member trains as it would beside other members (the bank's other lambdas do
+    not change it); the joint clip of the committed runs couples them. An unknown mode fails at once."""
+    import dataclasses
+
+    def l1_lambda3_weights(lambdas, clip):
+        cfg = dataclasses.replace(_cfg(), lambdas=lambdas, inverse_lambdas=(), steps=6, clip=clip,
+                                  clip_grad_norm=5.0)
+        bank = s2d.train_bank(cfg, seed=0, progress=False, device="cpu")
+        return bank.model.encoder.layers[0].weight[bank.members.index(next(m for m in bank.members if m.name == "L1-λ3"))]
+
+    a, b = l1_lambda3_weights((3.0, 20.0), "per-model"), l1_lambda3_weights((3.0, 5000.0), "per-model")
+    torch.testing.assert_close(a, b)
+    a, b = l1_lambda3_weights((3.0, 20.0), "joint"), l1_lambda3_weights((3.0, 5000.0), "joint")
+    assert not torch.allclose(a, b)
+    with pytest.raises(ValueError, match="'per-model', 'joint'"):
+        s2d.train_bank(dataclasses.replace(_cfg(), clip="member"), progress=False)
+    assert s2d.record_clip({"config": {"clip": "per-model"}}) == "per-model"
+    assert s2d.record_clip({"config": {}}) == "joint"  # the records made before the setting

@@ -98,3 +98,44 @@ def test_invalid_inputs():
         m(torch.randn(3, 4, 2))
     with pytest.raises(ValueError):
         MLPAutoencoder(n_models=0)
+
+
+def _bank_gradients(lmbdas, seed=0):
+    torch.manual_seed(0)
+    m = MLPAutoencoder(hidden=16, n_models=len(lmbdas))
+    x = torch.randn(64, 2) * 3
+    torch.manual_seed(seed)  # the same training noise for every call
+    m.loss(x, torch.tensor(lmbdas)).get("loss").backward()
+    return m
+
+
+def _model_grad(m, k):
+    return [p.grad[idx(k)].clone() for p, idx in m._model_slices()]
+
+
+def test_per_model_clipping_is_each_models_own_clip():
+    """Each model's gradient is clipped as torch's clip_grad_norm_ clips it in a separate run, and a model's
+    clipped gradient does not depend on another model's gradient (a joint clip would scale all by one factor)."""
+    m = _bank_gradients([1.0, 30.0, 1000.0])
+    raw = [_model_grad(m, k) for k in range(3)]
+    norms = m.clip_grad_norm_per_model_(20.0)
+    for k in range(3):
+        ref = [g.clone().requires_grad_() for g in raw[k]]
+        for r, g in zip(ref, raw[k]):
+            r.grad = g.clone()
+        torch_norm = torch.nn.utils.clip_grad_norm_(ref, 20.0)
+        assert norms[k].item() == pytest.approx(torch_norm.item(), rel=1e-5)
+        for r, g in zip(ref, _model_grad(m, k)):
+            torch.testing.assert_close(g, r.grad)
+    assert norms[0] < 20.0 < norms[2]  # model 0 is left as it is, model 2 is clipped
+    after = torch.sqrt(sum(g.pow(2).sum() for g in _model_grad(m, 2)))
+    assert after.item() == pytest.approx(20.0, rel=1e-4)
+    # model 0's clipped gradient is the same whether model 2's lambda is 1000 or 10^6; a joint clip changes it
+    m2 = _bank_gradients([1.0, 30.0, 1e6])
+    m2.clip_grad_norm_per_model_(20.0)
+    for a, b in zip(_model_grad(m, 0), _model_grad(m2, 0)):
+        torch.testing.assert_close(a, b)
+    m3, m4 = _bank_gradients([1.0, 30.0, 1000.0]), _bank_gradients([1.0, 30.0, 1e6])
+    torch.nn.utils.clip_grad_norm_(list(m3.parameters()), 20.0)
+    torch.nn.utils.clip_grad_norm_(list(m4.parameters()), 20.0)
+    assert not torch.allclose(_model_grad(m3, 0)[0], _model_grad(m4, 0)[0])

@@ -26,6 +26,11 @@ class Study2DConfig:
     final_lr_factor: float = 1.0                     # cosine decay to this factor of lr (1: constant, paper)
     aux_lr: float = 1e-3                             # Adam for the entropy bottleneck's quantiles (CompressAI)
     clip_grad_norm: float = 100.0                    # guard against Student-t outliers (not in the paper)
+    clip: str = "per-model"                          # "per-model": each autoencoder of the bank clips its own
+                                                     # gradient, as a separate run would; "joint": one norm over
+                                                     # the whole bank, which couples the autoencoders (one factor,
+                                                     # set by the largest gradient, scales all); the committed
+                                                     # 2D runs made before 2026-12-07 used "joint"
     # lambdas spanning roughly 0.5-5 bits per sample (Fig. 2); the paper does not list them.
     lambdas: tuple[float, ...] = (2.0, 6.0, 20.0, 60.0, 200.0, 600.0)
     inverse_lambdas: tuple[float, ...] = (2.0, 6.0, 20.0, 60.0, 200.0, 600.0)  # L3 = R + p^-0.1 lambda D

@@ -16,7 +16,8 @@ weights are arguments of :meth:`MLPAutoencoder.loss`.
 A *bank* of ``n_models`` independent autoencoders is trained in one pass: every linear layer holds one
 weight matrix per model (a batched matrix product) and one entropy bottleneck holds ``n_models x 2``
 channels (its channels are independent). The losses are summed, so each model's gradient is its own and
-Adam's per-parameter updates are those of separate runs. :meth:`MLPAutoencoder.extract` returns model
+Adam's per-parameter updates are those of separate runs; a clip of the gradient's norm must then be taken per
+model too (:meth:`MLPAutoencoder.clip_grad_norm_per_model_`). :meth:`MLPAutoencoder.extract` returns model
 ``k`` as a stand-alone ``n_models=1`` autoencoder (for the codec).
 
 Following CompressAI, test-time rounding is ``round(y - m) + m`` with ``m`` the median of each latent's
@@ -154,6 +155,31 @@ class MLPAutoencoder(nn.Module):
         return self.entropy_bottleneck.loss()
 
     # --------------------------------------------------------------- bank handling
+    def _model_slices(self):
+        """``(parameter, index of model k)`` for every trained parameter (the quantiles have their own loss):
+        the banked layers hold model ``k`` at ``[k]``, the entropy bottleneck at channels ``k*latent ...``."""
+        for layer in list(self.encoder.layers) + list(self.decoder.layers):
+            yield layer.weight, lambda k: k
+            yield layer.bias, lambda k: k
+        for name, p in self.entropy_bottleneck.named_parameters():
+            if not name.endswith("quantiles"):
+                yield p, lambda k: slice(k * self.latent, (k + 1) * self.latent)
+
+    @torch.no_grad()
+    def clip_grad_norm_per_model_(self, max_norm: float) -> torch.Tensor:
+        """Clip each model's gradient to Euclidean norm ``max_norm``, as ``torch.nn.utils.clip_grad_norm_``
+        would in a separate run of that model (scale ``min(1, max_norm / (norm + 1e-6))``). Clipping the bank's
+        concatenated gradient instead would scale every model by one factor that the largest gradient sets,
+        coupling the models. Returns the norms before clipping, ``(n_models,)``."""
+        K = self.n_models
+        # every parameter holds model k in the k-th of K equal, contiguous blocks along its first dimension
+        grads = [p.grad for p, _ in self._model_slices() if p.grad is not None]
+        norms = torch.stack([g.reshape(K, -1).double().pow(2).sum(1) for g in grads]).sum(0).sqrt().float()
+        scale = (max_norm / (norms + 1e-6)).clamp(max=1.0)
+        for g in grads:
+            g.view(K, -1).mul_(scale[:, None].to(g.dtype))
+        return norms
+
     @torch.no_grad()
     def extract(self, k: int) -> "MLPAutoencoder":
         """Model ``k`` of the bank as a stand-alone autoencoder (``n_models=1``), on the same device."""

@@ -28,8 +28,8 @@ One module per part; every name is also importable from this package (``ch2_stud
   several seeds.
 """
 
-from .bank import (FAMILIES, Member, TrainedBank, bank_members, distortion_weight_normalisers, load_bank,
-                   member_rates, train_bank)
+from .bank import (CLIP_MODES, FAMILIES, Member, TrainedBank, bank_members, distortion_weight_normalisers,
+                   load_bank, member_rates, record_clip, train_bank)
 from .sensitivity import correlations_by_samples, sensitivity_correlations
 from .cells import pointwise_rate_distortion, quantization_cells
 from .relative import (across_seeds, as_printed_eq13, compare_banks, compare_pairings, fig4_summary, line_profiles,
@@ -37,9 +37,9 @@ from .relative import (across_seeds, as_printed_eq13, compare_banks, compare_pai
                        without_collapsed_pairs)
 
 __all__ = [
-    "FAMILIES", "Member", "TrainedBank", "across_seeds", "as_printed_eq13", "bank_members", "compare_banks",
+    "CLIP_MODES", "FAMILIES", "Member", "TrainedBank", "across_seeds", "as_printed_eq13", "bank_members", "compare_banks",
     "compare_pairings", "correlations_by_samples", "distortion_weight_normalisers", "fig4_summary", "line_profiles",
     "load_bank", "member_rates", "pointwise_rate_distortion", "quantization_cells", "rate_matched_relative",
-    "relative_from_profiles", "relative_performance_along_x", "sensitivity_correlations", "train_bank",
+    "record_clip", "relative_from_profiles", "relative_performance_along_x", "sensitivity_correlations", "train_bank",
     "without_collapsed_pairs",
 ]

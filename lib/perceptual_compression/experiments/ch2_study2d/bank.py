@@ -15,6 +15,15 @@ from ...training import Trainer, default_device, seed_everything
 from ...training.schedules import warmup_cosine
 
 
+CLIP_MODES = ("per-model", "joint")  # Study2DConfig.clip
+
+
+def record_clip(record: dict) -> str:
+    """How a committed 2D run clipped its gradients: its config's ``clip``, or ``"joint"`` for the records made
+    before the setting existed (one norm over the whole bank)."""
+    return record["config"].get("clip", "joint")
+
+
 FAMILIES = {
     "L1": "R + λD (eq. 9)",
     "L2": "R + p(x)^0.1·λD (eq. 10)",
@@ -89,12 +98,15 @@ def train_bank(cfg, *, seed: int = 0, checkpoint_path: str | Path | None = None,
     Each step draws one Student-t batch (shared by ``L1``/``L2``/``L3``) and one uniform batch on
     ``[-cfg.uniform_half_width, cfg.uniform_half_width]^2`` (shared by ``U``/``UW``). The entropy
     bottleneck's quantiles get their own Adam (CompressAI's auxiliary loss) and are refined by bisection
-    at the end. ``time_limit_s`` stops training early (the trainer's wall-clock budget; with the paper's
+    at the end. Gradients are clipped at ``cfg.clip_grad_norm``, per autoencoder (``cfg.clip="per-model"``)
+    or over the whole bank (``"joint"``). ``time_limit_s`` stops training early (the trainer's wall-clock budget; with the paper's
     constant learning rate the result is the run with ``steps`` = the bank's ``steps_done``). ``keep_every``
     keeps a copy of the checkpoint every that many steps
     (:func:`~perceptual_compression.training.kept_checkpoint_path`), for :func:`load_bank` to measure the bank
     over training.
     """
+    if cfg.clip not in CLIP_MODES:
+        raise ValueError(f"clip must be one of {', '.join(map(repr, CLIP_MODES))}, got {cfg.clip!r}")
     device = device or default_device()
     seed_everything(seed)
     source = StudentT2D(nu=cfg.nu, scale=cfg.scale)
@@ -128,7 +140,10 @@ def train_bank(cfg, *, seed: int = 0, checkpoint_path: str | Path | None = None,
         out = model.loss(x, lm, distortion_weight=wd, weight=wt)
         opt.zero_grad(set_to_none=True)
         out["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(main_params, cfg.clip_grad_norm)
+        if cfg.clip == "per-model":
+            model.clip_grad_norm_per_model_(cfg.clip_grad_norm)
+        else:
+            torch.nn.utils.clip_grad_norm_(main_params, cfg.clip_grad_norm)
         opt.step()
         sched.step()
         aux = model.aux_loss()
