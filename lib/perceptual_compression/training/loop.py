@@ -269,8 +269,9 @@ class Trainer:
             np.random.set_state(rng["numpy"])
         if "torch" in rng:
             torch.set_rng_state(rng["torch"].cpu() if hasattr(rng["torch"], "cpu") else rng["torch"])
-        if "cuda" in rng and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(rng["cuda"])
+        if "cuda" in rng and torch.cuda.is_available():  # as many devices' states as both machines have
+            for i, s in enumerate(list(rng["cuda"])[:torch.cuda.device_count()]):
+                torch.cuda.set_rng_state(s, i)
         saved = state.get("streams", {})
         missing = [k for k in self.streams if k not in saved]
         if missing:
