@@ -86,6 +86,7 @@ class _HandMadeAE(torch.nn.Module):
         return self
 
     def encode(self, x):
+        self.seen_dtype = x.dtype
         return torch.tanh(x / self.sigma).unsqueeze(0)
 
     def decode(self, y):
@@ -107,7 +108,7 @@ def test_sensitivity_correlations_follow_the_definitions_of_obs_3_4():
     n, delta = 3000, 1e-3
     row = s2d.sensitivity_correlations(bank, n=n, delta=delta, seed=3)[0]
     g = torch.Generator().manual_seed(3)
-    x1 = source.sample(n, generator=g)
+    x1 = source.sample(n, generator=g).double()  # the maps are evaluated in float64
     x2 = perturb(x1, delta, generator=g)
     p1 = source.prob(x1).numpy()
     e1, e2 = torch.tanh(x1 / torch.tensor([0.5, 0.2])), torch.tanh(x2 / torch.tensor([0.5, 0.2]))
@@ -116,6 +117,7 @@ def test_sensitivity_correlations_follow_the_definitions_of_obs_3_4():
     d_r = ((2 * e1 - 2 * e2).norm(dim=1) / rmse).numpy()
     assert row["rho_Din"] == pytest.approx(spearmanr(d_in, p1)[0], abs=1e-9)
     assert row["rho_Dr"] == pytest.approx(spearmanr(d_r, p1)[0], abs=1e-9)
+    assert bank.model.seen_dtype == torch.float64
     # the encoder stretches the plane most at the mode: both sensitivities follow p(x1)
     assert row["rho_Din"] > 0.6 and row["rho_Dr"] > 0.6
     # D_s and the *_rounded variants use the rounded code Q(e(x))
@@ -153,7 +155,7 @@ def test_noisy_channel_reconstruction_distance_averages_shared_noise_draws():
     n, delta, draws = 2000, 1e-3, 3
     row = s2d.sensitivity_correlations(bank, n=n, delta=delta, seed=5, noise_draws=draws)[0]
     g = torch.Generator().manual_seed(5)
-    x1 = source.sample(n, generator=g)
+    x1 = source.sample(n, generator=g).double()  # the maps are evaluated in float64
     x2 = perturb(x1, delta, generator=g)
     u = torch.rand(draws, n, 2, generator=torch.Generator().manual_seed(6)) - 0.5  # seed + 1
     e1, e2 = torch.tanh(x1 / torch.tensor([0.5, 0.2])), torch.tanh(x2 / torch.tensor([0.5, 0.2]))
