@@ -55,6 +55,26 @@ def test_study2d_rows_follow_the_rate_and_its_entries_read_each_observation():
     assert cm.study2d_reading(run).startswith("max ρ(D_in/RMSE, p) 0.80 (paper 0.90); ρ(D_r/RMSE, p) -0.20 … 0.30")
 
 
+def test_clip_comparison_sets_two_banks_side_by_side_and_names_the_run_in_its_entries():
+    cfg = {"hidden": 100, "steps": 10, "batch_size": 8, "lr": 1e-3, "lambdas": [2, 6, 20]}
+    joint = {**_study2d(), "seed": 0, "config": cfg}
+    per = {**_study2d(dr=(0.4, 0.5, 0.6)), "seed": 0, "config": {**cfg, "clip": "per-model"}}
+    t = cm.clip_comparison(joint, per)
+    assert list(t.index) == ["L1-λ6", "L1-λ20", "L1-λ2"]  # rate order
+    assert list(t["rho_Dr (joint)"]) == [-0.2, 0.3, 0.1] and list(t["rho_Dr (per model)"]) == [0.5, 0.6, 0.4]
+    assert list(t.columns[:2]) == ["bits_per_sample (joint)", "bits_per_sample (per model)"]
+    with pytest.raises(ValueError, match=r"differ in \['steps'\]"):
+        cm.clip_comparison(joint, {**per, "config": {**per["config"], "steps": 11}})
+    with pytest.raises(ValueError, match="clips"):
+        cm.clip_comparison(per, joint)  # the joint record first
+    e = _added(cm.study2d_entries(per, "ch2_study2d_per_model", suffix="per_model_clip", label="each clipped alone"))
+    assert set(e) == {"fig2_ds_per_model_clip", "fig2_dr_per_model_clip", "fig2_din_per_model_clip",
+                      "fig4_2d_centre_per_model_clip"}
+    assert e["fig2_dr_per_model_clip"].quantity.endswith("(each clipped alone)")
+    assert e["fig2_dr_per_model_clip"].status == "qualitative"
+    assert "benchmarks/results/ch2_study2d_per_model.json" in e["fig2_ds_per_model_clip"].note
+
+
 def _spread(rho_dr):
     rho_dr = np.asarray(rho_dr, dtype=float)
     centre = np.array([[0.9, 1.0], [0.8, 1.2]])
@@ -224,6 +244,16 @@ def test_the_committed_records_read_as_the_chapter_reports_them():
     assert e["fig2_ds_committed_run"]["status"] == "qualitative"  # Observation 2 holds
     assert e["fig2_dr_committed_run"]["status"] == "differs"  # Observation 3 does not (see the chapter)
     assert e["fig2_din_committed_run"]["status"] == "qualitative"
+    # the same bank with each autoencoder clipped alone: what the chapter's reading of the comparison says
+    pm = _committed("ch2_study2d_per_model")
+    t = cm.clip_comparison(run, pm)  # raises unless the two differ only in the clip
+    assert pm["command"] == ("python benchmarks/ch2_study2d.py --threads 1 --steps 15000 "
+                             "--out benchmarks/results/ch2_study2d_per_model")
+    assert (t["rho_Ds (per model)"] - t["rho_Ds (joint)"]).abs().max() < 0.02
+    assert (t["rho_Dr (per model)"] < 0).all() and (t["rho_Dr (joint)"] < 0).all()  # Observation 3 absent both ways
+    din = t.loc["L1-λ20", ["rho_Din (joint)", "rho_Din (per model)"]]
+    assert din.iloc[0] < 0 < din.iloc[1]  # positive one rate earlier with the per-autoencoder clip
+    assert abs(t["rho_Din (per model)"].max() - t["rho_Din (joint)"].max()) < 0.02
 
 
 # ------------------------------------------------------------------------------------ the build's own results

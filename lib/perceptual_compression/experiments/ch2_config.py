@@ -180,7 +180,7 @@ class Ch2Config:
             # 0.54/0.31 instead of 0.08; the encoder's density-dependent gain only appears after a few thousand
             # steps. The Fig. 4-left centre ratio moves from 0.88 to ~1.3-1.4 (seeds 0/1): the old value came from
             # an undertrained unweighted model at lambda 150; the lowest-rate pair now dominates (see the chapter).
-            # With each autoencoder clipped alone (clip="per-model", 2026-12-07): max rho(D_in/RMSE, p) 0.32/0.29,
+            # With each autoencoder clipped alone (clip="per-model", 2026-12-07): max rho(D_in/RMSE, p) 0.32/0.30,
             # centre ratio 1.28/1.49.
             study2d=Study2DConfig(
                 hidden=64, steps=2500, batch_size=256, lr=2e-3, final_lr_factor=0.1, lambdas=(3.0, 20.0, 150.0),

@@ -110,32 +110,54 @@ def study2d_correlations(run: dict) -> pd.DataFrame:
     return pd.DataFrame(run["correlations"]).merge(rates, on="member").sort_values("bits_per_sample")
 
 
-def study2d_entries(run: dict) -> list[dict[str, Any]]:
-    """Status entries of the committed 2D bank (``ch2_study2d``): Observations 2-4 over its rates (signs as the
-    paper's: D_s negative, D_r positive, D_in above :data:`DIN_MIN_RHO` somewhere) and Fig. 4 (left)'s centre
-    ratio."""
+def study2d_entries(run: dict, name: str = "ch2_study2d", *, suffix: str = "committed_run",
+                    label: str = "committed run, width 100") -> list[dict[str, Any]]:
+    """Status entries of a committed 2D bank (``name``, by default ``ch2_study2d``): Observations 2-4 over its
+    rates (signs as the paper's: D_s negative, D_r positive, D_in above :data:`DIN_MIN_RHO` somewhere) and
+    Fig. 4 (left)'s centre ratio. Keys end in ``suffix``; ``label`` names the run in each quantity."""
     corr, sm = study2d_correlations(run), run["summary"]
     ds, dr, din = (corr[k] for k in ("rho_Ds", "rho_Dr", "rho_Din"))
-    src = _source(run, "ch2_study2d")
+    src = _source(run, name)
     rates_txt = "rates " + ", ".join(f"{v:.2f}" for v in corr["bits_per_sample"]) + " bits; "
     return [
-        _entry("fig2_ds_committed_run", "ρ(D_s, p(x1)), range over rates (committed run, width 100)",
+        _entry(f"fig2_ds_{suffix}", f"ρ(D_s, p(x1)), range over rates ({label})",
                paper="-0.68 ... -0.4 (-0.18 at 4.67 bits)", ours=[round(float(v), 3) for v in ds], unit="Spearman",
                source="Sec. 3, Fig. 2", status=obs2_status(ds), note=rates_txt + src),
-        _entry("fig2_dr_committed_run", "ρ(D_r/RMSE, p(x1)), range over rates (committed run, width 100)",
+        _entry(f"fig2_dr_{suffix}", f"ρ(D_r/RMSE, p(x1)), range over rates ({label})",
                paper=PAPER_DR, ours=[round(float(v), 3) for v in dr], unit="Spearman", source="Sec. 3, Fig. 2",
                status=obs3_status(dr), note=rates_txt + src),
-        _entry("fig2_din_committed_run", "max ρ(D_in/RMSE, p(x1)) (committed run, width 100)",
+        _entry(f"fig2_din_{suffix}", f"max ρ(D_in/RMSE, p(x1)) ({label})",
                paper=paper_value(REF, "fig2_rho_din_max"), ours=float(din.max()), unit="Spearman",
                source="Sec. 3, Fig. 2", status=obs4_status(din),
                note=f"at {corr.loc[din.idxmax(), 'bits_per_sample']:.2f} bits; " + src),
-        _entry("fig4_2d_centre_committed_run",
-               "P_{p^0.1}/P near the centre of the 2D Student-t, mean over rates (committed run)",
+        _entry(f"fig4_2d_centre_{suffix}",
+               f"P_{{p^0.1}}/P near the centre of the 2D Student-t, mean over rates ({label.replace(', width 100', '')})",
                paper=paper_value(REF, "fig4_2d_max_average_gain"), ours=sm["fig4_centre_ratio"], unit="ratio",
                source="Sec. 5.1, Fig. 4 left", status=_ratio_status(sm["fig4_centre_ratio"], sm["fig4_tail_median_ratio"]),
                note=f"tail (x>5) median ratio {sm['fig4_tail_median_ratio']:.2f}; centre ratio per lambda "
                     + ", ".join(f"{k}: {v:.2f}" for k, v in sm["fig4_centre_ratio_per_lambda"].items()) + "; " + src),
     ]
+
+
+def clip_comparison(joint: dict, per_model: dict) -> pd.DataFrame:
+    """Two committed 2D banks that differ only in how their gradients were clipped (one norm over the bank, one
+    per autoencoder), side by side: one row per ``L1`` member (matched by name, in rate order) with its coded
+    rate and its Fig. 2 correlations in each bank. Raises if the records differ in anything but the clip."""
+    from ..ch2_study2d import record_clip
+
+    keep = ("hidden", "steps", "batch_size", "lr", "lambdas", "inverse_lambdas", "gamma", "n_eval", "delta")
+    diff = [k for k in keep if joint["config"].get(k) != per_model["config"].get(k)] + (
+        ["seed"] if joint["seed"] != per_model["seed"] else [])
+    clips = (record_clip(joint), record_clip(per_model))
+    if diff or clips != ("joint", "per-model"):
+        raise ValueError(f"the records must differ only in their clip (joint, then per-model); they differ in "
+                         f"{diff or []} and have clips {clips}")
+    a, b = study2d_correlations(joint), study2d_correlations(per_model)
+    a, b = a[a["member"].str.startswith("L1-")], b[b["member"].str.startswith("L1-")]
+    m = a.merge(b, on="member", suffixes=(" (joint)", " (per model)"))
+    cols = ["member"] + [f"{k} ({c})" for k in ("bits_per_sample", "rho_Ds", "rho_Dr", "rho_Din")
+                         for c in ("joint", "per model")]
+    return m[cols].set_index("member")
 
 
 def study2d_reading(run: dict) -> str:
