@@ -155,7 +155,7 @@ def render_markdown(result: dict) -> str:
           f"**Observation 5 (Fig. 3)** on {result['obs5_data']}; Spearman ρ, signed so that agreement is positive "
           "(paper, against TID2013 MOS: D_in up to 0.77, both induced distances above RMSE):",
           *obs, "",
-          f"Max ρ(D_in) per reference: " + ", ".join(f"{k} {v['max_rho_Din']:.3f} (RMSE {v['rho_rmse']:.3f}; "
+          "Max ρ(D_in) per reference: " + ", ".join(f"{k} {v['max_rho_Din']:.3f} (RMSE {v['rho_rmse']:.3f}; "
                                                       f"max ρ(D_r) {v['max_rho_Dr']:.3f})" for k, v in sm["obs5"].items())
           + ".", "",
           f"**Fig. 4 (right)**: P_MS-SSIM / P_MSE (P = MSE / real bpp), mean over the {len(result['rates'])} pairs and "

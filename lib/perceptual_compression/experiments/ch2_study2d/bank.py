@@ -187,9 +187,9 @@ def load_bank(cfg, checkpoint_path: str | Path, *, device=None) -> TrainedBank:
 @torch.no_grad()
 def member_rates(bank: TrainedBank, x: torch.Tensor, *, codec_factory=None) -> list[dict[str, float]]:
     """Per member: rate from the real bitstream (bits per 2D sample, header included), the rate estimated
-    from likelihoods, and the mean squared error per sample (SSE), on the points ``x`` (each member is
-    evaluated on its own training distribution: pass Student-t samples; uniform members get them too,
-    which is how Fig. 13 compares them)."""
+    from likelihoods, and the mean over samples of the sum of squared errors (SSE, eq. 3's D), on the points
+    ``x`` (each member is evaluated on its own training distribution: pass Student-t samples; uniform members
+    get them too, which is how Fig. 13 compares them)."""
     if codec_factory is None:
         from ...coding import EntropyBottleneckCodec
 
