@@ -4,7 +4,7 @@ The paper decodes one segment of 30 consecutive frames from each of 40 000 YouTu
 each segment to a random height between 128 and 160 pixels (to reduce compression and resampling
 artefacts), splits it into 15 pairs of neighbouring frames, cuts a randomly placed but co-located
 64×64 patch out of each pair, shuffles the pairs in a running buffer and feeds RGB values in [0, 1].
-That video collection is not public (no registry entry can point to it).
+The videos are public YouTube videos, but the selection was never released (no registry entry can point to it).
 
 :class:`FramePairStream` implements this preprocessing for any *segment source*:
 
