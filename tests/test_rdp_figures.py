@@ -40,3 +40,23 @@ def test_figures_render(grid_df):
                 figs.fig7_cross_sections(grid_df)):
         assert len(fig.axes) >= 1
         plt.close(fig)
+
+
+def test_equi_rate_lines_follow_the_code_when_each_model_has_its_own_coded_rate(grid_df):
+    """With rate="coded" the lambda models of one code (dim, L) code at slightly different rates; an equi-rate
+    line is still the code's models (not one point per distinct rate), and Figs. 6/8 keep one column per code."""
+    import matplotlib.pyplot as plt
+
+    df = grid_df.copy()
+    df["coded_bits"] = df["nominal_bits"] - 0.1 + 0.01 * df["lam"]  # each model its own coded rate
+    codes, rates = figs._codes_by_rate(df, "coded_bits")
+    assert codes == [(2, 2), (4, 2), (4, 4)] and rates == pytest.approx([1.925, 3.925, 7.925])
+    fig = figs.fig7_cross_sections(df, rate="coded")
+    lines = fig.axes[1].get_lines()  # (b): one perception-distortion line per code, through its 2 lambda models
+    assert len(lines) == 3 and all(len(line.get_xdata()) == 2 for line in lines)
+    assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()] == [f"{r:.3g} bits" for r in rates]
+    plt.close(fig)
+    fig = figs.fig_rd_plane(df, rate="coded", P_levels=figs.perception_levels(df, 1))
+    shown = [a for a in fig.axes[1:] if a.images]  # the decoded digits: every curve has a model at every code
+    assert len(shown) == 2 * 3  # Shannon's curve and one equi-perception curve, 3 codes each
+    plt.close(fig)

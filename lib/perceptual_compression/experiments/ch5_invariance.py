@@ -217,7 +217,8 @@ def quantization_map(model: InvariantCompressor, extent: float = 6.0, n: int = 3
     boundary[:, 1:] |= ids[:, 1:] != ids[:, :-1]
     boundary[1:, :] |= ids[1:, :] != ids[:-1, :]
     centers = model.decode(uniq)
-    code_bits = model.prior.estimate_bits(uniq)   # the codes are on the quantization grid already
+    dev = next(model.parameters()).device
+    code_bits = model.prior.estimate_bits(uniq.to(dev)).cpu()   # the codes are on the quantization grid already
     return {"grid": g.numpy(), "ids": ids.numpy(), "boundary": boundary.numpy(), "centers": centers.numpy(),
             "probability": np.exp2(-code_bits.numpy())}
 

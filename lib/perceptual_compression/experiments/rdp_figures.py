@@ -109,6 +109,15 @@ def perception_levels(df, n: int = 2) -> list[float]:
     return [float(np.quantile(vals, q)) for q in qs]
 
 
+def _codes_by_rate(df, rcol: str) -> tuple[list[tuple[int, int]], list[float]]:
+    """The codes ``(dim, L)`` of ``df`` in order of nominal rate, and each one's rate in column ``rcol`` (the
+    mean over its λ models: with the coded rate every model has its own, with the nominal rate they share it).
+    Grouping by the rate value instead would split a code's λ models when ``rcol`` is the coded rate."""
+    keys = df[["dim", "L", "nominal_bits"]].drop_duplicates(["dim", "L"]).sort_values("nominal_bits")
+    codes = [(int(d), int(L)) for d, L in zip(keys["dim"], keys["L"])]
+    return codes, [float(df.loc[(df["dim"] == d) & (df["L"] == L), rcol].mean()) for d, L in codes]
+
+
 def _tile(images: np.ndarray) -> np.ndarray:
     """Stack ``(n, 28, 28)`` images as a 2-column grid."""
     images = np.asarray(images)
@@ -132,7 +141,7 @@ def fig_rd_plane(df, *, distortion_col: str = "mse", P_levels=None, rate: str = 
     for i, P in enumerate(P_levels):
         curves.append((f"$P\\leq{P:.3g}$", equi_perception_curve(df, P, distortion_col=distortion_col, rate=rate),
                        colors[i % len(colors)]))
-    rates = sorted(df[rcol].unique())
+    codes, rates = _codes_by_rate(df, rcol)  # one column per code (dim, L): its λ models share a nominal rate
     rows = ([("original", None, "0.4")] if originals is not None else []) + curves
     fig = plt.figure(figsize=(12, 1.5 + 1.25 * len(rows)))
     gs = GridSpec(len(rows), 2, width_ratios=[1.05, 1.0], figure=fig, wspace=0.15, hspace=0.35)
@@ -149,7 +158,7 @@ def fig_rd_plane(df, *, distortion_col: str = "mse", P_levels=None, rate: str = 
     ax.legend(frameon=False, fontsize=8, loc="upper right")
     for r, (name, cur, col) in enumerate(rows):
         sub = gs[r, 1].subgridspec(1, max(1, len(rates)), wspace=0.05)
-        for c, rt in enumerate(rates):
+        for c, ((dim, L), rt) in enumerate(zip(codes, rates)):
             a = fig.add_subplot(sub[0, c])
             a.set_xticks([])
             a.set_yticks([])
@@ -162,7 +171,7 @@ def fig_rd_plane(df, *, distortion_col: str = "mse", P_levels=None, rate: str = 
                 if c == 0:
                     a.set_ylabel(name, fontsize=8, color=col)
                 continue
-            row = cur[np.isclose(cur["rate"].to_numpy(dtype=float), rt)] if len(cur) else cur
+            row = cur[(cur["dim"] == dim) & (cur["L"] == L)] if len(cur) else cur
             if len(row):
                 m = df[(df["dim"] == row.iloc[0]["dim"]) & (df["L"] == row.iloc[0]["L"])
                        & (df["lam"] == row.iloc[0]["lam"])].iloc[0]
@@ -180,13 +189,13 @@ def fig7_cross_sections(df, *, distortion_col: str = "mse", D_levels=None, rate:
     import matplotlib.pyplot as plt
 
     rcol = {"nominal": "nominal_bits", "coded": "coded_bits"}[rate]
-    rates = sorted(df[rcol].unique())
+    codes, rates = _codes_by_rate(df, rcol)
     cmap = plt.get_cmap("viridis")
     fig = plt.figure(figsize=(13, 3.9))
     ax = fig.add_subplot(1, 3, 1, projection="3d")
     ax2 = fig.add_subplot(1, 3, 2)
-    for i, rt in enumerate(rates):
-        g = df[df[rcol] == rt].sort_values("lam")
+    for i, ((dim, L), rt) in enumerate(zip(codes, rates)):  # an equi-rate line: the λ models of one code
+        g = df[(df["dim"] == dim) & (df["L"] == L)].sort_values("lam")
         col = cmap(i / max(1, len(rates) - 1))
         ax.plot(g[distortion_col], g["perception"], g[rcol], "o-", color=col, ms=3)
         ax2.plot(g[distortion_col], g["perception"], "o-", color=col, label=f"{rt:.3g} bits")

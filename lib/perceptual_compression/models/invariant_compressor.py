@@ -155,9 +155,12 @@ class InvariantCompressor(nn.Module):
         return self.prior(self.encode(x))
 
     def decode(self, z_hat: torch.Tensor) -> torch.Tensor:
+        """The decoder's output for codes on any device, returned on the codes' device (the model may be on CUDA
+        while evaluation keeps its codes on the CPU, as :meth:`represent` returns them)."""
         if self.decoder is None:
             raise RuntimeError("a BINCE compressor has no decoder")
-        return self.decoder(z_hat)
+        dev = next(self.decoder.parameters()).device
+        return self.decoder(z_hat.to(dev)).to(z_hat.device)
 
     @torch.no_grad()
     def represent(self, x: torch.Tensor, batch_size: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
@@ -173,18 +176,19 @@ class InvariantCompressor(nn.Module):
 
     @torch.no_grad()
     def compress(self, x: torch.Tensor) -> bytes:
-        """A batch of inputs as one bitstream: encode, quantize and entropy-code (eval mode)."""
+        """A batch of inputs (on any device) as one bitstream: encode, quantize and entropy-code (eval mode)."""
         was = self.training
         self.eval()
         try:
-            return self.prior.compress(self.encode(x))
+            return self.prior.compress(self.encode(x.to(next(self.parameters()).device)))
         finally:
             self.train(was)
 
     @torch.no_grad()
     def decompress(self, data: bytes) -> torch.Tensor:
-        """The quantized codes ``z_hat`` of the batch (decode them with :meth:`decode` for VC/VIC)."""
-        return self.prior.decompress(data)
+        """The quantized codes ``z_hat`` of the batch, on the CPU as :meth:`represent` returns them (decode them
+        with :meth:`decode` for VC/VIC)."""
+        return self.prior.decompress(data).cpu()
 
     @torch.no_grad()
     def encode_latents(self, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
