@@ -45,7 +45,6 @@ def fig4_bernoulli_surface(p: float = 0.1, rates=(0.05, 0.1, 0.2, 0.3), distorti
     fig = plt.figure(figsize=(13, 3.9))
     ax = fig.add_subplot(1, 3, 1, projection="3d")
     ax.plot_surface(DD, PP, R, cmap="viridis", lw=0, alpha=0.75, rstride=4, cstride=4)
-    cmap = plt.get_cmap("autumn")
     cs = plt.figure().add_subplot().contour(DD, PP, R, levels=list(rates))
     plt.close(cs.axes.figure)
     for i, (lev, segs) in enumerate(zip(cs.levels, cs.allsegs)):
