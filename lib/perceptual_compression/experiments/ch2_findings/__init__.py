@@ -26,7 +26,8 @@ One module per part of the paper; every name is also importable from this packag
 from ._common import DIN_MIN_RHO, OBS1_MIN_RHO, PAPER_DR, REF, TABLE1_LOSSES
 from .observation1 import observation1_reading
 from .study2d import (EQ13_PRINTED, centre_tail, clip_comparison, eq13_entry, fig2_reading, fig4_2d_reading,
-                      gamma1_entry, longer_entries, obs2_status, obs3_status, obs4_status, per_seed_centres, rate_matched_entry,
+                      gamma1_entry, longer_entries, obs2_status, obs3_status, obs4_status, per_seed_centres,
+                      rate_matched_entry,
                       run_ends, seed_entries, seed_table, study2d_correlations, study2d_entries, study2d_reading)
 from .factorized import (FIG4_RIGHT, contrast_entry, contrast_note, contrast_rows, contrast_status,
                          factorized_entries, kept_entry, observation5_reading, rate_factor_entry)
@@ -37,7 +38,8 @@ from .small_batch import small_batch_entry, small_batch_reading, small_batch_row
 
 __all__ = [
     "DIN_MIN_RHO", "ENTROPY_LIMITED_COLUMNS", "EQ13_PRINTED", "FIG4_RIGHT", "OBS1_MIN_RHO", "PAPER_DR", "REF",
-    "TABLE1_LOSSES", "block_mean_entry", "centre_tail", "clip_comparison", "contrast_entry", "contrast_note", "contrast_rows",
+    "TABLE1_LOSSES", "block_mean_entry", "centre_tail", "clip_comparison", "contrast_entry", "contrast_note",
+    "contrast_rows",
     "contrast_status", "entropy_limited_reading", "entropy_limited_steps", "entropy_limited_table", "eq13_entry",
     "factorized_entries", "fig2_reading", "fig4_2d_reading", "gamma1_entry", "kept_entry", "longer_entries",
     "noise_entry", "noise_rows", "obs2_status", "obs3_status", "obs4_status", "observation1_reading",

@@ -37,7 +37,8 @@ from .relative import (across_seeds, as_printed_eq13, compare_banks, compare_pai
                        without_collapsed_pairs)
 
 __all__ = [
-    "CLIP_MODES", "FAMILIES", "Member", "TrainedBank", "across_seeds", "as_printed_eq13", "bank_members", "compare_banks",
+    "CLIP_MODES", "FAMILIES", "Member", "TrainedBank", "across_seeds", "as_printed_eq13", "bank_members",
+    "compare_banks",
     "compare_pairings", "correlations_by_samples", "distortion_weight_normalisers", "fig4_summary", "line_profiles",
     "load_bank", "member_rates", "pointwise_rate_distortion", "quantization_cells", "rate_matched_relative",
     "record_clip", "relative_from_profiles", "relative_performance_along_x", "sensitivity_correlations", "train_bank",

@@ -99,9 +99,9 @@ def train_bank(cfg, *, seed: int = 0, checkpoint_path: str | Path | None = None,
     ``[-cfg.uniform_half_width, cfg.uniform_half_width]^2`` (shared by ``U``/``UW``). The entropy
     bottleneck's quantiles get their own Adam (CompressAI's auxiliary loss) and are refined by bisection
     at the end. Gradients are clipped at ``cfg.clip_grad_norm``, per autoencoder (``cfg.clip="per-model"``)
-    or over the whole bank (``"joint"``). ``time_limit_s`` stops training early (the trainer's wall-clock budget; with the paper's
-    constant learning rate the result is the run with ``steps`` = the bank's ``steps_done``). ``keep_every``
-    keeps a copy of the checkpoint every that many steps
+    or over the whole bank (``"joint"``). ``time_limit_s`` stops training early (the trainer's wall-clock
+    budget; with the paper's constant learning rate the result is the run with ``steps`` = the bank's
+    ``steps_done``). ``keep_every`` keeps a copy of the checkpoint every that many steps
     (:func:`~perceptual_compression.training.kept_checkpoint_path`), for :func:`load_bank` to measure the bank
     over training.
     """

@@ -18,7 +18,8 @@ def line_profiles(bank: TrainedBank, *, n: int = 3500, x_max: float = 35.0, wind
     sets here are consecutive windows along the line (a single point's ``D/R`` swings by orders of magnitude
     depending on how close it lies to a code vector). Returns the window centres ``x`` and, per member name,
     ``D`` (the window's mean sum of squared errors of the coded reconstruction, eq. 3's D) and ``R`` (mean
-    ``-log2 p(y_hat)`` in bits) per window. These are what :func:`relative_performance_along_x` and :func:`rate_matched_relative` divide.
+    ``-log2 p(y_hat)`` in bits) per window. These are what :func:`relative_performance_along_x` and
+    :func:`rate_matched_relative` divide.
     """
     line = bank.source.line_along_x(n, x_max)
     xs = line[:, 0].numpy()
