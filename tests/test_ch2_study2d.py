@@ -33,12 +33,24 @@ def test_short_training_lowers_the_loss_and_codes_for_real(tmp_path):
         assert r["bits_per_sample"] >= r["bits_per_sample_estimated"] * 0.95
         assert r["bits_per_sample"] <= r["bits_per_sample_estimated"] * 1.1 + 8 * 64 / 2000
     corr = s2d.sensitivity_correlations(bank, n=2000, delta=1e-3)
-    assert len(corr) == 1 and -1 <= corr[0]["rho_Ds"] <= 1
+    assert [c["member"] for c in corr] == ["L1-λ20"] and corr[0]["rho_Ds"] < 0  # Observation 2's sign, trained
     xs, ys, labels, codes = s2d.quantization_cells(bank.model.extract(0), extent=(-4, 4, -2, 2), resolution=50)
     assert labels.shape == (50, 50) and codes.shape[1] == 2 and labels.max() + 1 == len(codes)
     rel = s2d.relative_performance_along_x(bank, n=700, x_max=35.0, window=0.5)
     assert rel["raw"].shape == (1, 70) and np.isfinite(rel["mean_fit"]).all()
     np.testing.assert_allclose(rel["x"][:2], [0.25, 0.75])
+    # the profiles' first window, from the coded (rounded) model directly: mean SSE and mean bits of its points
+    prof = s2d.line_profiles(bank, n=700, x_max=35.0, window=0.5)
+    line = bank.source.line_along_x(700, 35.0)
+    w0 = line[line[:, 0] < 0.5]
+    names = [m.name for m in bank.members]
+    with torch.no_grad():
+        out = bank.model.extract(names.index("L1-λ20"))(w0, training=False)
+    p1 = prof["members"]["L1-λ20"]
+    assert p1["D"][0] == pytest.approx(float(((out["x_hat"][0] - w0) ** 2).sum(-1).mean()), rel=1e-5)
+    assert p1["R"][0] == pytest.approx(float(out["bits"][0].mean()), rel=1e-5)
+    p2 = prof["members"]["L2-λ20"]  # Fig. 4 (left): P = D / R of the weighted member over the plain one's
+    np.testing.assert_allclose(rel["raw"][0], (p2["D"] / p2["R"]) / (p1["D"] / p1["R"]), rtol=1e-6)
 
 
 def test_load_bank_gives_back_the_trained_bank(tmp_path):

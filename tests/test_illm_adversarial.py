@@ -267,10 +267,16 @@ def test_codebook_initialised_from_data_and_dead_codes_restarted():
     assert float(nearest_dist.max()) < 0.01  # restart jitter is 1e-3 per element
     assert torch.allclose(q.usage, torch.full((8,), 1 / 8))
     q.usage[5] = 0.0  # code 5 looks dead; it is restarted unless this batch uses it
+    # a batch in which every position is one vector: code 5 is not its nearest code, so it gets no count and is
+    # restarted onto that vector (plus jitter); the other codes stay where they were
+    one = feats[:1, :, :1, :1].expand(2, 6, 4, 4).contiguous()
+    e1 = q.vectors(one).detach()[0, :, 0, 0]
     before = q.codebook.detach().clone()
-    out = q(feats)
-    if not (out["indices"] == 5).any():
-        assert not torch.equal(before[5], q.codebook.detach()[5]) and q.usage[5] == 1 / 8
+    assert int(torch.cdist(e1[None], before).argmin()) != 5
+    out = q(one)
+    assert float((q.codebook.detach()[5] - e1).norm()) < 0.01 and float((before[5] - e1).norm()) > 0.1
+    assert q.usage[5] == 1 / 8 and (out["indices"] == 5).all()  # the indices are chosen after the restart
+    torch.testing.assert_close(torch.cat([before[:5], before[6:]]), torch.cat([q.codebook[:5], q.codebook[6:]]).detach())
     q.eval()
     frozen = q.codebook.detach().clone()
     q(torch.randn(2, 6, 4, 4))

@@ -127,3 +127,14 @@ def test_seeded_and_validated():
         sliced_wasserstein(x, y, normalize="global")
     with pytest.raises(ValueError, match="same number of channels"):
         sliced_wasserstein(x, torch.rand(1, 1, 64, 64))
+
+
+def test_an_intensity_offset_moves_only_the_low_pass_level():
+    """Without normalisation the band levels of a Laplacian pyramid do not see a constant offset (they are
+    differences of blurred images), the low-pass level does: an exact invariance that pins where each level's
+    descriptors come from, not only an ordering. The low-pass distance is of the order of the offset."""
+    x = photo_crops(64, b=2)
+    out = sliced_wasserstein(x, x + 0.05, normalize=None, patches_per_image=64, num_projections=64)
+    assert len(out.levels) == 3
+    assert max(out.levels[:-1]) < 1e-6
+    assert 0.02 < out.levels[-1] < 0.5
