@@ -59,8 +59,16 @@ def test_registry_resolution_and_features(tmp_path, monkeypatch):
     monkeypatch.setattr(assets, "resolve", fake_resolve)
     enc = load_clip_visual()
     assert seen["id"] == clip_encoder.ASSET_ID == "clip-vit-b32"
-    feats = clip_features(torch.rand(5, 1, 28, 28), enc, batch_size=2)
+    imgs = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    feats = clip_features(imgs, enc, batch_size=2)
     assert feats.shape == (5, 16) and torch.isfinite(feats).all()
+    # batches of 2, 2 and 1 give the loaded encoder's features of the preprocessed images, in order
+    with torch.no_grad():
+        want = enc(clip_preprocess(imgs, enc.resolution)).float()
+    torch.testing.assert_close(feats, want, rtol=1e-5, atol=1e-5)
+    with torch.no_grad():  # the loaded weights are the saved ones
+        pre = clip_preprocess(imgs, enc.resolution)
+        torch.testing.assert_close(enc(pre), tiny(pre))
 
 
 def test_missing_weights_raise_the_registry_error(tmp_path, monkeypatch):

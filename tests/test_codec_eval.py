@@ -65,6 +65,25 @@ def test_per_image_csv_and_summary(codec, tmp_path):
                                                                                          df["width"])], rel=1e-5)
     assert (df["estimated_bpp"] > 0).all() and (df["lpips"] >= 0).all()
     assert df[["psnr", "ms_ssim", "nlpd", "encode_s", "decode_s"]].notna().all().all()
+    # the quality columns of the first image (full precision, before the CSV), recomputed from its bitstream
+    row = ev.per_image.iloc[0]
+    for col in ("bpp", "estimated_bpp", "psnr", "ms_ssim", "nlpd", "lpips"):  # the CSV holds the same values
+        assert df[col].tolist() == pytest.approx(ev.per_image[col].tolist(), rel=1e-5)
+    import math
+
+    import pytorch_msssim
+
+    from perceptual_compression.metrics import nlpd
+
+    x = imgs[0][None]
+    x_hat = codec.decompress(codec.compress(x))
+    r8 = lambda t: torch.round(255 * t.clamp(0, 1))  # noqa: E731 - both images as 8-bit files hold them
+    mse8 = float((r8(x) - r8(x_hat)).pow(2).mean())
+    assert row["psnr"] == pytest.approx(10 * math.log10(255 ** 2 / mse8), rel=1e-6)
+    assert row["ms_ssim"] == pytest.approx(float(pytorch_msssim.ms_ssim(r8(x), r8(x_hat), data_range=255)), rel=1e-5)
+    assert row["nlpd"] == pytest.approx(float(nlpd(x, r8(x_hat) / 255)), rel=1e-6)
+    assert row["lpips"] == pytest.approx(float(LPIPS(backbone=Trunk(), lin=False)(x, x_hat)), rel=1e-6)
+    assert row["estimated_bpp"] == pytest.approx(codec.estimate_bits(x) / (200 * 260), rel=1e-6)
     summary = json.loads((tmp_path / "eval.summary.json").read_text())
     assert summary["num_images"] == 2 and summary["mean_bpp"] == pytest.approx(df["bpp"].mean(), rel=1e-5)
     assert summary["swd"] > 0 and summary["skipped"]["fid"] == "not requested"

@@ -125,6 +125,23 @@ def test_xcit_attention_is_linear_in_tokens_and_permutation_equivariant():
     perm = torch.randperm(16)
     xp = x.flatten(2)[..., perm].reshape(1, 8, 4, 4)
     torch.testing.assert_close(att(xp).flatten(2), att(x).flatten(2)[..., perm])
+    # XCA written out per head (El-Nouby et al. 2021): queries and keys L2-normalised over the tokens, a d x d
+    # softmax over channels with the head's temperature, applied to the values; then the projection, residually
+    import torch.nn.functional as F
+
+    with torch.no_grad():
+        att.temperature.copy_(torch.tensor([0.5, 2.0]).view(2, 1, 1))
+        t = att.norm(x).flatten(2)[0].T  # (tokens, channels)
+        q, k, v = att.qkv(t).chunk(3, dim=-1)
+        outs = []
+        for h in range(2):
+            s = slice(4 * h, 4 * h + 4)
+            a = torch.softmax(att.temperature[h] * (F.normalize(q[:, s], dim=0).T @ F.normalize(k[:, s], dim=0)), -1)
+            assert a.shape == (4, 4)  # channels x channels: the cost is linear in the tokens
+            outs.append(a @ v[:, s].T)
+        want = x + att.proj(torch.cat(outs, 0).T).T.reshape(1, 8, 4, 4)
+        torch.testing.assert_close(att(x), want)
+        assert not torch.allclose(att(x), x, atol=1e-3)
 
 
 def test_frozen_labeler_stays_frozen_through_train():
