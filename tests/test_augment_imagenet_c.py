@@ -175,7 +175,7 @@ def test_clipped_zoom_keeps_size_and_identity_at_one():
 
 
 def test_frost_falls_back_to_labelled_textures_when_assets_are_missing(monkeypatch):
-    assets = pytest.importorskip("perceptual_compression.assets")
+    import perceptual_compression.assets as assets
 
     def unavailable(asset_id, **kw):
         raise assets.AssetUnavailableError(f"{asset_id}: not available in this test", asset_id=asset_id)

@@ -1,5 +1,3 @@
-import math
-
 import pytest
 import torch
 
@@ -49,4 +47,10 @@ def test_rate_distortion_loss():
     out = rate_distortion_loss({"x_hat": y, "likelihoods": lik}, x, 0.01, "mse")
     expect = 2 * 4 * 9 / (2 * 48 * 48) + 0.01 * 255**2 * ((x - y) ** 2).mean().item()
     assert out["loss"].item() == pytest.approx(expect, rel=1e-5)
-    assert math.isfinite(rate_distortion_loss({"x_hat": y, "likelihoods": lik}, x, 5.0, "ms-ssim")["loss"].item())
+    # the MS-SSIM branch: lambda (1 - MS-SSIM), unscaled, on the levels 48-pixel images allow
+    from perceptual_compression.metrics import ms_ssim
+
+    out = rate_distortion_loss({"x_hat": y, "likelihoods": lik}, x, 5.0, "ms-ssim")
+    d = float((1 - ms_ssim(x, y, levels="auto")).mean())
+    assert 0.0 < d < 1.0 and out["distortion"].item() == pytest.approx(d, rel=1e-6)
+    assert out["loss"].item() == pytest.approx(2 * 4 * 9 / (2 * 48 * 48) + 5.0 * d, rel=1e-6)

@@ -60,3 +60,27 @@ def test_equi_rate_lines_follow_the_code_when_each_model_has_its_own_coded_rate(
     shown = [a for a in fig.axes[1:] if a.images]  # the decoded digits: every curve has a model at every code
     assert len(shown) == 2 * 3  # Shannon's curve and one equi-perception curve, 3 codes each
     plt.close(fig)
+
+
+def test_theory_figures_draw_the_closed_forms():
+    """Figs. 3 and 5 draw the library's closed forms, each curve with its own parameter (not only 'it renders')."""
+    import matplotlib.pyplot as plt
+
+    from perceptual_compression.theory import bernoulli_rdp as brdp
+    from perceptual_compression.theory import gaussian_rdp as grdp
+
+    fig = figs.fig3_bernoulli_curves(0.1, Ps=(0.0, 0.04))
+    lines = fig.axes[0].get_lines()
+    for line, P in zip(lines[:2], (0.0, 0.04)):
+        np.testing.assert_allclose(line.get_ydata(), brdp.bernoulli_rdp(line.get_xdata(), P, 0.1))
+    np.testing.assert_allclose(lines[-1].get_ydata(), brdp.shannon_rd(lines[-1].get_xdata(), 0.1))
+    assert not np.allclose(lines[0].get_ydata(), lines[1].get_ydata())  # P matters at low distortion
+    plt.close(fig)
+    fig = figs.fig5_theorem2(2.0)
+    shannon, perfect, bound = fig.axes[0].get_lines()[:3]
+    d = perfect.get_xdata()
+    np.testing.assert_allclose(shannon.get_ydata(), grdp.shannon_rd(d, 2.0))
+    np.testing.assert_allclose(perfect.get_ydata(), grdp.perfect_quality_rd(d, 2.0))
+    np.testing.assert_allclose(bound.get_ydata(), grdp.theorem2_bound(d, 2.0))
+    assert np.all(perfect.get_ydata() <= bound.get_ydata() + 1e-12)  # Theorem 2: R(D, 0) <= R(D/2, inf)
+    plt.close(fig)
