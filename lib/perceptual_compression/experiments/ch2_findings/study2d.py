@@ -145,8 +145,8 @@ def clip_comparison(joint: dict, per_model: dict) -> pd.DataFrame:
     rate and its Fig. 2 correlations in each bank. Raises if the records differ in anything but the clip."""
     from ..ch2_study2d import record_clip
 
-    keep = ("hidden", "steps", "batch_size", "lr", "lambdas", "inverse_lambdas", "gamma", "n_eval", "delta")
-    diff = [k for k in keep if joint["config"].get(k) != per_model["config"].get(k)] + (
+    cj, cp = joint["config"], per_model["config"]  # as across_seeds compares records: every config key
+    diff = sorted(k for k in (set(cj) | set(cp)) - {"clip"} if cj.get(k) != cp.get(k)) + (
         ["seed"] if joint["seed"] != per_model["seed"] else [])
     clips = (record_clip(joint), record_clip(per_model))
     if diff or clips != ("joint", "per-model"):
