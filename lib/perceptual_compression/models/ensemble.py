@@ -3,9 +3,12 @@
 A sweep of small models on a CPU is dominated by per-operation overhead, not arithmetic. Here the K
 members' MLP layers are stacked into ``(K, in, out)`` weight tensors applied with one batched matrix
 multiply, and their latents share one CompressAI EntropyBottleneck with ``K * z_dim`` channels (its
-densities are per channel, so members stay independent). The loss is the sum of the members' losses;
-since parameters are disjoint and Adam is elementwise, every member follows exactly the trajectory it
-would follow alone (same data, same initialisation) — up to floating-point summation order.
+densities are per channel, so members stay independent). The loss is the sum of the members' losses,
+parameters are disjoint, Adam is elementwise and the gradient is clipped per member
+(:meth:`CompressorEnsemble.clip_grad_norm_per_member_`, the clip at 3 a standalone run applies), so every
+member takes exactly the steps it would take alone from the same initialisation, batches and quantization
+noise — up to floating-point summation order. (Clipping the concatenated gradient would instead scale
+every member by one factor that the largest gradient sets.)
 
 :meth:`CompressorEnsemble.member` extracts member ``k`` as an ordinary
 :class:`~perceptual_compression.models.invariant_compressor.InvariantCompressor` (MLP encoder and
@@ -123,6 +126,30 @@ class CompressorEnsemble(nn.Module):
         out = self.decoder(z_hat)
         return out.reshape(self.k, z_hat.shape[1], *self.input_shape)
 
+    def _member_blocks(self) -> list[torch.Tensor]:
+        """Every trained parameter (the prior's quantiles are not trained) as a view whose first dimension
+        holds the K members in K equal, contiguous blocks."""
+        out = []
+        for name, p in self.named_parameters():
+            if name.endswith("quantiles"):
+                continue
+            if p.shape[0] != self.k and p.shape[0] != self.k * self.z_dim:
+                raise RuntimeError(f"parameter {name} of shape {tuple(p.shape)} is not split by member")
+            out.append(p)
+        return out
+
+    @torch.no_grad()
+    def clip_grad_norm_per_member_(self, max_norm: float) -> torch.Tensor:
+        """Clip each member's gradient to Euclidean norm ``max_norm``, as ``torch.nn.utils.clip_grad_norm_``
+        does in a standalone run (scale ``min(1, max_norm / (norm + 1e-6))``). Returns the norms before
+        clipping, ``(K,)``."""
+        grads = [p.grad for p in self._member_blocks() if p.grad is not None]
+        norms = torch.stack([g.reshape(self.k, -1).double().pow(2).sum(1) for g in grads]).sum(0).sqrt().float()
+        scale = (max_norm / (norms + 1e-6)).clamp(max=1.0)
+        for g in grads:
+            g.view(self.k, -1).mul_(scale[:, None].to(g.dtype))
+        return norms
+
     def member(self, k: int) -> InvariantCompressor:
         """Member ``k`` as a standalone compressor (weights copied; its prior's CDF tables updated)."""
         if not 0 <= k < self.k:
@@ -147,9 +174,13 @@ class CompressorEnsemble(nn.Module):
 def train_ensemble(ensemble: CompressorEnsemble, batch_fn: Callable[[int], tuple[torch.Tensor, torch.Tensor]],
                    betas: Sequence[float], *, steps: int, lr: float, lr_decay: float = 1.0,
                    likelihood: str = "gaussian", seed: int = 0, checkpoint_path: str | Path | None = None,
-                   progress: bool | None = None, desc: str = "ensemble", streams: Mapping[str, Any] | None = None):
+                   progress: bool | None = None, desc: str = "ensemble", streams: Mapping[str, Any] | None = None,
+                   grad_clip: float = 3.0):
     """Train every member on ``rate + beta_k * distortion`` (bits). ``batch_fn(step)`` returns
     ``(inputs, targets)``, each ``(K, B, *input_shape)`` (each member's own input and reconstruction target).
+    ``grad_clip``: each member's gradient norm is clipped to it, as
+    :func:`~perceptual_compression.models.invariant_compressor.train_compressor` clips a standalone run's
+    (default 3, the same); 0 does not clip.
     Returns the :class:`~perceptual_compression.training.TrainingHistory` (per-member rates and distortions).
     ``streams``: the random generators ``batch_fn`` draws from (saved in checkpoints and restored on resume).
     """
@@ -175,6 +206,8 @@ def train_ensemble(ensemble: CompressorEnsemble, batch_fn: Callable[[int], tuple
         loss = (rate_k + beta * dist_k).sum()
         main.zero_grad(set_to_none=True)
         loss.backward()
+        if grad_clip:
+            ensemble.clip_grad_norm_per_member_(grad_clip)
         main.step()
         sched.step()
         out = {"loss": loss.detach()}
