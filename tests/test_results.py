@@ -63,6 +63,7 @@ def test_committed_run_reads_benchmark_results_and_requires_a_command(tmp_path, 
     sweep = results_mod.committed_run("illm_sweep")
     assert sweep is not None and sweep["command"].startswith("python benchmarks/illm_sweep.py")
     assert sweep["labeler_steps"] == 1500 and sweep["finetune_config"]["steps"] == 800
+    assert sweep.get("labeler_version") == 2  # the fixed labeler (922974a) is an ancestor of the run (35b5087)
     illm = [r for r in sweep["rows"] if r["discriminator"] == "illm"]
     assert len(illm) == 3 and min(r["perplexity"] for r in illm) > 100  # it was about 3 before the fix
     # the ablations of Tables 1-2 were remade with the fixed labeler too: 3 norms, 4 labeler sizes
