@@ -34,9 +34,9 @@ from perceptual_compression.assets import (
 from perceptual_compression.assets import checksums as checksums_mod
 from perceptual_compression.assets import resolver as resolve_mod
 from perceptual_compression.assets.__main__ import main as cli_main
+from _shared_data import SHARED, needs_shared
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = (ROOT / ".." / "shared" / "data").resolve()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -636,20 +636,15 @@ def test_real_assets_missing_here_fail_fast_with_a_useful_message(offline_real_r
     assert asset_info(asset_id).files[0].url in msg and "fetch" in msg
 
 
-def _shared_or_skip(asset_id: str) -> None:
-    if not (SHARED / asset_id).is_dir():
-        pytest.skip(f"shared data directory not present ({SHARED / asset_id})")
-
-
 @pytest.mark.parametrize("asset_id", ["kodak", "mnist"])
 def test_shared_kodak_and_mnist_resolve_verified(asset_id):
-    _shared_or_skip(asset_id)
+    needs_shared(asset_id)
     r = locate(asset_id, download=False)
     assert r.source == "local" and r.verified and r.path.resolve() == (SHARED / asset_id).resolve()
 
 
 def test_repeated_verification_is_memoized(monkeypatch):
-    _shared_or_skip("kodak")
+    needs_shared("kodak")
     locate("kodak", download=False)
     calls = []
     real_new = checksums_mod.hashlib.new
@@ -676,7 +671,7 @@ def test_cli_list_where_fetch(offline_real_registry, capsys):
 
 
 def test_cli_list_reports_shared_data_as_found_locally(capsys):
-    _shared_or_skip("kodak")
+    needs_shared("kodak")
     assert cli_main(["list"]) == 0
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
     assert "found locally (verified)" in lines["kodak"] and "found locally (verified)" in lines["mnist"]

@@ -26,18 +26,13 @@ from perceptual_compression.datasets import (
     read_idx,
 )
 from perceptual_compression.params import ParameterError
+from _shared_data import SHARED, needs_shared
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = (ROOT / ".." / "shared" / "data").resolve()
 
 # Known MNIST class counts (digits 0..9).
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
-
-
-def needs_shared(asset_id: str) -> None:
-    if not (SHARED / asset_id).is_dir():
-        pytest.skip(f"shared data directory not present ({SHARED / asset_id}); CI always has it")
 
 
 @pytest.fixture
