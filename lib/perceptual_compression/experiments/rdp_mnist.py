@@ -21,7 +21,9 @@ per encoder–decoder step (``n_critic``; 5, the WGAN-GP default of Gulrajani et
 weight (10, idem), the leaky-ReLU slope (0.2), and that every :math:`\\lambda > 0` run restarts Adam and the
 learning-rate schedule (25 epochs, /5 after 20) from the :math:`\\lambda = 0` weights (encoder, decoder and
 critic). The critic is trained alongside the :math:`\\lambda = 0` models too (it does not affect them), so that
-every model has a perception index.
+every model has a perception index. What an epoch counts: ``ceil(N / batch)`` encoder–decoder steps, so the
+encoder–decoder sees ``N`` digits per epoch; each step's ``n_critic`` critic batches come from the same shuffled
+stream, which therefore passes over the training set ``1 + n_critic`` times per epoch.
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ class RDPMnistConfig:
     #: (dim, L, λ values) trained with the deep-feature distortion (Sec. 4.2, Fig. 8)
     deep_feature_grid: tuple[tuple[int, int, tuple[float, ...]], ...] = PAPER_GRID
     batch_size: int = 64
-    base_epochs: float = 25.0          # λ = 0 models
+    base_epochs: float = 25.0          # λ = 0 models (an epoch: ceil(N / batch_size) encoder/decoder steps)
     continue_epochs: float = 25.0      # λ > 0 models, continuing from the λ = 0 one
     lr_drop_epoch: float = 20.0        # learning rates × lr_factor after this many epochs of a run
     lr_factor: float = 0.2
