@@ -183,7 +183,7 @@ def main() -> None:
         print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
 
     df = pd.DataFrame(rows)
-    df["mse"] = 10 ** (-df["psnr"] / 10)
+    df["mse"] = 10 ** (-df["psnr"] / 10)  # the MSE at the mean PSNR (the images' geometric-mean MSE)
     fid_note = next((r["fid_skipped"] for r in rows if r.get("fid_skipped")), "")
     df = df.drop(columns=["fid_skipped"], errors="ignore")
     result = {

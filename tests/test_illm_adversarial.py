@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import pytest
 import torch
@@ -331,6 +332,10 @@ def test_lambda_sweep_reports_fid_with_a_feature_extractor_and_says_why_not_othe
     originals, recons = reconstruct(tiny_codec, imgs)
     direct = fid_kid(originals, recons, feature_extractor=_PatchStats(), patch_size=256)
     assert float(df["fid"].iloc[0]) == pytest.approx(direct.fid, rel=1e-5)
+    # "mse" is the MSE at the mean PSNR: the geometric mean of the images' MSEs, at most their arithmetic mean
+    per_image = [float(((a.clamp(0, 1) - b.clamp(0, 1)) ** 2).mean()) for a, b in zip(originals, recons)]
+    assert float(df["mse"].iloc[0]) == pytest.approx(math.prod(per_image) ** (1 / len(per_image)), rel=1e-4)
+    assert float(df["mse"].iloc[0]) <= sum(per_image) / len(per_image) * (1 + 1e-6)
     # identical sets: FID 0 (up to the covariance square root's numerics)
     same = distortion_and_fidelity(originals, originals, fid=_PatchStats())
     assert same["fid"] == pytest.approx(0.0, abs=1e-3) and same["psnr"] > 90

@@ -14,7 +14,8 @@ NAMES = {"illm": "MS-ILLM (ours)", "patchgan": "MS-PatchGAN (ours)", "none": "no
 def lambda_sweep_figure(df, *, fidelity: str = "swd", fidelity_label: str = "sliced Wasserstein distance",
                         title: str | None = None):
     """Left (Fig. A2): PSNR and statistical-fidelity distance against λ_d, per discriminator.
-    Right (Fig. 1): distortion (MSE) against the distance, one curve per discriminator, λ_d annotated.
+    Right (Fig. 1): distortion (the MSE at the mean PSNR, ``10^(-PSNR/10)``, i.e. the geometric mean of the images'
+    MSEs) against the distance, one curve per discriminator, λ_d annotated.
     ``title``: a figure title above the three panels' own.
 
     ``df``: the table of :func:`perceptual_compression.training.illm_finetune.lambda_sweep`. λ_d = 0 (the
@@ -47,7 +48,7 @@ def lambda_sweep_figure(df, *, fidelity: str = "swd", fidelity_label: str = "sli
     axes[1].set_ylabel(fidelity_label)
     axes[1].set_title("the distribution distance falls", fontsize=9)
     axes[2].set_xlabel(f"{fidelity_label} (statistical fidelity: lower is better)")
-    axes[2].set_ylabel("MSE")
+    axes[2].set_ylabel("MSE at the mean PSNR (geometric mean)")
     axes[2].set_title("distortion vs statistical fidelity (Fig. 1)", fontsize=9)
     for ax in axes:
         ax.grid(True, which="both", alpha=0.3)

@@ -286,7 +286,8 @@ def lambda_sweep(model: nn.Module, train_images, eval_images, *, runs: list[tupl
     """Fine-tune a copy of ``model`` for every ``(discriminator, lambda_d)`` of ``runs`` and evaluate each.
 
     Returns a DataFrame (one row per run plus the starting No-GAN model: ``discriminator``, ``lambda_d``,
-    ``psnr``, ``ms_ssim``, ``swd``, ``mse``, ``fid``/``kid`` when computed (``fid`` as in
+    ``psnr``, ``ms_ssim``, ``swd``, ``mse`` (``10^(-psnr/10)``, the MSE at the mean PSNR: the geometric mean of the
+    images' MSEs, not their arithmetic mean), ``fid``/``kid`` when computed (``fid`` as in
     :func:`distortion_and_fidelity`; otherwise ``df.attrs["fid_skipped"]`` says why), the final
     ``d_loss``/``fake_acc`` where there is a discriminator, and ``seconds``) and the fine-tuned models keyed by ``(discriminator, lambda_d)``. The same ``seed`` is
     used for every run, so the runs differ only by the discriminator and λ_d. ``"none"`` runs ignore λ_d.
@@ -318,7 +319,7 @@ def lambda_sweep(model: nn.Module, train_images, eval_images, *, runs: list[tupl
         rows.append(row)
         models[(kind, lam)] = res.model
     df = pd.DataFrame(rows)
-    df["mse"] = 10 ** (-df["psnr"] / 10)
+    df["mse"] = 10 ** (-df["psnr"] / 10)  # the MSE at the mean PSNR (the images' geometric-mean MSE)
     df.attrs["fid_skipped"] = fid_skipped
     return df, models
 
