@@ -292,7 +292,7 @@ def main() -> None:
         "contrast": {"alpha": alphas.tolist(), "ratio": contrast["ratio"].tolist(), "mean": contrast["mean"].tolist(),
                      **{k: contrast[k].tolist() for k in CONTRAST_PARTS}},
         "summary": summary, "wall_s": round(time.perf_counter() - t_start, 1),
-        "cpu_s": round(time.process_time() - c_start, 1), **run.environment(),
+        "cpu_s": round(time.process_time() - c_start, 1), **run.environment(measured_on="cpu"),
     }
     RunRecord.save(args.out, result, render_markdown(result))
 

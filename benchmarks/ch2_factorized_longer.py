@@ -261,7 +261,7 @@ def main() -> None:
         "alpha": alphas, "pairs": pairs, "train_s": {f"q{r + 1}": t for r, (t, _, _) in zip(rates, times)},
         "resumed_from": {f"q{r + 1}": k for r, (_, k, _) in zip(rates, times)},
         "train_s_total": {f"q{r + 1}": total for r, (_, _, total) in zip(rates, times)},
-        "wall_s": round(time.perf_counter() - t0, 1), "cpu_s": round(time.process_time() - c0, 1), **run.environment(),
+        "wall_s": round(time.perf_counter() - t0, 1), "cpu_s": round(time.process_time() - c0, 1), **run.environment(measured_on="cpu"),
     }
     RunRecord.save(args.out, result, render_markdown(result))
 

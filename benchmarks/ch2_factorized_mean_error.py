@@ -80,7 +80,7 @@ def main() -> None:
         "command": run.command, "source_record": f"benchmarks/results/{args.record.name}",
         "settings_tag": rec["settings_tag"], "source_date": rec["date"], "contrast_images": rec["contrast_images"],
         "contrast_size": rec["contrast_size"], "alpha": alphas, "models": models,
-        "wall_s": round(time.perf_counter() - t0, 1), "cpu_s": round(time.process_time() - c0, 1), **run.environment(),
+        "wall_s": round(time.perf_counter() - t0, 1), "cpu_s": round(time.process_time() - c0, 1), **run.environment(measured_on="cpu"),
     }
     RunRecord.save(args.out, result, render_markdown(result))
 

@@ -233,7 +233,7 @@ def main() -> None:
             "train_s_total": None if bank.train_seconds is None else round(bank.train_seconds, 1)}
            if bank.resumed_from is not None else {}),
         "wall_s": round(time.perf_counter() - t_start, 1), "cpu_s": round(time.process_time() - c_start, 1),
-        **run.environment(),
+        **run.environment(measured_on="cpu"),
     }
     RunRecord.save(args.out, result, render_markdown(result))
 

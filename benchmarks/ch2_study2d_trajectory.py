@@ -107,7 +107,7 @@ def main() -> None:
     result = {"what": "Fig. 2 over training: the L1 members of one 2D bank at checkpoints",
               "command": run.command, "record": str(args.record), "config": record["config"], "seed": seed,
               "how_copied": args.how_copied, "checkpoints": rows,
-              "wall_s": round(time.perf_counter() - t0, 1), **run.environment()}
+              "wall_s": round(time.perf_counter() - t0, 1), **run.environment(measured_on="cpu")}
     RunRecord.save(args.out, result, render_markdown(result))
 
 

@@ -57,11 +57,14 @@ class RunRecord:
         self.started = time.strftime("%Y-%m-%dT%H:%M:%S")
         self.load = [round(v, 2) for v in os.getloadavg()]
 
-    def environment(self) -> dict:
-        """The fields every committed run records about where it ran."""
+    def environment(self, *, measured_on: str | None = None) -> dict:
+        """The fields every committed run records about where it ran. ``measured_on``: the device the script
+        evaluates on when that is not necessarily ``device`` (the one it trains on), e.g. ``"cpu"`` for a script
+        that moves its models there to measure them."""
         gpu = {"gpu": torch.cuda.get_device_name(self.device)} if self.device.type == "cuda" else {}
+        measured = {"measured_on": measured_on} if measured_on is not None else {}
         return {
-            "device": str(self.device), **gpu, "torch_threads": torch.get_num_threads(),
+            "device": str(self.device), **gpu, **measured, "torch_threads": torch.get_num_threads(),
             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, "
                        f"load average at start {self.load}",
             "python": platform.python_version(), "torch": torch.__version__, "date": self.started,
@@ -79,6 +82,8 @@ class RunRecord:
     def machine_line(result: dict) -> str:
         """The md line naming the machine, device, threads and versions of ``result``."""
         device = result["device"] + (f" ({result['gpu']})" if result.get("gpu") else "")
+        if result.get("measured_on", result["device"]) != result["device"]:
+            device = f"trained on {device}, measured on {result['measured_on']}"
         return (f"Machine: {result['machine']}; {device}, {result['torch_threads']} thread(s); Python "
                 f"{result['python']}, torch {result['torch']}.")
 

@@ -233,3 +233,22 @@ def test_pretrained_cost_counts_the_cells_operations_and_multiplies_them(tmp_pat
     assert all(r["seconds"] == pytest.approx(r["operations"] * r["seconds_each"], rel=1e-2, abs=0.1) for r in rec["rows"])
     assert rec["total_s"] == pytest.approx(sum(r["seconds"] for r in rec["rows"]), abs=0.1)
     assert "Estimated total" in (tmp_path / "cost.md").read_text()
+
+
+def test_run_records_name_the_measuring_device_where_it_differs():
+    """A record trained on a GPU and measured on the CPU says both; records without the field (or measured where
+    they trained) read as before."""
+    from _benchmark_scripts import load_script
+    from perceptual_compression.paths import repo_root
+
+    rr = load_script("run_record")
+    base = {"machine": "x86_64, 16 cores visible", "torch_threads": 1, "python": "3.11", "torch": "2.5"}
+    gpu = dict(base, device="cuda:0", gpu="NVIDIA H100", measured_on="cpu")
+    assert rr.RunRecord.machine_line(gpu) == ("Machine: x86_64, 16 cores visible; trained on cuda:0 (NVIDIA H100), "
+                                               "measured on cpu, 1 thread(s); Python 3.11, torch 2.5.")
+    for rec in (dict(base, device="cpu"), dict(base, device="cpu", measured_on="cpu")):
+        assert rr.RunRecord.machine_line(rec) == "Machine: x86_64, 16 cores visible; cpu, 1 thread(s); Python 3.11, torch 2.5."
+    # the scripts that move their models to the CPU to measure them say so in their records
+    for name in ("ch2_study2d", "ch2_study2d_trajectory", "ch2_factorized", "ch2_factorized_longer",
+                 "ch2_factorized_mean_error"):
+        assert 'run.environment(measured_on="cpu")' in (repo_root() / "benchmarks" / f"{name}.py").read_text(), name
