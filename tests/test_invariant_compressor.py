@@ -34,6 +34,37 @@ def test_paper_settings():
         BananaConfig.for_scale("huge")
     with pytest.raises(ValueError, match="valid values"):
         MNISTConfig.for_scale("medium")
+    # bin/banana/banana_RD.sh: VC with a 2-D latent, VIC with a 1-D one, Adam; config/main.yaml: MNIST with AdamW
+    # 1e-3 and weight decay 1e-5
+    assert (b.latent_dim("VC"), b.latent_dim("VIC"), b.weight_decay) == (2, 1, 0.0)
+    assert b.build("VIC").prior.dim == 1 and b.build("VC").prior.dim == 2
+    assert b.build("VIC").encode_latents(torch.randn(5, 2)).shape == (5, 1)
+    assert m.weight_decay == 1e-5 and MNISTConfig.for_scale("small").weight_decay == 0.0
+    small = BananaConfig.for_scale("small")
+    assert small.latent_dim("VC") == small.latent_dim("VIC") == 2   # one ensemble needs one latent size
+    with pytest.raises(ValueError, match="'VC', 'VIC'"):
+        b.latent_dim("BINCE")
+
+
+def test_weight_decay_trains_with_adamw(monkeypatch):
+    """``weight_decay > 0`` gives AdamW with that decoupled decay (the authors' MNIST optimizer); 0 gives Adam."""
+    import perceptual_compression.models.invariant_compressor as ic
+
+    p = [torch.nn.Parameter(torch.ones(3))]
+    assert type(ic.adam(p, 1e-3)) is torch.optim.Adam
+    opt = ic.adam(p, 1e-3, 1e-5)
+    assert type(opt) is torch.optim.AdamW and opt.defaults["weight_decay"] == 1e-5
+    # one AdamW step with a zero gradient only decays: p <- p (1 - lr wd)
+    p[0].grad = torch.zeros(3)
+    ic.adam(p, 0.5, 0.1).step()
+    torch.testing.assert_close(p[0].detach(), torch.full((3,), 1 - 0.05))
+    made = []
+    monkeypatch.setattr(ic, "adam", lambda params, lr, wd=0.0: made.append(wd) or torch.optim.Adam(params, lr=lr))
+    cfg = BananaConfig.for_scale("small").with_(hidden=8, batch_size=16)
+    src, g = Banana(), torch.Generator().manual_seed(0)
+    train_compressor(cfg.build("VIC"), "VIC", lambda s: banana_pair(src, "VIC", 16, g), beta=1.0, steps=2, lr=1e-3,
+                     likelihood="gaussian", progress=False, weight_decay=1e-5)
+    assert made == [1e-5]
 
 
 def test_architectures_shapes():

@@ -106,7 +106,8 @@ def run_banana(cfg: BananaConfig, seed: int = 0, *, progress: bool | None = None
     members = _banana_members(cfg)
     init_seeds = [10_000 * seed + 1000 * s + i for i, (_, _, s) in enumerate(members)]
     models: list[InvariantCompressor] = []
-    if not cfg.batchnorm and cfg.prior == "factorized":
+    if not cfg.batchnorm and cfg.prior == "factorized" and cfg.latent_dim("VC") == cfg.latent_dim("VIC") \
+            and not cfg.weight_decay:
         # small scale: every member in one vectorised pass (models/ensemble.py)
         k, b = len(members), cfg.batch_size
         is_vic = torch.tensor([o == "VIC" for o, _, _ in members]).view(k, 1, 1)
@@ -133,7 +134,7 @@ def run_banana(cfg: BananaConfig, seed: int = 0, *, progress: bool | None = None
             train_compressor(model, obj, lambda step, o=obj, gg=g: banana_pair(src, o, cfg.batch_size, gg),
                              beta=beta, steps=cfg.steps, lr=cfg.lr, lr_decay=cfg.lr_decay, likelihood="gaussian",
                              seed=init_seeds[i], progress=progress, desc=f"banana {obj} beta={beta:g} run {s}",
-                             streams={"batches": g},
+                             streams={"batches": g}, weight_decay=cfg.weight_decay,
                              checkpoint_path=_ckpt(checkpoint_dir, f"banana-{cfg.scale}-{seed}-{obj}-{beta:g}-{s}"))
             models.append(model)
     runs = [BananaRun(o, b, s, m) for (o, b, s), m in zip(members, models)]
@@ -342,7 +343,7 @@ def train_mnist_run(spec: MNISTSpec, cfg: MNISTConfig, data: MNISTData, seed: in
     res = train_compressor(model, spec.objective, lambda step: views.pair(spec.objective, cfg.batch_size, g),
                            beta=spec.beta, steps=steps, lr=cfg.lr, lr_decay=cfg.lr_decay, likelihood="bernoulli",
                            seed=init, progress=progress, desc=f"MNIST {spec.name}", rate_warmup=cfg.rate_warmup,
-                           streams={"batches": g},
+                           streams={"batches": g}, weight_decay=cfg.weight_decay,
                            checkpoint_path=_ckpt(checkpoint_dir, f"mnist-{cfg.scale}-{seed}-{spec.name.replace(' ', '_')}"))
     return MNISTRun(spec, res.model, res.history)
 
