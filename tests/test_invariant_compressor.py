@@ -11,6 +11,7 @@ from perceptual_compression.models.invariant_compressor import (
     MNISTConfig,
     PyramidConvDecoder,
     ResNet18Encoder,
+    TrainResult,
     train_compressor,
 )
 from perceptual_compression.sources.banana import Banana
@@ -40,7 +41,11 @@ def test_paper_settings():
     assert b.build("VIC").prior.dim == 1 and b.build("VC").prior.dim == 2
     assert b.build("VIC").encode_latents(torch.randn(5, 2)).shape == (5, 1)
     assert m.weight_decay == 1e-5 and MNISTConfig.for_scale("small").weight_decay == 0.0
+    # config/data/*.yaml and config/main.yaml: a validation set (banana: 100,000 fresh samples; MNIST: 5% of the
+    # training images) and the best-validation checkpoint, checked every epoch
+    assert (b.n_val, b.val_every, m.val_fraction, m.val_every) == (100_000, 1000, 0.05, 446)
     small = BananaConfig.for_scale("small")
+    assert small.n_val == 0 and MNISTConfig.for_scale("small").val_fraction == 0.0
     assert small.latent_dim("VC") == small.latent_dim("VIC") == 2   # one ensemble needs one latent size
     with pytest.raises(ValueError, match="'VC', 'VIC'"):
         b.latent_dim("BINCE")
@@ -122,3 +127,90 @@ def test_resume_continues_a_private_batch_stream(tmp_path):
     resumed, _, _ = _vic_run(40, tmp_path / "vic.pt", stream=True)
     a, b = full.state_dict(), resumed.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _validated_run(steps, ckpt=None, lr=3e-2):
+    cfg = BananaConfig.for_scale("small").with_(hidden=16, batch_size=64)
+    src = Banana()
+    torch.manual_seed(0)
+    model = cfg.build("VC")
+    val = banana_pair(src, "VC", 500, torch.Generator().manual_seed(7))
+    res = train_compressor(model, "VC", lambda step: banana_pair(src, "VC", 64, torch.Generator().manual_seed(step)),
+                           beta=16.0, steps=steps, lr=lr, likelihood="gaussian", seed=0, progress=False,
+                           validation=val, validate_every=4, val_batch_size=128, checkpoint_path=ckpt)
+    return res, val
+
+
+def test_validation_keeps_the_best_model_and_survives_a_resume(tmp_path):
+    """With a validation set the run returns the model of the lowest validation loss (the authors keep their
+    best-validation checkpoint); the loss is the objective in evaluation mode, whatever the chunk size."""
+    from perceptual_compression.losses.vic import distortion_bits
+
+    res, (a, b) = _validated_run(30, lr=0.1)  # a learning rate at which the last check is not the best
+    hist = res.extra["val_history"]
+    assert [s for s, _ in hist] == [4, 8, 12, 16, 20, 24, 28, 30]      # every 4 steps and after the last
+    best_step, best_loss = min(hist, key=lambda r: r[1])
+    assert res.extra["best_step"] == best_step and res.extra["best_val_loss"] == pytest.approx(best_loss)
+    assert best_step < 30 and hist[-1][1] > best_loss
+    # the returned model scores exactly the best loss on the whole validation set in one batch
+    model = res.model.eval()
+    with torch.no_grad():
+        z_hat, bits = model(a)
+        loss = (bits + 16.0 * distortion_bits(model.decode(z_hat), b, "gaussian")).mean()
+    assert float(loss) == pytest.approx(best_loss, rel=1e-5)
+    # an interrupted run resumed from its checkpoint keeps the same best model
+    ckpt = tmp_path / "vc.pt"
+    _validated_run(12, ckpt, lr=0.1)
+    resumed, _ = _validated_run(30, ckpt, lr=0.1)
+    assert [s for s, _ in resumed.extra["val_history"]] == [s for s, _ in hist]
+    assert [v for _, v in resumed.extra["val_history"]] == pytest.approx([v for _, v in hist], rel=1e-4)
+    assert resumed.extra["best_step"] == best_step
+    for p, q in zip(resumed.model.parameters(), res.model.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="validate_every"):
+        train_compressor(BananaConfig.for_scale("small").build("VC"), "VC", lambda s: (a, b), beta=1.0, steps=1,
+                         lr=1e-3, likelihood="gaussian", progress=False, validation=(a, b))
+
+
+def test_mnist_runs_hold_out_a_validation_split(monkeypatch):
+    """With ``val_fraction`` a seeded share of the training images is held out, never trained on, and passed as
+    the run's fixed validation pairs (augmented once)."""
+    import perceptual_compression.experiments.ch5_invariance as E
+
+    g = torch.Generator().manual_seed(0)
+    data = E.MNISTData(torch.rand(40, 1, 28, 28, generator=g), torch.arange(40) % 4,
+                       torch.rand(8, 1, 28, 28, generator=g), torch.arange(8) % 4, "random images")
+    train, val = E.split_validation(data, 0.1, seed=3)
+    assert (len(train.train_x), len(val.train_x)) == (36, 4)
+    rows = lambda d: {tuple(x.flatten()[:6].tolist()) for x in d.train_x}  # noqa: E731
+    assert rows(train).isdisjoint(rows(val)) and rows(train) | rows(val) == rows(data)
+    again, _ = E.split_validation(data, 0.1, seed=3)
+    assert torch.equal(again.train_x, train.train_x) and torch.equal(val.test_x, data.test_x)
+    with pytest.raises(ValueError, match="fraction"):
+        E.split_validation(data, 1.0)
+    seen = {}
+
+    def spy(model, objective, batch_fn, **kw):
+        seen.update(kw, first=batch_fn(0))
+        return TrainResult(model, None, objective, kw["beta"])
+
+    monkeypatch.setattr(E, "train_compressor", spy)
+    cfg = MNISTConfig.for_scale("small").with_(channels=4, z_dim=8, decoder_hidden=16, val_fraction=0.1, val_every=7)
+    E.train_mnist_run(E.MNISTSpec("VIC", "VIC", "standard", 10.0), cfg, data, seed=3, progress=False)
+    (vx, vy), (bx, _) = seen["validation"], seen["first"]
+    assert vx.shape == (4, 1, 28, 28) and torch.equal(vy, val.train_x)   # VIC's targets: the held-out originals
+    assert seen["validate_every"] == 7 and seen["val_batch_size"] == cfg.batch_size
+    assert bx.shape[0] == cfg.batch_size
+
+
+def test_banana_runs_with_the_papers_latent_sizes_and_validation():
+    """The paper's banana path at a toy size: VIC with a 1-D latent, models trained one by one with a validation
+    set, then evaluated (codes, rates, cell means) like the small scale's ensemble."""
+    import perceptual_compression.experiments.ch5_invariance as E
+
+    cfg = BananaConfig.for_scale("small").with_(hidden=8, steps=6, betas=(4.0,), seeds=1, n_test=300, z_dim_vic=1,
+                                                n_val=64, val_every=3)
+    runs = E.run_banana(cfg, seed=0, progress=False)
+    dims = {r.objective: r.model.prior.dim for r in runs}
+    assert dims == {"VC": 2, "VIC": 1}
+    assert all(r.rate_bits > 0 and r.coded_bits >= r.rate_bits * 0.9 and r.num_codes >= 1 for r in runs)

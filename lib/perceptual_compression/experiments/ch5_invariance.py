@@ -107,7 +107,7 @@ def run_banana(cfg: BananaConfig, seed: int = 0, *, progress: bool | None = None
     init_seeds = [10_000 * seed + 1000 * s + i for i, (_, _, s) in enumerate(members)]
     models: list[InvariantCompressor] = []
     if not cfg.batchnorm and cfg.prior == "factorized" and cfg.latent_dim("VC") == cfg.latent_dim("VIC") \
-            and not cfg.weight_decay:
+            and not cfg.weight_decay and not cfg.n_val:
         # small scale: every member in one vectorised pass (models/ensemble.py)
         k, b = len(members), cfg.batch_size
         is_vic = torch.tensor([o == "VIC" for o, _, _ in members]).view(k, 1, 1)
@@ -131,10 +131,12 @@ def run_banana(cfg: BananaConfig, seed: int = 0, *, progress: bool | None = None
             g = torch.Generator().manual_seed(init_seeds[i])
             from ..augment.views import banana_pair
 
+            val = banana_pair(src, obj, cfg.n_val, torch.Generator().manual_seed(30_000 + seed)) if cfg.n_val else None
             train_compressor(model, obj, lambda step, o=obj, gg=g: banana_pair(src, o, cfg.batch_size, gg),
                              beta=beta, steps=cfg.steps, lr=cfg.lr, lr_decay=cfg.lr_decay, likelihood="gaussian",
                              seed=init_seeds[i], progress=progress, desc=f"banana {obj} beta={beta:g} run {s}",
                              streams={"batches": g}, weight_decay=cfg.weight_decay,
+                             validation=val, validate_every=cfg.val_every, val_batch_size=2048,
                              checkpoint_path=_ckpt(checkpoint_dir, f"banana-{cfg.scale}-{seed}-{obj}-{beta:g}-{s}"))
             models.append(model)
     runs = [BananaRun(o, b, s, m) for (o, b, s), m in zip(members, models)]
@@ -326,6 +328,19 @@ def mnist_eval_set(data: MNISTData, cfg: MNISTConfig, seed: int = 0) -> MNISTEva
     return MNISTEvalSet(aug(data.train_x[idx], g), data.train_y[idx], aug(data.test_x[:n_te], g), data.test_y[:n_te])
 
 
+def split_validation(data: MNISTData, fraction: float, seed: int = 0) -> tuple[MNISTData, MNISTData]:
+    """``data`` with a seeded random ``fraction`` of its training images moved to a second set's training images
+    (the authors hold out 5% for validation); the test images stay in both."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"the validation fraction must lie in (0, 1), not {fraction}")
+    n = len(data.train_x)
+    n_val = max(1, round(fraction * n))
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(40_000 + seed))
+    keep, held = perm[n_val:].sort().values, perm[:n_val].sort().values
+    return (MNISTData(data.train_x[keep], data.train_y[keep], data.test_x, data.test_y, data.label),
+            MNISTData(data.train_x[held], data.train_y[held], data.test_x, data.test_y, data.label + " (validation)"))
+
+
 def _views(data: MNISTData, augmentation: str) -> ImageViews:
     if augmentation == "supervised":
         return ImageViews(data.train_x, data.train_y, affine=RandomAffine("standard"), supervised=True)
@@ -337,13 +352,20 @@ def train_mnist_run(spec: MNISTSpec, cfg: MNISTConfig, data: MNISTData, seed: in
     init = 1_000 * seed + sum(ord(c) for c in spec.name)
     torch.manual_seed(init)
     model = cfg.build(spec.objective)
-    views = _views(data, spec.augmentation)
+    train_data, val = data, None
+    if cfg.val_fraction:
+        train_data, val_data = split_validation(data, cfg.val_fraction, seed)
+        gv = torch.Generator().manual_seed(50_000 + seed)
+        val = _views(val_data, spec.augmentation).pair(spec.objective, len(val_data.train_x), gv,
+                                                       indices=torch.arange(len(val_data.train_x)))
+    views = _views(train_data, spec.augmentation)
     g = torch.Generator().manual_seed(init)
     steps = cfg.bince_steps if spec.objective == "BINCE" else cfg.steps
     res = train_compressor(model, spec.objective, lambda step: views.pair(spec.objective, cfg.batch_size, g),
                            beta=spec.beta, steps=steps, lr=cfg.lr, lr_decay=cfg.lr_decay, likelihood="bernoulli",
                            seed=init, progress=progress, desc=f"MNIST {spec.name}", rate_warmup=cfg.rate_warmup,
                            streams={"batches": g}, weight_decay=cfg.weight_decay,
+                           validation=val, validate_every=cfg.val_every, val_batch_size=cfg.batch_size,
                            checkpoint_path=_ckpt(checkpoint_dir, f"mnist-{cfg.scale}-{seed}-{spec.name.replace(' ', '_')}"))
     return MNISTRun(spec, res.model, res.history)
 

@@ -26,6 +26,8 @@ auxiliary loss is not needed.
 
 from __future__ import annotations
 
+import copy
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -227,6 +229,8 @@ class BananaConfig:
     prior: str = "factorized"
     z_dim_vic: int | None = None  # VIC's latent size where it differs from VC's ``z_dim`` (None: the same)
     weight_decay: float = 0.0     # > 0: AdamW with this decoupled weight decay instead of Adam
+    n_val: int = 0                # > 0: fresh validation samples; the run keeps its best-validation model
+    val_every: int = 0            # steps between validations (the authors: once per epoch)
 
     @classmethod
     def for_scale(cls, scale: str) -> "BananaConfig":
@@ -239,7 +243,9 @@ class BananaConfig:
             # 1-D one ("distortion=VAE encoder.z_dim=2", "distortion=VIC encoder.z_dim=1"): the norm suffices.
             return cls("paper", 1024, 2, True, 2, 1024, 100_000, 3e-4, 1000.0,
                        tuple(2.0 / b for b in (10, 3, 1, 0.3, 0.1, 0.03, 0.01, 0.001, 0.0001)), 5, 100_000,
-                       z_dim_vic=1)
+                       # config/data/base_banana.yaml: 100,000 validation samples; config/main.yaml keeps the
+                       # checkpoint of the best validation loss (checked every epoch of 1,000 steps)
+                       z_dim_vic=1, n_val=100_000, val_every=1000)
         return cls("small", 32, 2, False, 2, 256, 1000, 5e-3, 30.0, (1.0, 4.0, 16.0, 64.0), 2, 20_000)
 
     def with_(self, **changes) -> "BananaConfig":
@@ -291,6 +297,8 @@ class MNISTConfig:
     # pixels, always computed: cheap) or "resnet18" (the paper's: evaluation.recon_predictor, added to "linear")
     recon_predictor: str = "linear"
     weight_decay: float = 0.0     # > 0: AdamW with this decoupled weight decay instead of Adam
+    val_fraction: float = 0.0     # > 0: this share of the training images is held out for validation, and the run
+    val_every: int = 0            # keeps its best-validation model, checked every ``val_every`` steps
 
     @classmethod
     def for_scale(cls, scale: str) -> "MNISTConfig":
@@ -305,7 +313,9 @@ class MNISTConfig:
                        # BINCE: factor_beta 0.003 and beta_code 1e-4, one value of the authors sweep (1e-7..1e-3)
                        10.0, 1.0 / (0.003 * 1e-4), 45_000, 5, None, None, 20_000, 2048,
                        # bin/mnist/augmnist_RD.sh: architecture@predictor=resnet18, featurizer=neural_rec
-                       recon_predictor="resnet18", weight_decay=1e-5)
+                       # config/data/mnist_aug.yaml holds out 5% for validation (augmented); config/main.yaml
+                       # keeps the best-validation checkpoint, checked every epoch (57,000 / 128 steps)
+                       recon_predictor="resnet18", weight_decay=1e-5, val_fraction=0.05, val_every=446)
         # the supervised target depends on the label only: a smaller beta lets the rate fall towards H[Y]
         return cls("small", "small_cnn", "mlp", 16, 32, "factorized", 64, 800, 1e-2, 10.0,
                    (3.0, 10.0), 10.0, 300.0, 800, 1, 10_000, 5_000, 400, 256, beta_supervised=1.0)
@@ -352,7 +362,8 @@ def train_compressor(model: InvariantCompressor, objective: str, batch_fn: Calla
                      likelihood: str = "bernoulli", seed: int = 0, checkpoint_path: str | Path | None = None,
                      progress: bool | None = None, desc: str | None = None, grad_clip: float = 3.0,
                      rate_warmup: float = 0.0, streams: Mapping[str, Any] | None = None,
-                     weight_decay: float = 0.0) -> TrainResult:
+                     weight_decay: float = 0.0, validation: tuple[torch.Tensor, torch.Tensor] | None = None,
+                     validate_every: int = 0, val_batch_size: int = 1024) -> TrainResult:
     """Train ``model`` on one objective. ``batch_fn(step)`` returns ``(input, target)`` for VC/VIC
     (the caller chooses the target: ``A(x)`` for VC, ``x`` for VIC) or ``(view, positive view)`` for BINCE.
 
@@ -362,6 +373,11 @@ def train_compressor(model: InvariantCompressor, objective: str, batch_fn: Calla
     ``streams``: the random generators ``batch_fn`` draws from (saved in checkpoints and restored on resume,
     see :class:`~perceptual_compression.training.Trainer`).
     ``weight_decay``: > 0 trains with AdamW and this decoupled weight decay (the authors' MNIST setting), else Adam.
+    ``validation``: a fixed ``(input, target)`` pair (as ``batch_fn`` returns, for BINCE the two views) on which the
+    objective is measured in evaluation mode (codes rounded about the medians the coder uses, full rate weight) every ``validate_every`` steps and
+    after the last, in chunks of ``val_batch_size``; the model returned is the one of the lowest validation loss
+    (the authors keep their best-validation checkpoint). The best model is part of the training checkpoint, and
+    ``result.extra`` holds ``best_val_loss``, ``best_step`` and ``val_history`` (``[step, loss]`` of every check).
     """
     from ..training import Trainer, default_device
 
@@ -379,34 +395,101 @@ def train_compressor(model: InvariantCompressor, objective: str, batch_fn: Calla
     main_params = [p for g in main.param_groups for p in g["params"]]
 
     warm = max(1, int(rate_warmup * steps))
+    if validation is not None and validate_every < 1:
+        raise ValueError(f"validate_every must be >= 1 with a validation set, not {validate_every}")
+
+    def objective_terms(m: InvariantCompressor, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
+        if objective == "BINCE":
+            z_hat, bits = m(torch.cat([a, b]))
+            n = len(a)
+            return bince_loss(bits[:n], z_hat[:n], z_hat[n:], m.critic, beta)
+        z_hat, bits = m(a)
+        dist = distortion_bits(m.decode(z_hat), b, likelihood)
+        return {"loss": rate_distortion_loss(bits, dist, beta), "rate": bits.mean(), "distortion": dist.mean()}
+
+    best = _BestModel(model) if validation is not None else None
+
+    @torch.no_grad()
+    def validate() -> float:
+        # a copy with the coder's medians, which rounding uses in the coded model (training ignores them; the
+        # trained model keeps its tables empty so that its checkpoints load into a fresh model)
+        m = copy.deepcopy(model).eval()
+        m.prior.update(force=True)
+        total, n = 0.0, len(validation[0])
+        for i in range(0, n, val_batch_size):
+            a, b = validation[0][i:i + val_batch_size].to(device), validation[1][i:i + val_batch_size].to(device)
+            total += float(objective_terms(m, a, b)["loss"]) * len(a)
+        return total / n
 
     def step_fn(step: int) -> dict[str, torch.Tensor]:
         a, b = batch_fn(step)
         a, b = a.to(device), b.to(device)
         w = 1.0 if rate_warmup <= 0 else max(1e-5, min(1.0, step / warm))
-        if objective == "BINCE":
-            z_hat, bits = model(torch.cat([a, b]))
-            n = len(a)
-            out = bince_loss(bits[:n], z_hat[:n], z_hat[n:], model.critic, beta)
-            loss = w * out["rate"] + beta * out["distortion"]
-        else:
-            z_hat, bits = model(a)
-            dist = distortion_bits(model.decode(z_hat), b, likelihood)
-            out = {"loss": rate_distortion_loss(bits, dist, beta), "rate": bits.mean(), "distortion": dist.mean()}
-            loss = w * out["rate"] + beta * out["distortion"]
+        out = objective_terms(model, a, b)
+        loss = w * out["rate"] + beta * out["distortion"]
         main.zero_grad(set_to_none=True)
         loss.backward()
         if grad_clip:
             torch.nn.utils.clip_grad_norm_(main_params, grad_clip)
         main.step()
         sched.step()
-        return {"loss": out["loss"].detach(), "rate": out["rate"].detach(), "distortion": out["distortion"].detach()}
+        logged = {"loss": out["loss"].detach(), "rate": out["rate"].detach(), "distortion": out["distortion"].detach()}
+        if best is not None and ((step + 1) % validate_every == 0 or step == steps - 1):
+            v = best.offer(model, validate(), step + 1)
+            trainer.extra_state["val_history"].append([step + 1, v])  # every check (the history logs every 10th step)
+        return logged
 
-    trainer = Trainer(modules={"model": model}, optimizers={"main": main}, schedulers={"main": sched},
+    modules = {"model": model} if best is None else {"model": model, "best": best}
+    trainer = Trainer(modules=modules, optimizers={"main": main}, schedulers={"main": sched},
                       checkpoint_path=checkpoint_path, checkpoint_every=max(1, steps // 4) if checkpoint_path else 0,
                       seed=seed, progress=progress, desc=desc or f"{objective} beta={beta:g}", log_every=10,
-                      loss_keys=("loss",), streams=streams)
+                      loss_keys=("loss",), streams=streams,
+                      extra_state={"val_history": []} if best is not None else None)
     history = trainer.run(step_fn, steps)
+    extra = {}
+    if best is not None and int(best.step) > 0:
+        best.restore(model)
+        extra = {"best_val_loss": float(best.loss), "best_step": int(best.step),
+                 "val_history": [list(r) for r in trainer.extra_state["val_history"]]}
     model.prior.update(force=True)
     model.eval()
-    return TrainResult(model, history, objective, beta)
+    return TrainResult(model, history, objective, beta, extra)
+
+
+# the entropy coder's tables: their sizes change with the learned densities, and ``prior.update`` rebuilds them
+_CODER_TABLES = ("_offset", "_quantized_cdf", "_cdf_length", "scale_table")
+
+
+def _learned_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in model.state_dict().items() if k.rsplit(".", 1)[-1] not in _CODER_TABLES}
+
+
+class _BestModel(nn.Module):
+    """The lowest-validation-loss weights of a model seen so far (a module, so that checkpoints keep it). It keeps
+    the learned state (parameters, quantiles, batch-norm statistics), not the coder's tables."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = copy.deepcopy(model)
+        self.register_buffer("loss", torch.tensor(math.inf, dtype=torch.float64))
+        self.register_buffer("step", torch.tensor(0))
+
+    @torch.no_grad()
+    def offer(self, model: nn.Module, loss: float, step: int) -> float:
+        """Keep ``model``'s weights if ``loss`` is the lowest yet; returns ``loss``."""
+        if loss < float(self.loss):
+            _copy_learned(model, self.model)
+            self.loss.fill_(loss)
+            self.step.fill_(step)
+        return loss
+
+    @torch.no_grad()
+    def restore(self, model: nn.Module) -> None:
+        """Put the kept weights into ``model`` (call ``model.prior.update`` afterwards for the coder's tables)."""
+        _copy_learned(self.model, model)
+
+
+def _copy_learned(src: nn.Module, dst: nn.Module) -> None:
+    target = _learned_state(dst)
+    for k, v in _learned_state(src).items():
+        target[k].copy_(v)
