@@ -82,12 +82,24 @@ def test_tiny_mnist_run_is_evaluated_end_to_end():
     cfg = MNISTConfig.for_scale("small").with_(steps=4, bince_steps=4, batch_size=8, n_train=64, n_test=32,
                                                probe_steps=4, probe_hidden=16, decoder_hidden=16, channels=4, z_dim=8)
     ev = E.mnist_eval_set(data, cfg)
+    labels = torch.cat([ev.train_y, ev.test_y])
+    assert torch.equal(torch.bincount(ev.test_y), torch.tensor([8, 8, 8, 8]))
     for spec in (E.MNISTSpec("VIC", "VIC", "standard", 10.0), E.MNISTSpec("BINCE", "BINCE", "supervised", 10.0)):
         run = E.evaluate_mnist_run(E.train_mnist_run(spec, cfg, data, progress=False), ev, cfg)
         assert run.coded_bits * 32 - run.rate_bits * 32 <= 8 * 15 + 64 + 0.02 * run.rate_bits * 32
         assert run.coded_alone_bits >= 8 * 15
-        assert 0 <= run.linear_error <= 1 and 0 <= run.mlp_error <= 1 and 0 <= run.bayes_error <= 1
         assert math.isfinite(run.recon_linear_error) == (spec.objective == "VIC")
+        # after 4 steps on noise the encoder barely tells the images apart: every image, train and test,
+        # is coded to the same Z (checked on the bitstream). Then every predictor is a constant, and on the
+        # balanced test labels (8 of each class) any constant is wrong 24 times in 32; the best function of
+        # a single code predicts the majority label of all 96 images.
+        codes = torch.cat([run.model.decompress(run.model.compress(x)) for x in (ev.train_x, ev.test_x)])
+        assert len(torch.unique(codes, dim=0)) == run.num_codes == 1
+        assert run.linear_error == run.mlp_error == 0.75
+        assert run.bayes_error == pytest.approx(1 - int(torch.bincount(labels).max()) / 96, abs=1e-12)
+        assert run.conflicting_images == 96
+        if spec.objective == "VIC":
+            assert run.recon_linear_error == 0.75
     table = E.mnist_table([run])
     assert {"coded_alone_bits", "recon_linear_error"} <= set(table.columns)
 
@@ -113,7 +125,10 @@ def test_paper_scale_adds_the_resnet18_on_reconstructions(monkeypatch):
     vic = E.evaluate_mnist_run(E.train_mnist_run(E.MNISTSpec("VIC", "VIC", "standard", 10.0), cfg, data, progress=False),
                                ev, cfg, data=data, progress=False)
     assert asked == ["small"]                      # the predictor's settings follow the chapter's scale
-    assert 0 <= vic.recon_resnet_error <= 1 and math.isfinite(vic.recon_linear_error)
+    # every test image is coded to the same Z (3 steps on noise), so the ResNet sees one reconstruction and
+    # predicts one class: wrong on 12 of the 16 balanced test labels, whatever it learned
+    assert vic.num_codes == 1 and torch.equal(torch.bincount(ev.test_y), torch.tensor([4, 4, 4, 4]))
+    assert vic.recon_resnet_error == 0.75 and vic.recon_linear_error == 0.75
     # what the predictor is trained on is what a receiver decodes from the bitstream
     x = ev.test_x[:6]
     assert torch.allclose(E._reconstruct(vic.model, x).cpu(), E.reconstructions(vic, x).cpu(), atol=1e-6)
@@ -123,3 +138,80 @@ def test_paper_scale_adds_the_resnet18_on_reconstructions(monkeypatch):
     assert "recon_resnet_error" in E.mnist_table([vic, bince]).columns
     with pytest.raises(ValueError, match="'linear', 'resnet18'"):
         E.evaluate_mnist_run(vic, ev, cfg.with_(recon_predictor="mlp"))
+
+
+def _mnist_probe_setup():
+    """A VIC run on random 'digits' whose encoder output is spread by 1000, so that images get distinct codes."""
+    g = torch.Generator().manual_seed(0)
+    data = E.MNISTData(torch.rand(96, 1, 28, 28, generator=g), torch.arange(96) % 4,
+                       torch.rand(48, 1, 28, 28, generator=g), torch.arange(48) % 4, "random images")
+    cfg = MNISTConfig.for_scale("small").with_(steps=4, bince_steps=4, batch_size=8, n_train=64, n_test=32,
+                                               probe_steps=4, probe_hidden=16, decoder_hidden=16, channels=4, z_dim=8)
+    spec = E.MNISTSpec("VIC", "VIC", "standard", 10.0)
+    model = E.train_mnist_run(spec, cfg, data, progress=False).model
+    model.encoder = torch.nn.Sequential(model.encoder, _Times(1000.0))
+    return spec, model, cfg, E.mnist_eval_set(data, cfg)
+
+
+class _Times(torch.nn.Module):
+    def __init__(self, k):
+        super().__init__()
+        self.k = k
+
+    def forward(self, z):
+        return self.k * z
+
+
+def _errors_by_hand(probe, features, labels):
+    """Misclassified rows, from the probe's weights applied to the standardised features (not its helpers)."""
+    with torch.no_grad():
+        logits = probe.model(((features.flatten(1).float() - probe.mean) / probe.std))
+    return logits.argmax(1) != labels
+
+
+def test_mnist_error_rates_on_constructions_with_known_answers():
+    from collections import Counter
+
+    from perceptual_compression.evaluation.downstream import fit_probe
+
+    spec, model, cfg, ev = _mnist_probe_setup()
+    z_tr = model.decompress(model.compress(ev.train_x))   # the codes a receiver decodes
+    z_te = model.decompress(model.compress(ev.test_x))
+
+    # 1. labels independent of the (noise) input: the error rates recomputed from the probes' predictions;
+    # each of the 96 images has its own code, so the empirical Bayes error is 0 (no two images conflict)
+    run = E.evaluate_mnist_run(E.MNISTRun(spec, model), ev, cfg)
+    lin = fit_probe(z_tr, ev.train_y, kind="linear", steps=100, seed=0)
+    mlp = fit_probe(z_tr, ev.train_y, kind="mlp", steps=cfg.probe_steps, hidden=cfg.probe_hidden, lr=2e-3, seed=0)
+    assert run.linear_error == _errors_by_hand(lin, z_te, ev.test_y).sum().item() / 32
+    assert run.mlp_error == _errors_by_hand(mlp, z_te, ev.test_y).sum().item() / 32
+    assert run.num_codes == 96 and run.bayes_error == 0.0 and run.conflicting_images == 0
+    assert 0.4 <= run.linear_error <= 1.0   # chance is 0.75; 32 test images, binomial spread about 0.08
+
+    # 2. labels a threshold on one code coordinate (separable by a hyperplane), tested on training images:
+    # the logistic-regression probe separates them exactly, and Z determines the label (Bayes error 0)
+    k = int(z_tr.std(0).argmax())
+    t = float(z_tr[:, k].median()) - 0.5                 # codes lie on a unit grid: t sits between grid points
+    y = (z_tr[:, k] > t).long()
+    assert 0.3 < float(y.float().mean()) < 0.7
+    sep = E.evaluate_mnist_run(E.MNISTRun(spec, model), E.MNISTEvalSet(ev.train_x, y, ev.train_x[:32], y[:32]), cfg)
+    assert sep.linear_error == 0.0 and sep.bayes_error == 0.0 and sep.conflicting_images == 0
+
+    # 3. the first 32 training images again as test images, each with another label: 64 codes, each shared by
+    # two images of different labels; any function of Z errs on one of every pair: Bayes error 32/96
+    y_te = (ev.train_y[:32] + 1) % 4
+    dup = E.evaluate_mnist_run(E.MNISTRun(spec, model), E.MNISTEvalSet(ev.train_x, ev.train_y, ev.train_x[:32], y_te),
+                               cfg)
+    assert (dup.num_codes, dup.conflicting_images) == (64, 64)
+    assert dup.bayes_error == pytest.approx(1 / 3, abs=1e-12)
+    table = Counter()                                     # the same count, by hand, over code tuples
+    for z, lab in zip(torch.cat([z_tr, z_tr[:32]]).tolist(), torch.cat([ev.train_y, y_te]).tolist()):
+        table[tuple(z), lab] += 1
+    best = Counter()
+    for (z, _), n in table.items():
+        best[z] = max(best[z], n)
+    assert dup.bayes_error == pytest.approx(1 - sum(best.values()) / 96, abs=1e-12)
+    # ... and so does the linear probe: on the 32 duplicated pairs it errs at least 32 times in all
+    wrong_train = _errors_by_hand(lin, z_tr[:32], ev.train_y[:32]).sum().item()
+    assert dup.linear_error == _errors_by_hand(lin, z_tr[:32], y_te).sum().item() / 32
+    assert wrong_train + 32 * dup.linear_error >= 32

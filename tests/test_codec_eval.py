@@ -64,6 +64,16 @@ def test_per_image_csv_and_summary(codec, tmp_path):
     assert df["bpp"].tolist() == pytest.approx([8 * b / (h * w) for b, h, w in zip(df["bytes"], df["height"],
                                                                                          df["width"])], rel=1e-5)
     assert (df["estimated_bpp"] > 0).all() and (df["lpips"] >= 0).all()
+    # the estimated rate of every image, recomputed by hand: replicate-pad to multiples of the stride (64),
+    # eval forward of the hyperprior, -log2 of the y and z likelihoods summed, over the unpadded pixel count
+    for (h, w), est in zip(((200, 260), (180, 300)), df["estimated_bpp"]):
+        x = imgs[0 if h == 200 else 1][None]
+        xp = torch.nn.functional.pad(x, (0, -w % 64, 0, -h % 64), mode="replicate")
+        with torch.no_grad():
+            lik = codec.model(xp)["likelihoods"]
+        bits = sum(float(-torch.log2(v.double()).sum()) for v in lik.values())
+        assert set(lik) == {"y", "z"} and xp.shape[-2:] == ((256, 320) if h == 200 else (192, 320))
+        assert est == pytest.approx(bits / (h * w), rel=1e-5)
     assert df[["psnr", "ms_ssim", "nlpd", "encode_s", "decode_s"]].notna().all().all()
     # the quality columns of the first image (full precision, before the CSV), recomputed from its bitstream
     row = ev.per_image.iloc[0]

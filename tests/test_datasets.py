@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import re
 import shutil
 from pathlib import Path
@@ -277,8 +278,47 @@ def test_images_smaller_than_the_patch(gradient_images):
         PatchDataset(gradient_images, size=38)
     up = PatchDataset(gradient_images, size=48, small="upscale", seed=0, length=4)
     assert all(up[i].shape == (3, 48, 48) for i in range(4))
+    for i in range(4):  # the shorter side is resized to 48 (bilinear, antialiased), then cropped as usual
+        p, img = up.params(i), gradient_images[i % 2]
+        h, w = img.shape[1:]
+        size = (max(48, math.ceil(h * 48 / min(h, w))), max(48, math.ceil(w * 48 / min(h, w))))
+        big = torch.nn.functional.interpolate(img[None], size=size, mode="bilinear", antialias=True)[0].clamp(0, 1)
+        ref = big[:, p.top:p.top + 48, p.left:p.left + 48]
+        assert min(size) == 48 and torch.equal(up[i], ref.flip(-1) if p.flip else ref)
     pad = PatchDataset(gradient_images, size=38, small="reflect", seed=0, length=4)
     assert all(pad[i].shape == (3, 38, 38) for i in range(4))
+    # image 0 (40x60) is large enough and is cropped as is; image 1 (36x50) is mirror-padded by one row at the
+    # top and one at the bottom (no column): rows -1 and 36 repeat rows 1 and 34 (reflection without the edge)
+    b = gradient_images[1]
+    by_hand = torch.cat([b[:, 1:2], b, b[:, 34:35]], dim=1)
+    assert torch.equal(by_hand, torch.nn.functional.pad(b[None], (0, 0, 1, 1), mode="reflect")[0])
+    # channel 1 of image 1 codes the row (row / 40): the padded image's rows hold 1, 0, 1, ..., 35, 34 (/ 40)
+    rows = torch.tensor([1] + list(range(36)) + [34]) / 40
+    assert torch.equal(by_hand[1], rows[:, None].expand(38, 50))
+    for i in range(4):
+        p = pad.params(i)
+        src = gradient_images[0] if p.image == 0 else by_hand
+        assert p.image == i % 2 and (p.height, p.width) == (38, 38)
+        assert p.top == 0 or p.image == 0          # the padded image is exactly 38 rows high
+        ref = src[:, p.top:p.top + 38, p.left:p.left + 38]
+        assert torch.equal(pad[i], ref.flip(-1) if p.flip else ref)
+        if p.image == 1:                           # interior: the image itself; first and last rows: reflected
+            patch = pad[i].flip(-1) if p.flip else pad[i]
+            assert torch.equal(patch[:, 1:37], b[:, :, p.left:p.left + 38])
+            assert torch.equal(patch[:, 0], b[:, 1, p.left:p.left + 38])
+            assert torch.equal(patch[:, 37], b[:, 34, p.left:p.left + 38])
+            assert torch.equal(patch[2], torch.full((38, 38), 0.75))
+    # a second image smaller than the patch in both sides: padded (left, right, top, bottom) =
+    # (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2), reflected
+    small = torch.arange(3 * 30 * 33, dtype=torch.float32).reshape(3, 30, 33) / (3 * 30 * 33)
+    both = PatchDataset([small], size=38, small="reflect", seed=0, length=1, flip=False)
+    expected = torch.nn.functional.pad(small[None], (2, 3, 4, 4), mode="reflect")[0]
+    assert torch.equal(both[0], expected)
+    assert torch.equal(expected[:, 4:34, 2:35], small)  # the interior is the image
+    assert torch.equal(expected[:, 3, 2:35], small[:, 1]) and torch.equal(expected[:, 4:34, 1], small[:, :, 1])
+    assert torch.equal(expected[:, 34, 2:35], small[:, 28]) and torch.equal(expected[:, 4:34, 35], small[:, :, 31])
+    with pytest.raises(ValueError, match="too small to mirror-pad"):
+        PatchDataset([small[:, :18]], size=38, small="reflect", seed=0)[0]
     with pytest.raises(ParameterError):
         PatchDataset(gradient_images, size=16, small="crop")
 

@@ -34,3 +34,70 @@ def test_labeler_command_trains_saves_and_loads(tmp_path):
     assert lab.frozen and lab.num_labels == 16 and lab.config == LabelerConfig.small(codebook_size=16)
     labels = lab.labels(torch.rand(1, 3, 64, 64))
     assert labels.shape == (1, 8, 8) and int(labels.max()) < 16
+
+
+def _two_images():
+    """Two small smooth images with a little noise (the labeler sees 64² random / random-resized crops of them)."""
+    g = torch.Generator().manual_seed(0)
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 96), torch.linspace(0, 1, 96), indexing="ij")
+    imgs = [torch.stack([yy, xx, yy * xx]), torch.stack([1 - xx, torch.full_like(yy, 0.3), (xx - yy).abs()])]
+    return [(im + 0.05 * torch.randn(im.shape, generator=g)).clamp(0, 1) for im in imgs]
+
+
+def _train(steps, seed=0):
+    from perceptual_compression.training.labeler import train_labeler
+
+    cfg = LabelerTrainingConfig.for_scale("small", codebook_size=16, steps=steps, batch_size=2, perceptual="none")
+    return train_labeler(_two_images(), cfg, seed=seed, distortion=LabelerDistortion(1.0, perceptual="none"),
+                         device="cpu", progress=False)
+
+
+@pytest.mark.usefixtures("one_thread_per_test")  # see conftest.py
+def test_train_labeler_logs_eq10_learns_and_returns_a_frozen_nearest_code_labeler():
+    import copy
+    import math
+
+    import numpy as np
+    import torch.nn.functional as F
+
+    res = _train(12)
+    h, cfg = res.history, res.config
+    assert len(h) == 12 and list(h.steps("loss")) == list(range(12))
+    loss, dist = h.values("loss"), h.values("distortion")
+    # every logged step is eq. 10 with beta = 0.25 and rho = 1.0 * MSE (no LPIPS): loss = mse + emb + 0.25 commit,
+    # and the logged PSNR is that same MSE in dB; the logged learning rate follows the ramp + quarter cosine
+    np.testing.assert_allclose(loss, dist + h.values("embedding") + 0.25 * h.values("commitment"), rtol=1e-5)
+    np.testing.assert_allclose(h.values("psnr"), -10 * np.log10(dist), rtol=1e-4)
+    np.testing.assert_allclose(h.values("lr"), [3e-4 * cfg.lr_factor(s) for s in range(12)], rtol=1e-9)
+    assert h.values("lr")[5] == pytest.approx(1.5e-4) and h.values("lr")[10] == pytest.approx(3e-4)
+    # it learns: the last steps reconstruct much better than the first (0.097 -> 0.052 when written)
+    assert loss[-4:].mean() < 0.7 * loss[:4].mean(), loss
+    # deterministic under the seed: a 3-step run (same ramp, hence same updates) logs the same first losses;
+    # another seed draws other patches and another initialisation
+    np.testing.assert_array_equal(_train(3).history.values("loss"), loss[:3])
+    assert _train(1, seed=1).history.values("loss")[0] != loss[0]
+
+    lab = res.labeler
+    assert lab.frozen and not lab.training and all(not p.requires_grad for p in lab.parameters())
+    lab.train()
+    assert not lab.training  # stays in eval mode: no codebook restarts when used as a fixed function
+    x = _two_images()[0][None, :, :64, :64]
+    labels = lab.labels(x)
+    assert labels.shape == (1, 8, 8) and not labels.requires_grad
+    # the labels are the nearest codebook entries (eq. 8) of the normalised encoder vectors, recomputed here
+    # with explicit squared distances instead of the labeler's inner products
+    with torch.no_grad():
+        e = F.normalize(lab.quantizer.project_in(lab.encoder(2 * x - 1)), dim=1)
+        codes = F.normalize(lab.quantizer.codebook, dim=1)
+        vecs = e.permute(0, 2, 3, 1).reshape(-1, 8)
+        d2 = (vecs[:, None, :] - codes[None]).pow(2).sum(-1)
+        assert torch.equal(labels.reshape(-1), d2.argmin(1))
+        assert torch.equal(lab(x)["indices"], labels)  # the indices its decoder was trained on
+    # a case by hand: with the codebook {+e_0..+e_7, -e_0..-e_7}, the nearest code of a unit vector v is
+    # +e_c or -e_c for c = argmax |v_c|, i.e. label c if v_c > 0 else 8 + c
+    hand = copy.deepcopy(lab)
+    hand.quantizer.codebook.data = torch.cat([torch.eye(8), -torch.eye(8)])
+    c = vecs.abs().argmax(1)
+    expected = torch.where(vecs.gather(1, c[:, None])[:, 0] > 0, c, c + 8)
+    assert torch.equal(hand.labels(x).reshape(-1), expected)
+    assert math.isclose(float(vecs.norm(dim=1).min()), 1.0, rel_tol=1e-5)

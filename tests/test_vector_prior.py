@@ -43,6 +43,32 @@ def test_hyperprior_uses_its_means():
     scales, means = prior.gaussian_params(s_hat.view(16, 10))
     torch.testing.assert_close(z_hat, torch.round(z - means) + means)
     assert torch.all(scales > 0) and torch.all(bits > 0)
+    # the rate, recomputed in float64 from its definition: side bits -log2 q(s_hat) plus, per coordinate,
+    # -log2 of the Gaussian N(mu, sigma) mass of the unit bin around z_hat, with CompressAI's bounds
+    # (sigma >= 0.11, likelihood >= 1e-9; here 47 of the 320 masses are below 1e-9, and sigma >= 0.6)
+    _, s_lik = prior.entropy_bottleneck(prior.side(z).view(16, 10, 1, 1))
+    side_bits = -torch.log2(s_lik.double()).flatten(1).sum(1)
+
+    def z_bits(z_hat, scales, means):
+        v = (z_hat - means).double().abs()
+        sd = scales.double().clamp_min(0.11)
+        mass = torch.special.ndtr((0.5 - v) / sd) - torch.special.ndtr((-0.5 - v) / sd)
+        return -torch.log2(mass.clamp_min(1e-9)).sum(1)
+
+    torch.testing.assert_close(bits.double(), side_bits + z_bits(z_hat, scales, means), rtol=1e-4, atol=1e-3)
+    assert float(side_bits.min()) > 0
+    # predicted scales far below the bound (softplus(-10) = 4.5e-5) are coded as sigma = 0.11
+    with torch.no_grad():
+        prior.param_decoder[-1].weight[:20] = 0.0
+        prior.param_decoder[-1].bias[:20] = -10.0
+    z_hat, bits = prior(z)
+    scales, means = prior.gaussian_params(s_hat.view(16, 10))
+    assert float(scales.max()) < 1e-4
+    torch.testing.assert_close(bits.double(), side_bits + z_bits(z_hat, scales, means), rtol=1e-4, atol=1e-3)
+    torch.testing.assert_close(prior.estimate_bits(z), bits)
+    # bits are per sample: permuting the batch permutes them (no batch statistics in eval mode)
+    perm = torch.randperm(16, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(prior(z[perm])[1], bits[perm])
     with pytest.raises(ValueError, match="valid values"):
         make_prior("gmm", 4)
 
