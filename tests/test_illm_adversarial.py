@@ -213,12 +213,72 @@ def test_finetune_recipe_values():
 
     p = FinetuneConfig.for_scale("paper")
     assert (p.generator_lr, p.illm_discriminator_lr, p.patchgan_discriminator_lr, p.betas) == (1e-4, 4e-4, 1e-4, (0.5, 0.9))
-    assert (p.steps, p.batch_size, p.crop_size, p.lambda_d, p.norm, p.weight_decay) == (100_000, 16, 256, 0.008, "none", 5e-5)
+    assert (p.steps, p.batch_size, p.crop_size, p.lambda_d, p.norm) == (100_000, 16, 256, 0.008, "none")
+    # the reference's fine-tuning: weight decay 0 (optimizer=model_adamw_disc_const), a split batch, the decoder
+    # stepping first and the OASIS discriminator loss's 0.5
+    assert (p.weight_decay, p.mc_sampling, p.generator_first, p.d_loss_weight) == (0.0, True, True, 0.5)
     assert p.unet_channels == (128, 128, 256, 256, 512, 512) and p.context_features == 16
     s = FinetuneConfig.for_scale("small")
     assert (s.generator_lr, s.illm_discriminator_lr, s.patchgan_discriminator_lr, s.betas) == (1e-4, 4e-4, 1e-4, (0.5, 0.9))
+    assert (s.weight_decay, s.mc_sampling, s.generator_first, s.d_loss_weight) == (5e-5, False, False, 1.0)
     with pytest.raises(ValueError, match="none"):
         FinetuneConfig.for_scale("small", norm="batch")
+    with pytest.raises(ValueError, match="at least 2"):
+        FinetuneConfig.for_scale("small", batch_size=1, mc_sampling=True)
+
+
+class _SpyDiscriminator(torch.nn.Module):
+    """A binary discriminator that records what it is shown (image, context) per call."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.tensor(0.3))
+        self.calls = []
+
+    def forward(self, x, context):
+        self.calls.append((x.detach().clone(), context.detach().clone(), x.requires_grad))
+        return self.w * x.mean(1, keepdim=True)
+
+
+@pytest.mark.parametrize("generator_first", [False, True])
+def test_reference_step_splits_the_batch_and_orders_the_updates(tiny_codec, generator_first):
+    """mc_sampling: the decoder trains on the first half and the discriminator's reals are the second half, each
+    with its own latent context; generator_first: the discriminator scores the reconstructions made before the
+    decoder's step; d_loss_weight scales the discriminator's gradient."""
+    from perceptual_compression.losses.adversarial import ns_discriminator_loss
+    from perceptual_compression.losses.distortion import IllmDistortion
+    from perceptual_compression.training.illm_finetune import AdversarialStep
+
+    torch.manual_seed(0)
+    x = torch.rand(4, 3, 64, 64)
+    model = copy.deepcopy(tiny_codec)
+    with torch.no_grad():
+        ref = copy.deepcopy(model).train()
+        first, second = ref(x[:2]), ref(x[2:])
+    grads = {}
+    for weight in (1.0, 0.5):
+        m, d = copy.deepcopy(model), _SpyDiscriminator()
+        cfg = _config(batch_size=4, mc_sampling=True, generator_first=generator_first, d_loss_weight=weight,
+                      grad_clip_norm=0.0)
+        step = AdversarialStep(m, "patchgan", cfg, distortion=IllmDistortion(150.0, perceptual="none"),
+                               discriminator=d, lambda_d=0.5)
+        step(x)
+        # calls: the discriminator step's (real, fake) and the decoder's fake, in the configured order
+        d_calls = d.calls[1:] if generator_first else d.calls[:2]
+        (real, real_ctx, _), (fake, fake_ctx, _) = d_calls
+        g_fake, g_ctx, g_grad = d.calls[0] if generator_first else d.calls[2]
+        torch.testing.assert_close(real, x[2:])                      # the other half, as real
+        torch.testing.assert_close(real_ctx, second["y_hat"])        # with its own context
+        torch.testing.assert_close(fake, first["x_hat"], rtol=1e-5, atol=1e-6)  # the first half's reconstructions
+        torch.testing.assert_close(fake_ctx, first["y_hat"])
+        torch.testing.assert_close(g_fake, first["x_hat"], rtol=1e-5, atol=1e-6)
+        assert g_grad and torch.equal(g_ctx, fake_ctx)
+        # the discriminator's gradient is d_loss_weight times the loss's
+        w = torch.tensor(0.3, requires_grad=True)
+        ns_discriminator_loss(w * real.mean(1, keepdim=True), w * fake.mean(1, keepdim=True)).backward()
+        grads[weight] = float(d.w.grad)
+        assert grads[weight] == pytest.approx(weight * float(w.grad), rel=1e-5)
+    assert grads[0.5] == pytest.approx(0.5 * grads[1.0], rel=1e-5)
 
 
 @pytest.mark.parametrize("kind", ["illm", "patchgan", "none"])

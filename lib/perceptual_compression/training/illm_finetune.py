@@ -60,6 +60,13 @@ class FinetuneConfig:
     patchgan_discriminator_lr: float = 1e-4
     betas: tuple[float, float] = (0.5, 0.9)
     weight_decay: float = 5e-5
+    #: the reference's fine-tuning (NeuralCompression projects/illm): the batch is split in two, the decoder
+    #: trains on the first half and the discriminator sees the second half as real ("mc_sampling", the paper's
+    #: "different samples"); the decoder steps before the discriminator, which then scores the reconstructions
+    #: made before that step; the discriminator loss is weighted by 0.5 (its OASIS loss)
+    mc_sampling: bool = False
+    generator_first: bool = False
+    d_loss_weight: float = 1.0
     lambda_d: float = LAMBDA_D_PSNR_MATCH
     lambda_mse: float = 150.0
     grad_clip_norm: float = 1.0
@@ -77,19 +84,26 @@ class FinetuneConfig:
             raise ValueError("steps and batch_size must be positive, crop_size a multiple of 64")
         if self.lambda_d < 0:
             raise ValueError("lambda_d must be non-negative")
+        if self.mc_sampling and self.batch_size < 2:
+            raise ValueError("mc_sampling splits the batch in two: batch_size must be at least 2")
 
     @classmethod
     def for_scale(cls, scale: str = "small", **overrides: Any) -> FinetuneConfig:
-        """``"paper"``: A.3 (100k steps, batch 16 of 256², lr 1e-4 / 4e-4 / 1e-4, betas (0.5, 0.9), λ_d 0.008).
+        """``"paper"``: A.3 (100k steps, batch 16 of 256², lr 1e-4 / 4e-4 / 1e-4, betas (0.5, 0.9), λ_d 0.008) and
+        the reference's fine-tuning command (README: ``optimizer=model_adamw_disc_const``, weight decay 0; the
+        batch split between decoder and discriminator, decoder step first, discriminator loss × 0.5).
 
         ``"small"``: the same optimisers, learning rates and losses on a CPU budget: 80 steps of 4 128² patches,
-        a U-Net of four levels (8…64 channels, context 4) and a PatchGAN of 16…64 channels. (Learning rates ×4
+        a U-Net of four levels (8…64 channels, context 4) and a PatchGAN of 16…64 channels; it keeps the batch
+        whole (a split batch of 4 leaves 2 images per side), steps the discriminator first, with weight decay
+        5e-5 and an unweighted discriminator loss, as the committed longer runs did. (Learning rates ×4
         were tried: Adam's first steps then move every decoder weight by about 4e-4 and cost the converged
         No-GAN decoder about 1 dB of PSNR on Kodak after two steps, before any adversarial effect.)
         """
         check_choice("scale", scale, SCALES)
         if scale == "paper":
-            cfg = cls("paper", steps=100_000, batch_size=16, crop_size=256)
+            cfg = cls("paper", steps=100_000, batch_size=16, crop_size=256, weight_decay=0.0, mc_sampling=True,
+                      generator_first=True, d_loss_weight=0.5)
         else:
             cfg = cls("small", steps=80, batch_size=4, crop_size=128, unet_channels=(8, 16, 32, 64),
                       context_features=4, patchgan_channels=(16, 32, 64, 64), checkpoint_every=0,
@@ -164,22 +178,42 @@ class AdversarialStep:
     def _d(self, x: Tensor, context: Tensor) -> Tensor:
         return self.discriminator(x, context)
 
+    def _discriminator_step(self, x_real: Tensor, x: Tensor, x_hat: Tensor, context: Tensor,
+                            labels: Tensor | None) -> dict[str, Any]:
+        """One discriminator update: ``x_real`` (the batch, or its other half) against the reconstructions
+        ``x_hat`` of ``x``, each with its own latent context and, for ILLM, the real images' labels."""
+        if x_real is x:
+            real_context, real_labels = context, labels
+        else:
+            with torch.no_grad():
+                real_context = self.model(x_real)["y_hat"]
+            real_labels = self.labeler.labels(x_real) if self.kind == "illm" else None
+        real, fake = self._d(x_real, real_context), self._d(x_hat.detach(), context)
+        d_loss = (illm_discriminator_loss(real, fake, real_labels) if self.kind == "illm"
+                  else ns_discriminator_loss(real, fake))
+        self.d_opt.zero_grad(set_to_none=True)
+        (self.config.d_loss_weight * d_loss).backward()
+        if self.config.grad_clip_norm:
+            torch.nn.utils.clip_grad_norm_(self.discriminator.parameters(), self.config.grad_clip_norm)
+        self.d_opt.step()
+        return {"d_loss": d_loss.detach(), **discriminator_accuracy(real, fake, real_labels)}
+
     def __call__(self, x: Tensor) -> dict[str, Any]:
+        cfg = self.config
+        x_real = x
+        if cfg.mc_sampling and self.d_opt is not None:  # decoder on one half, the discriminator's reals the other
+            half = x.shape[0] // 2
+            if half < 1:
+                raise ValueError(f"mc_sampling splits the batch in two; a batch of {x.shape[0]} cannot be split")
+            x, x_real = x[:half], x[half:2 * half]
         out = self.model(x)
         x_hat, context = out["x_hat"], out["y_hat"].detach()
         log: dict[str, Any] = {}
+        labels = self.labeler.labels(x) if self.d_opt is not None and self.kind == "illm" else None
+        if self.d_opt is not None and not cfg.generator_first:
+            log.update(self._discriminator_step(x_real, x, x_hat, context, labels))
         adv_g = torch.zeros((), device=x.device)
         if self.d_opt is not None:
-            labels = self.labeler.labels(x) if self.kind == "illm" else None
-            real, fake = self._d(x, context), self._d(x_hat.detach(), context)
-            d_loss = (illm_discriminator_loss(real, fake, labels) if self.kind == "illm"
-                      else ns_discriminator_loss(real, fake))
-            self.d_opt.zero_grad(set_to_none=True)
-            d_loss.backward()
-            if self.config.grad_clip_norm:
-                torch.nn.utils.clip_grad_norm_(self.discriminator.parameters(), self.config.grad_clip_norm)
-            self.d_opt.step()
-            log.update(d_loss=d_loss.detach(), **discriminator_accuracy(real, fake, labels))
             self.discriminator.requires_grad_(False)
             fake_g = self._d(x_hat, context)
             self.discriminator.requires_grad_(True)
@@ -189,9 +223,11 @@ class AdversarialStep:
         g_loss = dist + self.lambda_d * adv_g
         self.g_opt.zero_grad(set_to_none=True)
         g_loss.backward()
-        if self.config.grad_clip_norm:
-            torch.nn.utils.clip_grad_norm_(self.decoder_params, self.config.grad_clip_norm)
+        if cfg.grad_clip_norm:
+            torch.nn.utils.clip_grad_norm_(self.decoder_params, cfg.grad_clip_norm)
         self.g_opt.step()
+        if self.d_opt is not None and cfg.generator_first:  # on the reconstructions made before the decoder step
+            log.update(self._discriminator_step(x_real, x, x_hat, context, labels))
         mse = terms["mse"].mean().detach()
         pixels = x.shape[-2] * x.shape[-1]
         log.update(g_loss=g_loss.detach(), distortion=dist.detach(), adv_g=adv_g.detach(), mse=mse,
