@@ -281,8 +281,9 @@ def test_reference_step_splits_the_batch_and_orders_the_updates(tiny_codec, gene
     assert grads[0.5] == pytest.approx(0.5 * grads[1.0], rel=1e-5)
 
 
+@pytest.mark.parametrize("reference_step", [False, True])
 @pytest.mark.parametrize("kind", ["illm", "patchgan", "none"])
-def test_one_finetuning_step_changes_only_the_decoder(tiny_codec, kind):
+def test_one_finetuning_step_changes_only_the_decoder(tiny_codec, kind, reference_step):
     from perceptual_compression.losses.distortion import IllmDistortion
     from perceptual_compression.training.illm_finetune import AdversarialStep, build_discriminator
 
@@ -290,7 +291,8 @@ def test_one_finetuning_step_changes_only_the_decoder(tiny_codec, kind):
     model = copy.deepcopy(tiny_codec)
     lab = VQVAELabeler(LabelerConfig.small(codebook_size=8))
     lab_before = copy.deepcopy(lab.state_dict())
-    cfg = _config()
+    cfg = _config(**(dict(batch_size=4, mc_sampling=True, generator_first=True, d_loss_weight=0.5, weight_decay=0.0)
+                     if reference_step else {}))
     disc = build_discriminator(kind, cfg, latent_features=8, labeler=lab)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     d_before = copy.deepcopy(disc.state_dict()) if disc is not None else None
@@ -299,7 +301,7 @@ def test_one_finetuning_step_changes_only_the_decoder(tiny_codec, kind):
     model.train()  # the frozen parts must stay in eval mode through .train()
     assert not model.encoder.training and all(not m.training for m in model.bottleneck_modules)
     assert model.decoder.training
-    log = step(torch.rand(2, 3, 64, 64))
+    log = step(torch.rand(cfg.batch_size, 3, 64, 64))
     after = model.state_dict()
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert changed and all(k.startswith("decoder.") for k in changed), sorted(changed)[:5]
