@@ -186,6 +186,14 @@ def test_committed_run_reads_benchmark_results_and_requires_a_command(tmp_path, 
     assert sm["final_ratio_per_seed"] == pytest.approx(ratio[:, -1].tolist())
     assert sm["mean_ratio_second_half"] == pytest.approx(ratio[:, steps > 1250].mean())
     assert sm["fraction_of_evals_below_1"] == pytest.approx((ratio.mean(0)[1:] < 1).mean())
+    # the three narrow runs at the build's settings that the chapter cites: all above 1 (the values it quotes)
+    for name, (n, steps, lr, quoted) in {"n16_lr1e-4": (16, 400, 1e-4, 1.39), "n16_lr3e-4": (16, 400, 3e-4, 1.31),
+                                         "n32_lr1e-4": (32, 300, 1e-4, 1.46)}.items():
+        run = results_mod.committed_run(f"ch2_small_batch_{name}")
+        c = run["config"]
+        assert (c["n"], c["m"], c["steps"], c["lr"], c["patch_size"], c["eval_images"], c["eval_size"]) == (
+            n, n, steps, lr, 48, 6, 64)
+        assert run["summary"]["mean_ratio"] == pytest.approx(quoted, abs=0.005)
     monkeypatch.setattr(results_mod, "repo_root", lambda: tmp_path)
     assert results_mod.committed_run("rdp_classifier") is None  # absent file
     (tmp_path / "benchmarks" / "results").mkdir(parents=True)
