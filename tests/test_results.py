@@ -472,3 +472,34 @@ def test_committed_runs_on_other_noises_are_the_levels_run_but_for_the_noise():
         # per-tile ranges: every loss transfers, at least 5 dB above grey, with the block means at > 0.6 slope
         assert psnr["uniform-tiled"][loss]["psnr"] > grey["psnr"] + 5
         assert psnr["uniform-tiled"]["slopes"][f"trained with {loss}"]["slope"] > 0.6
+
+
+def test_committed_small_scale_2d_banks_the_chapter_cites():
+    """Five banks at the build's 2D settings (benchmarks/ch2_study2d.py): the values chapter 2's prose quotes."""
+    from perceptual_compression.experiments.ch2_config import Ch2Config
+
+    small = Ch2Config.for_scale("small").study2d
+    quoted = {  # name: (seed, width, steps, clip, max rho(D_in/RMSE, p) of L1, Fig. 4 (left) centre ratio)
+        "small_seed0": (0, 64, 2500, "per-model", 0.32, 1.30), "small_seed1": (1, 64, 2500, "per-model", 0.30, 1.57),
+        "small_w32": (0, 32, 1200, "per-model", 0.16, 1.43),
+        "small_joint_seed0": (0, 64, 2500, "joint", 0.53, None), "small_joint_seed1": (1, 64, 2500, "joint", 0.33, None)}
+    for name, (seed, width, steps, clip, din, centre) in quoted.items():
+        rec = _committed_run(f"ch2_study2d_{name}")
+        c = rec["config"]
+        # the build's settings but for the width and length named
+        assert (c["batch_size"], c["lr"], c["final_lr_factor"], tuple(c["lambdas"]), tuple(c["inverse_lambdas"])) == (
+            small.batch_size, small.lr, small.final_lr_factor, small.lambdas, small.inverse_lambdas), name
+        assert (rec["seed"], c["hidden"], c["steps"], ch2_study2d.record_clip(rec)) == (seed, width, steps, clip)
+        l1 = [r for r in rec["correlations"] if r["family"] == "L1"]
+        assert round(max(r["rho_Din"] for r in l1), 2) == din, name
+        assert max(r["rho_Dr"] for r in l1) < 0                      # Observation 3 absent here too
+        if centre is not None:
+            assert round(rec["summary"]["fig4_centre_ratio"], 2) == centre, name
+
+
+def _committed_run(name):
+    import perceptual_compression.results as results_mod
+
+    run = results_mod.committed_run(name)
+    assert run is not None, name
+    return run
