@@ -216,11 +216,11 @@ def test_finetune_recipe_values():
     assert (p.steps, p.batch_size, p.crop_size, p.lambda_d, p.norm) == (100_000, 16, 256, 0.008, "none")
     # the reference's fine-tuning: weight decay 0 (optimizer=model_adamw_disc_const), a split batch, the decoder
     # stepping first and the OASIS discriminator loss's 0.5
-    assert (p.weight_decay, p.mc_sampling, p.generator_first, p.d_loss_weight) == (0.0, True, True, 0.5)
+    assert (p.weight_decay, p.mc_sampling, p.generator_first, p.illm_d_loss_weight) == (0.0, True, True, 0.5)
     assert p.unet_channels == (128, 128, 256, 256, 512, 512) and p.context_features == 16
     s = FinetuneConfig.for_scale("small")
     assert (s.generator_lr, s.illm_discriminator_lr, s.patchgan_discriminator_lr, s.betas) == (1e-4, 4e-4, 1e-4, (0.5, 0.9))
-    assert (s.weight_decay, s.mc_sampling, s.generator_first, s.d_loss_weight) == (5e-5, False, False, 1.0)
+    assert (s.weight_decay, s.mc_sampling, s.generator_first, s.illm_d_loss_weight) == (5e-5, False, False, 1.0)
     with pytest.raises(ValueError, match="none"):
         FinetuneConfig.for_scale("small", norm="batch")
     with pytest.raises(ValueError, match="at least 2"):
@@ -244,7 +244,7 @@ class _SpyDiscriminator(torch.nn.Module):
 def test_reference_step_splits_the_batch_and_orders_the_updates(tiny_codec, generator_first):
     """mc_sampling: the decoder trains on the first half and the discriminator's reals are the second half, each
     with its own latent context; generator_first: the discriminator scores the reconstructions made before the
-    decoder's step; d_loss_weight scales the discriminator's gradient."""
+    decoder's step; illm_d_loss_weight leaves the binary (PatchGAN) loss alone."""
     from perceptual_compression.losses.adversarial import ns_discriminator_loss
     from perceptual_compression.losses.distortion import IllmDistortion
     from perceptual_compression.training.illm_finetune import AdversarialStep
@@ -258,7 +258,7 @@ def test_reference_step_splits_the_batch_and_orders_the_updates(tiny_codec, gene
     grads = {}
     for weight in (1.0, 0.5):
         m, d = copy.deepcopy(model), _SpyDiscriminator()
-        cfg = _config(batch_size=4, mc_sampling=True, generator_first=generator_first, d_loss_weight=weight,
+        cfg = _config(batch_size=4, mc_sampling=True, generator_first=generator_first, illm_d_loss_weight=weight,
                       grad_clip_norm=0.0)
         step = AdversarialStep(m, "patchgan", cfg, distortion=IllmDistortion(150.0, perceptual="none"),
                                discriminator=d, lambda_d=0.5)
@@ -273,12 +273,34 @@ def test_reference_step_splits_the_batch_and_orders_the_updates(tiny_codec, gene
         torch.testing.assert_close(fake_ctx, first["y_hat"])
         torch.testing.assert_close(g_fake, first["x_hat"], rtol=1e-5, atol=1e-6)
         assert g_grad and torch.equal(g_ctx, fake_ctx)
-        # the discriminator's gradient is d_loss_weight times the loss's
+        # the binary discriminator's gradient is its loss's, whatever the ILLM weight
         w = torch.tensor(0.3, requires_grad=True)
         ns_discriminator_loss(w * real.mean(1, keepdim=True), w * fake.mean(1, keepdim=True)).backward()
         grads[weight] = float(d.w.grad)
-        assert grads[weight] == pytest.approx(weight * float(w.grad), rel=1e-5)
-    assert grads[0.5] == pytest.approx(0.5 * grads[1.0], rel=1e-5)
+        assert grads[weight] == pytest.approx(float(w.grad), rel=1e-5)
+    assert grads[0.5] == pytest.approx(grads[1.0], rel=1e-6)
+
+
+def test_illm_discriminator_loss_weight_scales_its_gradient_and_logged_loss(tiny_codec):
+    """illm_d_loss_weight = 0.5 (the reference's OASIS loss) halves the U-Net's gradient and its logged loss."""
+    from perceptual_compression.losses.distortion import IllmDistortion
+    from perceptual_compression.training.illm_finetune import AdversarialStep, build_discriminator
+
+    torch.manual_seed(0)
+    lab = VQVAELabeler(LabelerConfig.small(codebook_size=8))
+    x = torch.rand(2, 3, 64, 64)
+    disc0 = build_discriminator("illm", _config(), latent_features=8, labeler=lab)
+    out = {}
+    for weight in (1.0, 0.5):
+        d = copy.deepcopy(disc0)
+        step = AdversarialStep(copy.deepcopy(tiny_codec), "illm", _config(illm_d_loss_weight=weight, grad_clip_norm=0.0),
+                               distortion=IllmDistortion(150.0, perceptual="none"), discriminator=d, labeler=lab,
+                               lambda_d=0.5)
+        log = step(x)
+        out[weight] = (float(log["d_loss"]), [p.grad.clone() for p in d.parameters()])
+    assert out[0.5][0] == pytest.approx(0.5 * out[1.0][0], rel=1e-5)
+    for a, b in zip(out[0.5][1], out[1.0][1]):
+        torch.testing.assert_close(a, 0.5 * b, rtol=1e-4, atol=1e-7)
 
 
 @pytest.mark.parametrize("reference_step", [False, True])
@@ -291,7 +313,7 @@ def test_one_finetuning_step_changes_only_the_decoder(tiny_codec, kind, referenc
     model = copy.deepcopy(tiny_codec)
     lab = VQVAELabeler(LabelerConfig.small(codebook_size=8))
     lab_before = copy.deepcopy(lab.state_dict())
-    cfg = _config(**(dict(batch_size=4, mc_sampling=True, generator_first=True, d_loss_weight=0.5, weight_decay=0.0)
+    cfg = _config(**(dict(batch_size=4, mc_sampling=True, generator_first=True, illm_d_loss_weight=0.5, weight_decay=0.0)
                      if reference_step else {}))
     disc = build_discriminator(kind, cfg, latent_features=8, labeler=lab)
     before = {k: v.clone() for k, v in model.state_dict().items()}

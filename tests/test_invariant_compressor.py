@@ -201,6 +201,15 @@ def test_mnist_runs_hold_out_a_validation_split(monkeypatch):
     assert vx.shape == (4, 1, 28, 28) and torch.equal(vy, val.train_x)   # VIC's targets: the held-out originals
     assert seen["validate_every"] == 7 and seen["val_batch_size"] == cfg.batch_size
     assert bx.shape[0] == cfg.batch_size
+    # supervised VIC: the validation targets are the representatives the model is trained to produce, which are
+    # training images (not held-out ones) of the same label
+    E.train_mnist_run(E.MNISTSpec("VIC sup", "VIC", "supervised", 10.0), cfg, data, seed=3, progress=False)
+    (vx, vy), (_, by) = seen["validation"], seen["first"]
+    flat = train.train_x.flatten(1)
+    for target, label in zip(vy, val.train_y):
+        match = (flat == target.flatten()).all(1).nonzero().flatten()
+        assert len(match) == 1 and int(train.train_y[match[0]]) == int(label)
+    assert {tuple(t.flatten()[:6].tolist()) for t in vy} <= {tuple(t.flatten()[:6].tolist()) for t in by} | rows(train)
 
 
 def test_banana_runs_with_the_papers_latent_sizes_and_validation():

@@ -175,13 +175,11 @@ class Ch2Config:
             scale="small",
             # the small models' tensors are tiny: one thread avoids synchronisation stalls on a shared CPU
             cpu_threads=1,
-            # 2D study: 2500 steps of width 64 at lr 2e-3 (vs 1200 steps, width 32, lr 5e-3: ~25 s more on one
-            # thread). Measured (L1, lambda 3/20/150, seeds 0/1, one clip over the bank): max rho(D_in/RMSE, p)
-            # 0.54/0.31 instead of 0.08; the encoder's density-dependent gain only appears after a few thousand
-            # steps. The Fig. 4-left centre ratio moves from 0.88 to ~1.3-1.4 (seeds 0/1): the old value came from
-            # an undertrained unweighted model at lambda 150; the lowest-rate pair now dominates (see the chapter).
-            # With each autoencoder clipped alone (clip="per-model", 2026-12-07): max rho(D_in/RMSE, p) 0.32/0.30,
-            # centre ratio 1.28/1.49.
+            # 2D study: 2500 steps of width 64 at lr 2e-3 (an earlier build ran 1200 steps of width 32). Committed
+            # banks at these settings (benchmarks/results/ch2_study2d_small_*; L1, lambda 3/20/150): max
+            # rho(D_in/RMSE, p) 0.32 / 0.30 for seeds 0 / 1 (0.53 / 0.33 with one clip over the bank; 0.16 at width
+            # 32 for 1200 steps); Fig. 4-left centre ratio 1.30 / 1.57 on 3500 points (the build's 1400: 1.28 for
+            # seed 0), 1.43 at width 32.
             study2d=Study2DConfig(
                 hidden=64, steps=2500, batch_size=256, lr=2e-3, final_lr_factor=0.1, lambdas=(3.0, 20.0, 150.0),
                 inverse_lambdas=(20.0,), uniform_lambda=20.0, fig12_lambda=20.0, n_eval=20_000,

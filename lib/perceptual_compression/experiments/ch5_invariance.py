@@ -121,7 +121,7 @@ def run_banana(cfg: BananaConfig, seed: int = 0, *, progress: bool | None = None
 
         ens = CompressorEnsemble(k, (2,), cfg.z_dim, cfg.hidden, cfg.layers, init_seeds)
         train_ensemble(ens, batch, [bb for _, bb, _ in members], steps=cfg.steps, lr=cfg.lr, lr_decay=cfg.lr_decay,
-                       likelihood="gaussian", seed=seed, checkpoint_path=_ckpt(checkpoint_dir, f"banana-{cfg.scale}-{seed}"),
+                       likelihood="gaussian", seed=seed, checkpoint_path=_ckpt(checkpoint_dir, f"banana-v2-{cfg.scale}-{seed}"),
                        progress=progress, desc=f"banana: {k} compressors", streams={"batches": g})
         models = [ens.member(i) for i in range(k)]
     else:
@@ -137,7 +137,7 @@ def run_banana(cfg: BananaConfig, seed: int = 0, *, progress: bool | None = None
                              seed=init_seeds[i], progress=progress, desc=f"banana {obj} beta={beta:g} run {s}",
                              streams={"batches": g}, weight_decay=cfg.weight_decay,
                              validation=val, validate_every=cfg.val_every, val_batch_size=2048,
-                             checkpoint_path=_ckpt(checkpoint_dir, f"banana-{cfg.scale}-{seed}-{obj}-{beta:g}-{s}"))
+                             checkpoint_path=_ckpt(checkpoint_dir, f"banana-v2-{cfg.scale}-{seed}-{obj}-{beta:g}-{s}"))
             models.append(model)
     runs = [BananaRun(o, b, s, m) for (o, b, s), m in zip(members, models)]
     evaluate_banana(runs, cfg.n_test, seed)
@@ -355,10 +355,15 @@ def train_mnist_run(spec: MNISTSpec, cfg: MNISTConfig, data: MNISTData, seed: in
     train_data, val = data, None
     if cfg.val_fraction:
         train_data, val_data = split_validation(data, cfg.val_fraction, seed)
+    views = _views(train_data, spec.augmentation)
+    if cfg.val_fraction:
         gv = torch.Generator().manual_seed(50_000 + seed)
         val = _views(val_data, spec.augmentation).pair(spec.objective, len(val_data.train_x), gv,
                                                        indices=torch.arange(len(val_data.train_x)))
-    views = _views(train_data, spec.augmentation)
+        if spec.objective == "VIC" and views.labels_aug is not None:
+            # the supervised VIC's targets are its classes' representatives among the *training* images, the
+            # images the model learns to produce; the held-out images only supply the inputs
+            val = (val[0], views.images[views.labels_aug.representative_indices(val_data.train_y)])
     g = torch.Generator().manual_seed(init)
     steps = cfg.bince_steps if spec.objective == "BINCE" else cfg.steps
     res = train_compressor(model, spec.objective, lambda step: views.pair(spec.objective, cfg.batch_size, g),
@@ -366,8 +371,8 @@ def train_mnist_run(spec: MNISTSpec, cfg: MNISTConfig, data: MNISTData, seed: in
                            seed=init, progress=progress, desc=f"MNIST {spec.name}", rate_warmup=cfg.rate_warmup,
                            streams={"batches": g}, weight_decay=cfg.weight_decay,
                            validation=val, validate_every=cfg.val_every, val_batch_size=cfg.batch_size,
-                           checkpoint_path=_ckpt(checkpoint_dir, f"mnist-{cfg.scale}-{seed}-{spec.name.replace(' ', '_')}"))
-    return MNISTRun(spec, res.model, res.history)
+                           checkpoint_path=_ckpt(checkpoint_dir, f"mnist-v2-{cfg.scale}-{seed}-{spec.name.replace(' ', '_')}"))
+    return MNISTRun(spec, res.model, res.history, extra=dict(res.extra))  # best_step etc. with a validation set
 
 
 @torch.no_grad()

@@ -14,8 +14,8 @@ while a discriminator is trained alongside:
 * ``"patchgan"``: HiFiC's conditional PatchGAN with the binary non-saturating loss (MS-PatchGAN); 1e-4;
 * ``"none"``: the same fine-tuning without adversarial term (a control: what the extra decoder steps alone do).
 
-Both optimisers are AdamW with the pretraining's weight decay and betas (0.5, 0.9); the generator's learning
-rate is 1e-4. λ_d = 0.008 matches HiFiC's PSNR, 0.0005 its FID (Sec. 5.1). The reference fine-tunes for 100k
+Both optimisers are AdamW with betas (0.5, 0.9) and weight decay 0 at the paper scale (the reference's
+fine-tuning optimizer; the small scale keeps the pretraining's 5e-5); the generator's learning rate is 1e-4. λ_d = 0.008 matches HiFiC's PSNR, 0.0005 its FID (Sec. 5.1). The reference fine-tunes for 100k
 steps with batches of 16 256² crops (``paper`` scale below). Since the encoder and entropy model are frozen,
 the bitstream of an image is the same before and after fine-tuning: only the decoded image changes.
 """
@@ -63,10 +63,11 @@ class FinetuneConfig:
     #: the reference's fine-tuning (NeuralCompression projects/illm): the batch is split in two, the decoder
     #: trains on the first half and the discriminator sees the second half as real ("mc_sampling", the paper's
     #: "different samples"); the decoder steps before the discriminator, which then scores the reconstructions
-    #: made before that step; the discriminator loss is weighted by 0.5 (its OASIS loss)
+    #: made before that step; the ILLM discriminator's loss is weighted by 0.5 (its OASIS loss; the PatchGAN's
+    #: binary loss, which the reference does not fine-tune with, is left as HiFiC's)
     mc_sampling: bool = False
     generator_first: bool = False
-    d_loss_weight: float = 1.0
+    illm_d_loss_weight: float = 1.0
     lambda_d: float = LAMBDA_D_PSNR_MATCH
     lambda_mse: float = 150.0
     grad_clip_norm: float = 1.0
@@ -103,7 +104,7 @@ class FinetuneConfig:
         check_choice("scale", scale, SCALES)
         if scale == "paper":
             cfg = cls("paper", steps=100_000, batch_size=16, crop_size=256, weight_decay=0.0, mc_sampling=True,
-                      generator_first=True, d_loss_weight=0.5)
+                      generator_first=True, illm_d_loss_weight=0.5)
         else:
             cfg = cls("small", steps=80, batch_size=4, crop_size=128, unet_channels=(8, 16, 32, 64),
                       context_features=4, patchgan_channels=(16, 32, 64, 64), checkpoint_every=0,
@@ -154,7 +155,9 @@ class FinetuneResult:
 
 
 class AdversarialStep:
-    """One fine-tuning step (discriminator update, then decoder update); usable on its own in tests."""
+    """One fine-tuning step: a discriminator update and a decoder update, in the order ``config.generator_first``
+    says (the small scale: discriminator first; the paper scale: decoder first, as the reference); usable on its
+    own in tests."""
 
     def __init__(self, model: nn.Module, kind: str, config: FinetuneConfig, *, distortion: nn.Module,
                  discriminator: nn.Module | None = None, labeler: VQVAELabeler | None = None,
@@ -189,10 +192,10 @@ class AdversarialStep:
                 real_context = self.model(x_real)["y_hat"]
             real_labels = self.labeler.labels(x_real) if self.kind == "illm" else None
         real, fake = self._d(x_real, real_context), self._d(x_hat.detach(), context)
-        d_loss = (illm_discriminator_loss(real, fake, real_labels) if self.kind == "illm"
-                  else ns_discriminator_loss(real, fake))
+        d_loss = (self.config.illm_d_loss_weight * illm_discriminator_loss(real, fake, real_labels)
+                  if self.kind == "illm" else ns_discriminator_loss(real, fake))
         self.d_opt.zero_grad(set_to_none=True)
-        (self.config.d_loss_weight * d_loss).backward()
+        d_loss.backward()
         if self.config.grad_clip_norm:
             torch.nn.utils.clip_grad_norm_(self.discriminator.parameters(), self.config.grad_clip_norm)
         self.d_opt.step()
