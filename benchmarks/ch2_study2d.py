@@ -131,7 +131,9 @@ def render_markdown(result: dict) -> str:
              f"**{result['steps_done']} steps of {cfg['batch_size']} Student-t samples** (paper: 500,000 of 4096; "
              f"stopped by the run's budget of {result['max_train_minutes']:g} min of training, {cfg['steps']} asked "
              "for)") + f", Adam lr {cfg['lr']:g} " + ("constant" if cfg.get("final_lr_factor", 1.0) == 1.0 else
-                                              f"with a cosine decay to {cfg['final_lr_factor']:g}×")
+                                              f"with a cosine decay to {cfg['final_lr_factor']:g}×"
+                                              + (f" scheduled over the {cfg['steps']} steps asked for"
+                                                 if result.get("steps_done", cfg["steps"]) != cfg["steps"] else ""))
           + f", gradients clipped at norm {cfg['clip_grad_norm']:g} "
           + ("per autoencoder" if s2d.record_clip(result) == "per-model" else "over the whole bank (one factor for all)")
           + f", seed {result['seed']}, eq. 10 weighted by p(x)^{gamma:g}; "

@@ -66,7 +66,9 @@ def render_markdown(result: dict) -> str:
     cfg = result["config"]
     md = [f"# Chapter 2: {result['what']}", "", "<!-- results -->", "",
           f"Checkpoints of the bank of `{result['record']}` (seed {result['seed']}, width {cfg['hidden']}, batch "
-          f"{cfg['batch_size']}, Adam lr {cfg['lr']:g} constant), measured with the run's own evaluation points "
+          f"{cfg['batch_size']}, Adam lr {cfg['lr']:g} "
+          + ("constant" if cfg.get("final_lr_factor", 1.0) == 1.0 else f"with a cosine decay to {cfg['final_lr_factor']:g}×")
+          + f"), measured with the run's own evaluation points "
           f"({cfg['n_eval']} Student-t samples, displacement {cfg['delta']:g}). {result['how_copied']} Paper (Fig. 2, "
           "500,000 steps of 4096): ρ(D_r/RMSE, p) 0.49 at 2.03 bits → 0.31 at 4.67 bits; max ρ(D_in/RMSE, p) 0.90.", "",
           "| steps | samples seen | member | bits / sample (coded) | ρ(D_s, p) | ρ(D_r/RMSE, p) | ρ(D_in/RMSE, p) "
@@ -94,6 +96,7 @@ def main() -> None:
     if args.record is None or not args.checkpoints:
         ap.error("--record and --checkpoints are required (or --render)")
     run = RunRecord(args, "ch2_study2d_trajectory.py")
+    run.device = torch.device("cpu")  # it trains nothing and measures on the CPU: that is where it ran
     record = json.loads(args.record.read_text())
     cfg, seed = config_of(record), int(record["seed"])
     t0 = time.perf_counter()
@@ -107,7 +110,7 @@ def main() -> None:
     result = {"what": "Fig. 2 over training: the L1 members of one 2D bank at checkpoints",
               "command": run.command, "record": str(args.record), "config": record["config"], "seed": seed,
               "how_copied": args.how_copied, "checkpoints": rows,
-              "wall_s": round(time.perf_counter() - t0, 1), **run.environment(measured_on="cpu")}
+              "wall_s": round(time.perf_counter() - t0, 1), **run.environment()}
     RunRecord.save(args.out, result, render_markdown(result))
 
 

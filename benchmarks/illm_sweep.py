@@ -36,12 +36,11 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from perceptual_compression.datasets import embedded_images, natural_images
 from perceptual_compression.losses.distortion import IllmDistortion
 from perceptual_compression.models.hific import msillm_autoencoder
-from perceptual_compression.models.vqvae_labeler import LabelerConfig, codebook_usage
+from perceptual_compression.models.vqvae_labeler import codebook_usage
 from perceptual_compression.paths import cache_dir
 from perceptual_compression.training import seed_everything
 from perceptual_compression.training.illm import IllmConfig, pretrain

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .container import CodecError, pack, unpack
-from .tables import model_fingerprint, require_updated
+from .tables import model_fingerprint
 
 
 @contextmanager

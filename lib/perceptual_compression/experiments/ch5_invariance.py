@@ -32,7 +32,7 @@ import torch
 from ..augment.mnist import RandomAffine, to_float_images
 from ..augment.views import ImageViews
 from ..models.ensemble import CompressorEnsemble, train_ensemble
-from ..models.invariant_compressor import BananaConfig, InvariantCompressor, MNISTConfig, train_compressor
+from ..models.invariant_compressor import BananaConfig, InvariantCompressor, MNISTConfig, is_coder_table, train_compressor
 from ..sources.banana import Banana, maximal_invariant, random_rotation, representative
 from ..evaluation.downstream import aurd, bayes_risk_check, cell_mean_regression, gaussian_distortion_bits, probe_error
 from ..evaluation.recon_predictor import ReconPredictorConfig, recon_predictor_error
@@ -469,18 +469,14 @@ def run_mnist(cfg: MNISTConfig, data: MNISTData, seed: int = 0, *, progress: boo
     return runs, ev
 
 
-# Buffers of CompressAI entropy models whose size depends on the trained model: rebuilt by ``update()``.
-_DYNAMIC_BUFFERS = ("_offset", "_quantized_cdf", "_cdf_length", "scale_table")
-
-
 def _portable_state(model: InvariantCompressor) -> dict[str, torch.Tensor]:
-    return {k: v.detach().cpu() for k, v in model.state_dict().items() if not k.endswith(_DYNAMIC_BUFFERS)}
+    return {k: v.detach().cpu() for k, v in model.state_dict().items() if not is_coder_table(k)}
 
 
 def _rebuild(cfg: MNISTConfig, spec: MNISTSpec, state: dict[str, torch.Tensor]) -> InvariantCompressor:
     model = cfg.build(spec.objective)
     missing, unexpected = model.load_state_dict(state, strict=False)
-    if unexpected or any(not k.endswith(_DYNAMIC_BUFFERS) for k in missing):
+    if unexpected or any(not is_coder_table(k) for k in missing):
         raise RuntimeError(f"cannot rebuild {spec.name}: missing {missing}, unexpected {unexpected}")
     model.prior.update(force=True)
     return model.eval()
@@ -505,7 +501,7 @@ def _mnist_job(spec: MNISTSpec, cfg: MNISTConfig, seed: int, checkpoint_dir: str
     run = evaluate_mnist_run(train_mnist_run(spec, cfg, data, seed, progress=False, checkpoint_dir=checkpoint_dir),
                              ev, cfg, seed, data=data, progress=False, checkpoint_dir=checkpoint_dir)
     return {"state": _portable_state(run.model), "history": list(run.history.rows),
-            "metrics": {k: getattr(run, k) for k in _METRICS}}
+            "metrics": {k: getattr(run, k) for k in _METRICS}, "extra": run.extra}
 
 
 class MNISTJobs:
@@ -522,7 +518,8 @@ class MNISTJobs:
         try:
             for spec, fut in self._futures:
                 out = fut.result()
-                run = MNISTRun(spec, _rebuild(self.cfg, spec, out["state"]), TrainingHistory(out["history"]))
+                run = MNISTRun(spec, _rebuild(self.cfg, spec, out["state"]), TrainingHistory(out["history"]),
+                               extra=out.get("extra", {}))
                 for k, v in out["metrics"].items():
                     setattr(run, k, v)
                 runs.append(run)

@@ -18,8 +18,10 @@ Architectures, per scale (see :class:`BananaConfig` and :class:`MNISTConfig`):
   the small scale uses a three-layer strided CNN encoder and an MLP decoder.
 
 :func:`train_compressor` runs one objective with :class:`perceptual_compression.training.Trainer`
-(seeded, checkpoint/resume, progress bar), Adam with an exponential learning-rate decay, gradient
-clipping at 3 (the authors' trainer) and an optional warm-up of the rate weight. The entropy models'
+(seeded, checkpoint/resume, progress bar), Adam (or AdamW with a weight decay, the authors' MNIST optimizer)
+with an exponential learning-rate decay, gradient clipping at 3 (the authors' trainer), an optional warm-up
+of the rate weight and, given a validation set, the model of the best validation loss (the authors'
+best-validation checkpoint). The entropy models'
 tail quantiles are found after training by bisection (:meth:`VectorPrior.update`), so CompressAI's
 auxiliary loss is not needed.
 """
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -447,6 +450,9 @@ def train_compressor(model: InvariantCompressor, objective: str, batch_fn: Calla
                       extra_state={"val_history": []} if best is not None else None)
     history = trainer.run(step_fn, steps)
     extra = {}
+    if best is not None and int(best.step) == 0 and trainer.extra_state["val_history"]:
+        warnings.warn(f"{desc or objective}: no validation loss was finite; the last model is returned",
+                      RuntimeWarning, stacklevel=2)
     if best is not None and int(best.step) > 0:
         best.restore(model)
         extra = {"best_val_loss": float(best.loss), "best_step": int(best.step),
@@ -456,12 +462,18 @@ def train_compressor(model: InvariantCompressor, objective: str, batch_fn: Calla
     return TrainResult(model, history, objective, beta, extra)
 
 
-# the entropy coder's tables: their sizes change with the learned densities, and ``prior.update`` rebuilds them
-_CODER_TABLES = ("_offset", "_quantized_cdf", "_cdf_length", "scale_table")
+# the entropy coder's tables (CompressAI buffers): their sizes change with the learned densities, and
+# ``prior.update`` rebuilds them
+CODER_TABLES = ("_offset", "_quantized_cdf", "_cdf_length", "scale_table")
+
+
+def is_coder_table(state_key: str) -> bool:
+    """Whether ``state_key`` (of a ``state_dict``) names one of the entropy coder's rebuilt tables."""
+    return state_key.rsplit(".", 1)[-1] in CODER_TABLES
 
 
 def _learned_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v for k, v in model.state_dict().items() if k.rsplit(".", 1)[-1] not in _CODER_TABLES}
+    return {k: v for k, v in model.state_dict().items() if not is_coder_table(k)}
 
 
 class _BestModel(nn.Module):
