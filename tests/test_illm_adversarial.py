@@ -67,7 +67,8 @@ def test_binary_non_saturating_losses():
 def test_labeler_paper_config_and_table2_axes():
     cfg = LabelerConfig.paper()
     assert (cfg.channels, cfg.channel_mult, cfg.res_blocks, cfg.embed_dim, cfg.code_dim, cfg.codebook_size,
-            cfg.heads) == (64, (1, 2, 2, 4), 2, 256, 8, 1024, 8)
+            cfg.heads) == (64, (1, 2, 2, 4), 2, 256, 8, 1024, 1)  # the reference's XCA: num_heads=1
+    assert LabelerConfig.small().heads == 4
     assert cfg.downsampling == 8 and cfg.spatial == 32 and cfg.label_shape(256, 256) == (32, 32)
     assert LabelerConfig.paper(spatial=16).label_shape(256, 256) == (16, 16)
     assert LabelerConfig.small(codebook_size=256).codebook_size == 256

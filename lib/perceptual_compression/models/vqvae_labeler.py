@@ -17,8 +17,9 @@ on the way in and back on the way out), and the VQ terms are means over the code
 
 :class:`LabelerConfig` holds the sizes: ``paper()`` is the released labeler (64 base channels, multipliers
 1/2/2/4, i.e. 8× downsampling — a 32×32 label map for 256² inputs —, two residual blocks per level,
-attention at the lowest resolution, codebook 1024, 8-dimensional codes, 8 attention heads);
-``small()`` the CPU-sized one. ``spatial`` (16 or 32 labels per side of a 256² image) and ``codebook_size``
+attention at the lowest resolution, codebook 1024, 8-dimensional codes, one attention head: the released code
+builds its XCA with ``num_heads=1``); ``small()`` the CPU-sized one (4 heads, with which the committed runs were
+made). ``spatial`` (16 or 32 labels per side of a 256² image) and ``codebook_size``
 (256 or 1024) are the two axes of the paper's Table 2.
 
 Training (eq. 10) is in :mod:`perceptual_compression.training.labeler`. Parameter names are our own: the
@@ -52,7 +53,7 @@ class LabelerConfig:
     embed_dim: int = 256
     code_dim: int = 8
     codebook_size: int = 1024
-    heads: int = 8
+    heads: int = 1
     beta: float = 0.25  # commitment weight (van den Oord et al. 2017)
 
     def __post_init__(self) -> None:
@@ -110,7 +111,7 @@ class XCiTAttention(nn.Module):
     ChannelNorm: ``x + XCA(norm(x))``.
     """
 
-    def __init__(self, channels: int, heads: int = 8, eps: float = 1e-3) -> None:
+    def __init__(self, channels: int, heads: int = 1, eps: float = 1e-3) -> None:
         super().__init__()
         if channels % heads:
             raise ValueError(f"channels ({channels}) must be divisible by heads ({heads})")
