@@ -174,12 +174,48 @@ def test_unet_discriminator_paper_layout_and_errors():
     d = ConditionalUNetDiscriminator(1024, 8, 220, norm="none")
     assert d(torch.rand(1, 3, 64, 64), torch.rand(1, 220, 4, 4)).shape == (1, 1025, 8, 8)
     assert d.context[0].out_channels == 16 and d.down[0].body[0].in_channels == 3 + 16
+    # the released U-Net: up levels 512, 256 and a 64-channel last one, a plain 1x1 head, reflect-padded context
+    assert d.layout == "reference" and [b.body[-1].out_channels for b in d.up] == [512, 256, 64]
+    assert isinstance(d.head, torch.nn.Conv2d) and d.head.in_channels == 64 and d.head.kernel_size == (1, 1)
+    assert d.context[0].padding_mode == "reflect"
+    with pytest.raises(ValueError, match="'reference', 'skips'"):
+        ConditionalUNetDiscriminator(4, 8, 0, layout="unet")
     with pytest.raises(ValueError, match="power of 2"):
         ConditionalUNetDiscriminator(4, 6, 0)
     with pytest.raises(ValueError, match="norm"):
         ConditionalUNetDiscriminator(4, 8, 0, norm="batch")
     with pytest.raises(ValueError, match="conditional"):
         d(torch.rand(1, 3, 64, 64))
+
+
+@pytest.mark.parametrize("layout", ["reference", "skips"])
+def test_unet_layouts_differ_by_the_skip_connections(layout):
+    """With the up path's weights zeroed, the "reference" U-Net's logits no longer depend on the image (nothing
+    bypasses the deep path), the "skips" one's still do (the down path's features are added across the U)."""
+    torch.manual_seed(0)
+    d = ConditionalUNetDiscriminator(6, 8, 0, channels=(8, 8, 16, 16), layout=layout)
+    with torch.no_grad():
+        for p in d.up.parameters():
+            p.zero_()
+    x1, x2 = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
+    assert torch.equal(d(x1), d(x2)) == (layout == "reference")
+    inst = ConditionalUNetDiscriminator(6, 8, 0, channels=(8, 8, 16, 16), norm="instance", layout=layout)
+    affine = {m.affine for m in inst.modules() if isinstance(m, torch.nn.InstanceNorm2d)}
+    assert affine == {layout == "skips"}   # the reference's InstanceNorm2d has no affine parameters
+
+
+def test_finetune_configs_pick_the_unet_layout():
+    from perceptual_compression.models.vqvae_labeler import VQVAELabeler
+    from perceptual_compression.training.illm_finetune import FinetuneConfig, build_discriminator
+
+    assert FinetuneConfig.for_scale("paper").unet_layout == "reference"
+    assert FinetuneConfig.for_scale("small").unet_layout == "skips"   # the committed runs' U-Net
+    lab = VQVAELabeler(LabelerConfig.small(codebook_size=8))
+    for layout in ("reference", "skips"):
+        d = build_discriminator("illm", _config(unet_layout=layout), latent_features=8, labeler=lab)
+        assert d.layout == layout
+    with pytest.raises(ValueError, match="unet_layout"):
+        FinetuneConfig.for_scale("small", unet_layout="plain")
 
 
 def test_patchgan_shapes_and_spectral_norm():

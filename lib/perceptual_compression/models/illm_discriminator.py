@@ -5,12 +5,19 @@ Following OASIS (Sushko et al. 2022), the discriminator is a U-Net that classifi
 (:mod:`perceptual_compression.models.vqvae_labeler`). MS-ILLM's variant
 
 * uses residual blocks (two 3×3 convolutions with LeakyReLU 0.2, a 1×1 shortcut, average pooling on the way
-  down, nearest upsampling on the way up, skip connections added across the U);
+  down, nearest upsampling on the way up);
 * cuts the upsampling path at the labeler's resolution (1/8 of the image for the 32×32 labels of a 256² image),
   so the output is ``(B, C + 1, H/d, W/d)`` logits aligned with the label map;
 * is conditioned on the codec's quantized latent :math:`\hat y` (1/16 resolution) as HiFiC's PatchGAN is:
   a 3×3 convolution maps it to 16 channels, LeakyReLU, nearest upsampling to the image size, concatenated
   with the image (so the first level sees 3 + 16 channels);
+
+``layout="reference"`` (the default; the paper scale) is the released U-Net (NeuralCompression's
+``ConditionalUnetDiscriminator``): the up path has no skip connections from the down path, its last level has
+64 channels, a plain 1×1 convolution makes the logits, the context convolution pads by reflection, and instance
+normalisation has no affine parameters. ``layout="skips"`` is the book's earlier variant, kept for the small
+scale because the committed runs were made with it: the down path's features are added across the U, the last
+level keeps its width, a LeakyReLU precedes the head, zero padding, affine instance normalisation.
 * uses **no normalization** by default; ``norm="spectral"`` (spectral reparametrisation of every convolution)
   and ``norm="instance"`` (instance normalisation in every block) are the alternatives of Table 1.
 
@@ -29,6 +36,8 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 NORMS = ("none", "spectral", "instance")
+LAYOUTS = ("reference", "skips")
+REFERENCE_HEAD_CHANNELS = 64
 PAPER_CHANNELS = (128, 128, 256, 256, 512, 512)
 
 
@@ -37,18 +46,19 @@ def _conv(cin: int, cout: int, k: int, norm: str) -> nn.Module:
     return spectral_norm(conv) if norm == "spectral" else conv
 
 
-def _norm(channels: int, norm: str) -> nn.Module:
-    return nn.InstanceNorm2d(channels, affine=True) if norm == "instance" else nn.Identity()
+def _norm(channels: int, norm: str, affine: bool = True) -> nn.Module:
+    return nn.InstanceNorm2d(channels, affine=affine) if norm == "instance" else nn.Identity()
 
 
 class _ResBlock(nn.Module):
     """(norm, LeakyReLU, conv 3×3) ×2 with a 1×1 shortcut; ``resample`` = "down" (avg pool) or "up" (nearest)."""
 
-    def __init__(self, cin: int, cout: int, norm: str, resample: str, first: bool = False) -> None:
+    def __init__(self, cin: int, cout: int, norm: str, resample: str, first: bool = False,
+                 affine: bool = True) -> None:
         super().__init__()
-        pre = [] if first else [_norm(cin, norm), nn.LeakyReLU(0.2)]
+        pre = [] if first else [_norm(cin, norm, affine), nn.LeakyReLU(0.2)]
         self.resample = resample
-        self.body = nn.Sequential(*pre, _conv(cin, cout, 3, norm), _norm(cout, norm), nn.LeakyReLU(0.2),
+        self.body = nn.Sequential(*pre, _conv(cin, cout, 3, norm), _norm(cout, norm, affine), nn.LeakyReLU(0.2),
                                   _conv(cout, cout, 3, norm))
         self.shortcut = _conv(cin, cout, 1, norm) if cin != cout else nn.Identity()
 
@@ -70,15 +80,19 @@ class ConditionalUNetDiscriminator(nn.Module):
         channels: widths of the down levels (each halves the resolution); at least log2(d) of them.
         norm: "none" (the paper's choice), "spectral" or "instance" (Table 1).
         image_channels: 3.
+        layout: "reference" (the released U-Net) or "skips" (the book's small-scale variant; module docstring).
     """
 
     def __init__(self, num_labels: int, output_downsampling: int = 8, context_channels: int = 220, *,
                  context_features: int = 16, channels: Sequence[int] = PAPER_CHANNELS, norm: str = "none",
-                 image_channels: int = 3) -> None:
+                 image_channels: int = 3, layout: str = "reference") -> None:
         super().__init__()
         from ..params import check_choice
 
         check_choice("norm", norm, NORMS)
+        check_choice("layout", layout, LAYOUTS)
+        self.layout = layout
+        ref = layout == "reference"
         d = int(output_downsampling)
         if d < 2 or d & (d - 1):
             raise ValueError(f"output_downsampling must be a power of 2 (>= 2), got {output_downsampling}")
@@ -91,18 +105,23 @@ class ConditionalUNetDiscriminator(nn.Module):
         self.context = None
         cin = image_channels
         if context_channels:
-            self.context = nn.Sequential(_conv(context_channels, context_features, 3, norm), nn.LeakyReLU(0.2))
+            conv = (nn.Conv2d(context_channels, context_features, 3, padding=1, padding_mode="reflect") if ref
+                    else _conv(context_channels, context_features, 3, norm))
+            self.context = nn.Sequential(conv, nn.LeakyReLU(0.2))
             cin += context_features
         self.down = nn.ModuleList()
         for i, c in enumerate(channels):
-            self.down.append(_ResBlock(cin, c, norm, "down", first=(i == 0)))
+            self.down.append(_ResBlock(cin, c, norm, "down", first=(i == 0), affine=not ref))
             cin = c
-        # up path: from the deepest level back to the level at 1/d, adding the skip of each level
+        # up path: from the deepest level back to the level at 1/d ("skips": adding the down path's features)
         self.up = nn.ModuleList()
-        for level in range(len(channels) - 2, len(channels) - 2 - up_levels, -1):
-            self.up.append(_ResBlock(cin, channels[level], norm, "up"))
-            cin = channels[level]
-        self.head = nn.Sequential(nn.LeakyReLU(0.2), _conv(cin, self.num_labels + 1, 1, norm))
+        levels = list(range(len(channels) - 2, len(channels) - 2 - up_levels, -1))
+        for j, level in enumerate(levels):
+            cout = REFERENCE_HEAD_CHANNELS if ref and j == len(levels) - 1 else channels[level]
+            self.up.append(_ResBlock(cin, cout, norm, "up", affine=not ref))
+            cin = cout
+        self.head = (nn.Conv2d(cin, self.num_labels + 1, 1) if ref
+                     else nn.Sequential(nn.LeakyReLU(0.2), _conv(cin, self.num_labels + 1, 1, norm)))
 
     @property
     def num_classes(self) -> int:
@@ -121,6 +140,6 @@ class ConditionalUNetDiscriminator(nn.Module):
             x = block(x)
             skips.append(x)
         for i, block in enumerate(self.up):
-            x = block(x) + skips[-2 - i]
+            x = block(x) + skips[-2 - i] if self.layout == "skips" else block(x)
         return self.head(x)
 

@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from ..losses.adversarial import (discriminator_accuracy, illm_discriminator_loss, illm_generator_loss,
                                   ns_discriminator_loss, ns_generator_loss)
 from ..losses.distortion import IllmDistortion
-from ..models.illm_discriminator import NORMS, PAPER_CHANNELS as UNET_PAPER_CHANNELS, ConditionalUNetDiscriminator
+from ..models.illm_discriminator import LAYOUTS, NORMS, PAPER_CHANNELS as UNET_PAPER_CHANNELS, ConditionalUNetDiscriminator
 from ..models.patchgan import PAPER_CHANNELS as PATCHGAN_PAPER_CHANNELS, PatchGANDiscriminator
 from ..models.vqvae_labeler import VQVAELabeler
 from ..params import check_choice
@@ -68,6 +68,8 @@ class FinetuneConfig:
     mc_sampling: bool = False
     generator_first: bool = False
     illm_d_loss_weight: float = 1.0
+    #: the ILLM U-Net's layout (models.illm_discriminator): "reference" (the released one) or "skips" (small)
+    unet_layout: str = "reference"
     lambda_d: float = LAMBDA_D_PSNR_MATCH
     lambda_mse: float = 150.0
     grad_clip_norm: float = 1.0
@@ -81,6 +83,7 @@ class FinetuneConfig:
     def __post_init__(self) -> None:
         check_choice("scale", self.scale, SCALES)
         check_choice("norm", self.norm, NORMS)
+        check_choice("unet_layout", self.unet_layout, LAYOUTS)
         if self.steps < 1 or self.batch_size < 1 or self.crop_size % 64:
             raise ValueError("steps and batch_size must be positive, crop_size a multiple of 64")
         if self.lambda_d < 0:
@@ -97,7 +100,8 @@ class FinetuneConfig:
         ``"small"``: the same optimisers, learning rates and losses on a CPU budget: 80 steps of 4 128² patches,
         a U-Net of four levels (8…64 channels, context 4) and a PatchGAN of 16…64 channels; it keeps the batch
         whole (a split batch of 4 leaves 2 images per side), steps the discriminator first, with weight decay
-        5e-5 and an unweighted discriminator loss, as the committed longer runs did. (Learning rates ×4
+        5e-5, an unweighted discriminator loss and the U-Net layout with skip connections ("skips"), as the
+        committed longer runs did. (Learning rates ×4
         were tried: Adam's first steps then move every decoder weight by about 4e-4 and cost the converged
         No-GAN decoder about 1 dB of PSNR on Kodak after two steps, before any adversarial effect.)
         """
@@ -106,7 +110,7 @@ class FinetuneConfig:
             cfg = cls("paper", steps=100_000, batch_size=16, crop_size=256, weight_decay=0.0, mc_sampling=True,
                       generator_first=True, illm_d_loss_weight=0.5)
         else:
-            cfg = cls("small", steps=80, batch_size=4, crop_size=128, unet_channels=(8, 16, 32, 64),
+            cfg = cls("small", steps=80, batch_size=4, crop_size=128, unet_channels=(8, 16, 32, 64), unet_layout="skips",
                       context_features=4, patchgan_channels=(16, 32, 64, 64), checkpoint_every=0,
                       notes=("small: 80 steps of 4x128², the paper's learning rates, narrow discriminators",))
         return replace(cfg, **overrides) if overrides else cfg
@@ -131,7 +135,7 @@ def build_discriminator(kind: str, config: FinetuneConfig, *, latent_features: i
         raise ValueError("the ILLM discriminator needs a labeler (its codebook size and resolution)")
     return ConditionalUNetDiscriminator(labeler.num_labels, labeler.downsampling, latent_features,
                                         context_features=config.context_features, channels=config.unet_channels,
-                                        norm=config.norm)
+                                        norm=config.norm, layout=config.unet_layout)
 
 
 def prepare_for_finetuning(model: nn.Module) -> list[nn.Parameter]:
