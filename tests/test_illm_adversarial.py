@@ -513,3 +513,23 @@ def test_lambda_d_trend_compares_the_largest_lambda_with_the_run_without_adversa
     assert p["falls"] == {"psnr_falls": False, "swd_falls": True} and p["status"] == "differs"
     assert p["summary"].startswith("PSNR [20.1, 20.3], SWD")
     assert lambda_d_trend(df[df["discriminator"] != "none"].iloc[:1], "illm")["status"] == "not-run"
+
+
+def test_reconstruct_pads_by_reflection_to_the_stride(tiny_codec):
+    """Images whose sides are not multiples of the stride are reflect-padded (the reference's pad_image), coded
+    and cropped back; the originals come back unchanged."""
+    import torch.nn.functional as F
+
+    from perceptual_compression.training.illm_finetune import reconstruct
+
+    s = tiny_codec.stride
+    x = torch.rand(3, 2 * s + 5, 3 * s - 7)
+    originals, recons = reconstruct(tiny_codec, [x])
+    assert torch.equal(originals[0], x) and recons[0].shape == x.shape
+    with torch.no_grad():
+        xp = F.pad(x[None], (0, 7, 0, s - 5), mode="reflect")
+        expected = tiny_codec.eval()(xp)["x_hat"][0, :, :x.shape[1], :x.shape[2]].clamp(0, 1)
+    torch.testing.assert_close(recons[0], expected)
+    with torch.no_grad():
+        other = tiny_codec(F.pad(x[None], (0, 7, 0, s - 5), mode="replicate"))["x_hat"][0, :, :x.shape[1], :x.shape[2]]
+    assert not torch.allclose(recons[0], other.clamp(0, 1))   # the padding reaches the kept pixels
