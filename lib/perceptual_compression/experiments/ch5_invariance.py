@@ -360,6 +360,8 @@ def train_mnist_run(spec: MNISTSpec, cfg: MNISTConfig, data: MNISTData, seed: in
         gv = torch.Generator().manual_seed(50_000 + seed)
         val = _views(val_data, spec.augmentation).pair(spec.objective, len(val_data.train_x), gv,
                                                        indices=torch.arange(len(val_data.train_x)))
+        # the held-out images are augmented once, with a fixed seed, so that every check sees the same set (the
+        # authors' data module augments its validation set as it loads it)
         if spec.objective == "VIC" and views.labels_aug is not None:
             # the supervised VIC's targets are its classes' representatives among the *training* images, the
             # images the model learns to produce; the held-out images only supply the inputs

@@ -378,7 +378,8 @@ def train_compressor(model: InvariantCompressor, objective: str, batch_fn: Calla
     ``weight_decay``: > 0 trains with AdamW and this decoupled weight decay (the authors' MNIST setting), else Adam.
     ``validation``: a fixed ``(input, target)`` pair (as ``batch_fn`` returns, for BINCE the two views) on which the
     objective is measured in evaluation mode (codes rounded about the medians the coder uses, full rate weight) every ``validate_every`` steps and
-    after the last, in chunks of ``val_batch_size``; the model returned is the one of the lowest validation loss
+    after the last, in chunks of ``val_batch_size`` (for BINCE the chunk supplies the InfoNCE negatives, as a
+    validation batch does in the authors' code); the model returned is the one of the lowest validation loss
     (the authors keep their best-validation checkpoint). The best model is part of the training checkpoint, and
     ``result.extra`` holds ``best_val_loss``, ``best_step`` and ``val_history`` (``[step, loss]`` of every check).
     """
