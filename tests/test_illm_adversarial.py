@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from perceptual_compression.losses.adversarial import (illm_discriminator_loss, illm_generator_loss,
                                                        ns_discriminator_loss, ns_generator_loss)
@@ -193,13 +194,25 @@ def test_unet_layouts_differ_by_the_skip_connections(layout):
     """With the up path's weights zeroed, the "reference" U-Net's logits no longer depend on the image (nothing
     bypasses the deep path), the "skips" one's still do (the down path's features are added across the U)."""
     torch.manual_seed(0)
-    d = ConditionalUNetDiscriminator(6, 8, 0, channels=(8, 8, 16, 16), layout=layout)
+    d = ConditionalUNetDiscriminator(6, 8, 0, channels=(8, 8, 16, 32), layout=layout)
+    assert not any(isinstance(b.shortcut, torch.nn.Identity) for b in d.up)   # nothing passes the up path unweighted
     with torch.no_grad():
         for p in d.up.parameters():
             p.zero_()
     x1, x2 = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
     assert torch.equal(d(x1), d(x2)) == (layout == "reference")
-    inst = ConditionalUNetDiscriminator(6, 8, 0, channels=(8, 8, 16, 16), norm="instance", layout=layout)
+    # the released U-Net's shortcuts read the input after its in-place LeakyReLU (no norm layer to copy it): with
+    # the body zeroed, a block is the shortcut of LeakyReLU(x); the first block and instance norm read x itself
+    block = ConditionalUNetDiscriminator(6, 8, 0, channels=(8, 8, 16, 32), layout=layout).down[2]
+    with torch.no_grad():
+        for p in block.body.parameters():
+            p.zero_()
+        x = torch.randn(1, 8, 16, 16)
+        seen = F.leaky_relu(x, 0.2) if layout == "reference" else x
+        torch.testing.assert_close(block(x), F.avg_pool2d(block.shortcut(seen), 2))
+    inst = ConditionalUNetDiscriminator(6, 8, 0, channels=(8, 8, 16, 32), norm="instance", layout=layout)
+    assert not any(b.activated_shortcut for b in list(inst.down) + list(inst.up))
+    assert not ConditionalUNetDiscriminator(6, 8, 0, channels=(8, 8, 16, 32), layout=layout).down[0].activated_shortcut
     affine = {m.affine for m in inst.modules() if isinstance(m, torch.nn.InstanceNorm2d)}
     assert affine == {layout == "skips"}   # the reference's InstanceNorm2d has no affine parameters
 
@@ -515,21 +528,19 @@ def test_lambda_d_trend_compares_the_largest_lambda_with_the_run_without_adversa
     assert lambda_d_trend(df[df["discriminator"] != "none"].iloc[:1], "illm")["status"] == "not-run"
 
 
-def test_reconstruct_pads_by_reflection_to_the_stride(tiny_codec):
-    """Images whose sides are not multiples of the stride are reflect-padded (the reference's pad_image), coded
-    and cropped back; the originals come back unchanged."""
-    import torch.nn.functional as F
-
+def test_reconstruct_is_what_the_image_codec_decodes(tiny_codec):
+    """Images whose sides are not multiples of the stride are padded as ImageCodec pads them, so reconstruct gives
+    exactly what a receiver decodes from the bitstream; the originals come back unchanged."""
+    from perceptual_compression.coding import ImageCodec
     from perceptual_compression.training.illm_finetune import reconstruct
 
     s = tiny_codec.stride
     x = torch.rand(3, 2 * s + 5, 3 * s - 7)
     originals, recons = reconstruct(tiny_codec, [x])
     assert torch.equal(originals[0], x) and recons[0].shape == x.shape
-    with torch.no_grad():
-        xp = F.pad(x[None], (0, 7, 0, s - 5), mode="reflect")
-        expected = tiny_codec.eval()(xp)["x_hat"][0, :, :x.shape[1], :x.shape[2]].clamp(0, 1)
-    torch.testing.assert_close(recons[0], expected)
-    with torch.no_grad():
-        other = tiny_codec(F.pad(x[None], (0, 7, 0, s - 5), mode="replicate"))["x_hat"][0, :, :x.shape[1], :x.shape[2]]
-    assert not torch.allclose(recons[0], other.clamp(0, 1))   # the padding reaches the kept pixels
+    codec = ImageCodec(tiny_codec, "t")
+    decoded = codec.decompress(codec.compress(x[None]))
+    torch.testing.assert_close(recons[0], decoded.reshape(x.shape).clamp(0, 1), rtol=0, atol=1e-5)
+    with torch.no_grad():  # the padding reaches the kept pixels: reflecting instead would change them
+        other = tiny_codec(F.pad(x[None], (0, 7, 0, s - 5), mode="reflect"))["x_hat"][0, :, :x.shape[1], :x.shape[2]]
+    assert not torch.allclose(recons[0], other.clamp(0, 1))

@@ -15,7 +15,9 @@ Following OASIS (Sushko et al. 2022), the discriminator is a U-Net that classifi
 ``layout="reference"`` (the default; the paper scale) is the released U-Net (NeuralCompression's
 ``ConditionalUnetDiscriminator``): the up path has no skip connections from the down path, its last level has
 64 channels, a plain 1×1 convolution makes the logits, the context convolution pads by reflection, and instance
-normalisation has no affine parameters. ``layout="skips"`` is the book's earlier variant, kept for the small
+normalisation has no affine parameters; without normalisation its residual shortcuts read the block's
+input after the first LeakyReLU (an effect of that activation being in place in the released code).
+``layout="skips"`` is the book's earlier variant, kept for the small
 scale because the committed runs were made with it: the down path's features are added across the U, the last
 level keeps its width, a LeakyReLU precedes the head, zero padding, affine instance normalisation.
 * uses **no normalization** by default; ``norm="spectral"`` (spectral reparametrisation of every convolution)
@@ -51,11 +53,16 @@ def _norm(channels: int, norm: str, affine: bool = True) -> nn.Module:
 
 
 class _ResBlock(nn.Module):
-    """(norm, LeakyReLU, conv 3×3) ×2 with a 1×1 shortcut; ``resample`` = "down" (avg pool) or "up" (nearest)."""
+    """(norm, LeakyReLU, conv 3×3) ×2 with a 1×1 shortcut; ``resample`` = "down" (avg pool) or "up" (nearest).
+
+    ``activated_shortcut``: the shortcut sees LeakyReLU(x) instead of x. The released U-Net does this in effect
+    wherever its block starts with an identity "norm": its first LeakyReLU is in place, so it rewrites the input
+    that the shortcut reads afterwards (its weights were trained so)."""
 
     def __init__(self, cin: int, cout: int, norm: str, resample: str, first: bool = False,
-                 affine: bool = True) -> None:
+                 affine: bool = True, activated_shortcut: bool = False) -> None:
         super().__init__()
+        self.activated_shortcut = activated_shortcut and not first
         pre = [] if first else [_norm(cin, norm, affine), nn.LeakyReLU(0.2)]
         self.resample = resample
         self.body = nn.Sequential(*pre, _conv(cin, cout, 3, norm), _norm(cout, norm, affine), nn.LeakyReLU(0.2),
@@ -65,7 +72,7 @@ class _ResBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.resample == "up":
             x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-        out = self.body(x) + self.shortcut(x)
+        out = self.body(x) + self.shortcut(F.leaky_relu(x, 0.2) if self.activated_shortcut else x)
         return F.avg_pool2d(out, 2) if self.resample == "down" else out
 
 
@@ -110,15 +117,17 @@ class ConditionalUNetDiscriminator(nn.Module):
             self.context = nn.Sequential(conv, nn.LeakyReLU(0.2))
             cin += context_features
         self.down = nn.ModuleList()
+        act_short = ref and norm != "instance"  # instance norm copies the input before the in-place activation
         for i, c in enumerate(channels):
-            self.down.append(_ResBlock(cin, c, norm, "down", first=(i == 0), affine=not ref))
+            self.down.append(_ResBlock(cin, c, norm, "down", first=(i == 0), affine=not ref,
+                                       activated_shortcut=act_short))
             cin = c
         # up path: from the deepest level back to the level at 1/d ("skips": adding the down path's features)
         self.up = nn.ModuleList()
         levels = list(range(len(channels) - 2, len(channels) - 2 - up_levels, -1))
         for j, level in enumerate(levels):
             cout = REFERENCE_HEAD_CHANNELS if ref and j == len(levels) - 1 else channels[level]
-            self.up.append(_ResBlock(cin, cout, norm, "up", affine=not ref))
+            self.up.append(_ResBlock(cin, cout, norm, "up", affine=not ref, activated_shortcut=act_short))
             cin = cout
         self.head = (nn.Conv2d(cin, self.num_labels + 1, 1) if ref
                      else nn.Sequential(nn.LeakyReLU(0.2), _conv(cin, self.num_labels + 1, 1, norm)))
