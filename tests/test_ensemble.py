@@ -114,3 +114,24 @@ def test_a_member_trains_as_a_standalone_run_would():
     # and the clip acted: without it member 0 ends elsewhere
     free, _ = trained([64.0], grad_clip=0.0)
     assert (free.encoder.linears[0].weight[0] - ens.encoder.linears[0].weight[0]).abs().max() > 1e-3
+
+
+def test_per_block_clip_is_torchs_clip_of_each_block():
+    """training.grad_clip: block k of every gradient is clipped by torch's rule over block k alone; the 2D bank
+    and the ch5 ensemble both clip through it."""
+    from perceptual_compression.training.grad_clip import clip_grad_norm_per_block_
+
+    g = torch.Generator().manual_seed(0)
+    grads = [torch.randn(3, 4, 5, generator=g), torch.randn(3 * 2, generator=g)]
+    grads[0][1] *= 100.0                                   # block 1 far above the clip
+    grads[0][2] *= 1e-3
+    grads[1][4:] *= 1e-3                                   # block 2 below it
+    before = [t.clone() for t in grads]
+    norms = clip_grad_norm_per_block_(grads, 3, 2.0)
+    for k in range(3):
+        own = [torch.nn.Parameter(torch.zeros(20)), torch.nn.Parameter(torch.zeros(2))]
+        own[0].grad, own[1].grad = before[0][k].flatten().clone(), before[1][2 * k:2 * k + 2].clone()
+        torch.testing.assert_close(norms[k], torch.nn.utils.clip_grad_norm_(own, 2.0))
+        torch.testing.assert_close(grads[0][k].flatten(), own[0].grad)
+        torch.testing.assert_close(grads[1][2 * k:2 * k + 2], own[1].grad)
+    assert norms[1] > 2.0 > norms[2]

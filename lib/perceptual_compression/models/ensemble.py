@@ -143,12 +143,10 @@ class CompressorEnsemble(nn.Module):
         """Clip each member's gradient to Euclidean norm ``max_norm``, as ``torch.nn.utils.clip_grad_norm_``
         does in a standalone run (scale ``min(1, max_norm / (norm + 1e-6))``). Returns the norms before
         clipping, ``(K,)``."""
-        grads = [p.grad for p in self._member_blocks() if p.grad is not None]
-        norms = torch.stack([g.reshape(self.k, -1).double().pow(2).sum(1) for g in grads]).sum(0).sqrt().float()
-        scale = (max_norm / (norms + 1e-6)).clamp(max=1.0)
-        for g in grads:
-            g.view(self.k, -1).mul_(scale[:, None].to(g.dtype))
-        return norms
+        from ..training.grad_clip import clip_grad_norm_per_block_
+
+        return clip_grad_norm_per_block_([p.grad for p in self._member_blocks() if p.grad is not None], self.k,
+                                         max_norm)
 
     def member(self, k: int) -> InvariantCompressor:
         """Member ``k`` as a standalone compressor (weights copied; its prior's CDF tables updated)."""

@@ -171,14 +171,11 @@ class MLPAutoencoder(nn.Module):
         would in a separate run of that model (scale ``min(1, max_norm / (norm + 1e-6))``). Clipping the bank's
         concatenated gradient instead would scale every model by one factor that the largest gradient sets,
         coupling the models. Returns the norms before clipping, ``(n_models,)``."""
-        K = self.n_models
+        from ..training.grad_clip import clip_grad_norm_per_block_
+
         # every parameter holds model k in the k-th of K equal, contiguous blocks along its first dimension
         grads = [p.grad for p, _ in self._model_slices() if p.grad is not None]
-        norms = torch.stack([g.reshape(K, -1).double().pow(2).sum(1) for g in grads]).sum(0).sqrt().float()
-        scale = (max_norm / (norms + 1e-6)).clamp(max=1.0)
-        for g in grads:
-            g.view(K, -1).mul_(scale[:, None].to(g.dtype))
-        return norms
+        return clip_grad_norm_per_block_(grads, self.n_models, max_norm)
 
     @torch.no_grad()
     def extract(self, k: int) -> "MLPAutoencoder":
