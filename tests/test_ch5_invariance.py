@@ -74,13 +74,19 @@ def test_tiny_banana_sweep():
     assert 0 < q["probability"].sum() <= 1.0 + 1e-6
 
 
-def test_tiny_mnist_run_is_evaluated_end_to_end():
-    """One VIC and one BINCE run on random 'digits': coded rates, probes on codes and on decoded images."""
+def _tiny_mnist():
+    """Random 'digits' of 4 balanced classes (96 train, 48 test) and a small-scale config shrunk to a few steps."""
     g = torch.Generator().manual_seed(0)
     data = E.MNISTData(torch.rand(96, 1, 28, 28, generator=g), torch.arange(96) % 4,
                        torch.rand(48, 1, 28, 28, generator=g), torch.arange(48) % 4, "random images")
     cfg = MNISTConfig.for_scale("small").with_(steps=4, bince_steps=4, batch_size=8, n_train=64, n_test=32,
                                                probe_steps=4, probe_hidden=16, decoder_hidden=16, channels=4, z_dim=8)
+    return data, cfg
+
+
+def test_tiny_mnist_run_is_evaluated_end_to_end():
+    """One VIC and one BINCE run on random 'digits': coded rates, probes on codes and on decoded images."""
+    data, cfg = _tiny_mnist()
     ev = E.mnist_eval_set(data, cfg)
     labels = torch.cat([ev.train_y, ev.test_y])
     assert torch.equal(torch.bincount(ev.test_y), torch.tensor([8, 8, 8, 8]))
@@ -142,11 +148,7 @@ def test_paper_scale_adds_the_resnet18_on_reconstructions(monkeypatch):
 
 def _mnist_probe_setup():
     """A VIC run on random 'digits' whose encoder output is spread by 1000, so that images get distinct codes."""
-    g = torch.Generator().manual_seed(0)
-    data = E.MNISTData(torch.rand(96, 1, 28, 28, generator=g), torch.arange(96) % 4,
-                       torch.rand(48, 1, 28, 28, generator=g), torch.arange(48) % 4, "random images")
-    cfg = MNISTConfig.for_scale("small").with_(steps=4, bince_steps=4, batch_size=8, n_train=64, n_test=32,
-                                               probe_steps=4, probe_hidden=16, decoder_hidden=16, channels=4, z_dim=8)
+    data, cfg = _tiny_mnist()
     spec = E.MNISTSpec("VIC", "VIC", "standard", 10.0)
     model = E.train_mnist_run(spec, cfg, data, progress=False).model
     model.encoder = torch.nn.Sequential(model.encoder, _Times(1000.0))
