@@ -8,7 +8,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("params", [{"rate": 0.13}, {"rate": 0.14, "eval_images": 25}, {"official": "yes"}])
+@pytest.mark.parametrize("params", [{"rate": 0.13}, {"rate": 0.14, "eval_images": 25}, {"official": "yes"},
+                                    {"train_data": "no/such/folder"}])
 def test_invalid_parameters_fail_at_once(params, tmp_path):
     import papermill
 
@@ -21,4 +22,6 @@ def test_invalid_parameters_fail_at_once(params, tmp_path):
     if "rate" in params and params["rate"] == 0.13:
         for target in ("0.00875", "0.0175", "0.035", "0.07", "0.14", "0.3", "0.45", "0.9"):
             assert target in e.value.evalue
+    if "train_data" in params:
+        assert "embedded" in e.value.evalue and "kodak" in e.value.evalue
     assert time.time() - start < 240, "validation must come before any training"

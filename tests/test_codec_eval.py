@@ -145,3 +145,8 @@ def test_load_image_set_from_folder_and_registry_id(tmp_path, monkeypatch):
     monkeypatch.setenv("PERCEPTUAL_COMPRESSION_CACHE", str(tmp_path / "cache"))
     with pytest.raises(AssetUnavailableError):
         load_image_set("clic2020-test")
+    assert load_image_set("embedded").name == "embedded"
+    with pytest.raises(ValueError, match=r"not an image folder, \"embedded\".*kodak.*clic2020-test"):
+        load_image_set(str(tmp_path / "missing"))  # neither a folder nor a dataset id
+    with pytest.raises(ValueError, match="dataset id"):
+        load_image_set("torchvision-alexnet")  # a registry id, but weights

@@ -79,6 +79,34 @@ def test_labeler_paper_config_and_table2_axes():
         cfg.label_shape(100, 256)
 
 
+def test_labeler_downsampling_pads_as_the_released_encoder_at_paper_scale():
+    from perceptual_compression.models.vqvae_labeler import Downsample
+
+    assert LabelerConfig.paper().downsample_padding == "reference"
+    assert LabelerConfig.small().downsample_padding == "symmetric"  # the committed small runs
+    with pytest.raises(ValueError, match="symmetric"):
+        LabelerConfig(downsample_padding="reflect")
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 4, 8, 6, generator=g)
+    ref, sym = Downsample(4, "reference"), Downsample(4, "symmetric")
+    sym.load_state_dict(ref.state_dict())  # a plain Conv2d's parameter names in either mode
+    w, b = ref.weight, ref.bias
+    # the released encoder: F.pad(x, (0, 1, 0, 1)) and an unpadded stride-2 3x3 convolution
+    torch.testing.assert_close(ref(x), F.conv2d(F.pad(x, (0, 1, 0, 1)), w, b, stride=2))
+    torch.testing.assert_close(sym(x), F.conv2d(x, w, b, stride=2, padding=1))
+    assert ref(x).shape == sym(x).shape == (2, 4, 4, 3)
+    assert (ref(x) - sym(x)).abs().max() > 0.1  # the two windows are shifted by one pixel
+    # the encoder wires the config's mode into every strided convolution, with the same parameter names
+    paper_like = LabelerConfig.small()
+    enc_sym = VQVAELabeler(paper_like).encoder
+    enc_ref = VQVAELabeler(LabelerConfig(**{**paper_like.to_dict(), "channel_mult": paper_like.channel_mult,
+                                            "downsample_padding": "reference"})).encoder
+    downs = [m for m in enc_ref.modules() if isinstance(m, Downsample)]
+    assert len(downs) == 3 and all(m.mode == "reference" for m in downs)
+    assert all(m.mode == "symmetric" for m in enc_sym.modules() if isinstance(m, Downsample))
+    assert list(enc_ref.state_dict()) == list(enc_sym.state_dict())
+
+
 @pytest.mark.parametrize("spatial", [16, 32])
 def test_label_map_shape_and_alignment_with_latent(spatial):
     torch.manual_seed(0)
@@ -263,7 +291,8 @@ def test_finetune_recipe_values():
 
     p = FinetuneConfig.for_scale("paper")
     assert (p.generator_lr, p.illm_discriminator_lr, p.patchgan_discriminator_lr, p.betas) == (1e-4, 4e-4, 1e-4, (0.5, 0.9))
-    assert (p.steps, p.batch_size, p.crop_size, p.lambda_d, p.norm) == (100_000, 16, 256, 0.008, "none")
+    # batch: the reference's 2 GPUs x data.batch_size=16
+    assert (p.steps, p.batch_size, p.crop_size, p.lambda_d, p.norm) == (100_000, 32, 256, 0.008, "none")
     # the reference's fine-tuning: weight decay 0 (optimizer=model_adamw_disc_const), a split batch, the decoder
     # stepping first and the OASIS discriminator loss's 0.5
     assert (p.weight_decay, p.mc_sampling, p.generator_first, p.illm_d_loss_weight) == (0.0, True, True, 0.5)

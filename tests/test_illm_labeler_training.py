@@ -35,6 +35,12 @@ def test_labeler_command_trains_saves_and_loads(tmp_path):
     labels = lab.labels(torch.rand(1, 3, 64, 64))
     assert labels.shape == (1, 8, 8) and int(labels.max()) < 16
 
+    # a labeler saved before `downsample_padding` existed was padded symmetrically, and loads so
+    blob = torch.load(out, weights_only=True)
+    del blob["config"]["downsample_padding"]
+    torch.save(blob, tmp_path / "old.pt")
+    assert load_labeler(tmp_path / "old.pt").config.downsample_padding == "symmetric"
+
 
 def _two_images():
     """Two small smooth images with a little noise (the labeler sees 64² random / random-resized crops of them)."""

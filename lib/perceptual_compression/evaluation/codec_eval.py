@@ -78,11 +78,14 @@ def _jsonable(v: Any) -> Any:
 def load_image_set(images):
     """An :class:`~perceptual_compression.datasets.ImageSet` from a set, a folder path, or a registry dataset id.
 
-    ``"kodak"`` uses :func:`~perceptual_compression.datasets.kodak`; any other string that is not an existing
-    folder is resolved through the asset registry (``resolve(id)`` returns the dataset directory) and read
-    as an image folder (recursively). Sequences of ``(3, H, W)`` tensors are accepted as they are.
+    ``"kodak"`` uses :func:`~perceptual_compression.datasets.kodak` and ``"embedded"``
+    :func:`~perceptual_compression.datasets.embedded_images`; any other string that is not an existing folder
+    must be a dataset id of the asset registry, which is resolved (``resolve(id)`` returns the dataset directory)
+    and read as an image folder (recursively); else :class:`~perceptual_compression.params.ParameterError` (a
+    ``ValueError``) names the choices. Sequences of ``(3, H, W)``
+    tensors are accepted as they are.
     """
-    from ..datasets import ImageSet, image_folder, kodak
+    from ..datasets import ImageSet, embedded_images, image_folder, kodak
 
     if isinstance(images, ImageSet):
         return images
@@ -92,7 +95,16 @@ def load_image_set(images):
             return image_folder(p, recursive=True)
         if str(images) == "kodak":
             return kodak()
+        if str(images) == "embedded":
+            return embedded_images()
         from ..assets import resolve
+        from ..assets.registry import registry
+        from ..params import ParameterError
+
+        datasets = [k for k, a in registry().items() if a.kind == "dataset"]
+        if str(images) not in datasets:
+            raise ParameterError(f"images {str(images)!r} is not an image folder, \"embedded\" (the bundled "
+                                 f"photographs) or a dataset id of the asset registry ({', '.join(datasets)})")
 
         root = resolve(str(images))
         return image_folder(root, name=str(images), recursive=True,

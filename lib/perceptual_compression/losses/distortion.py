@@ -18,8 +18,9 @@ Offline fallback. The AlexNet trunk weights come from the asset registry (``torc
 When they do not resolve, :class:`IllmDistortion` drops the LPIPS term and trains on
 :math:`\rho = 150\,\mathrm{MSE}` alone, and says so in :attr:`IllmDistortion.fallback_reason` and
 :attr:`IllmDistortion.label`. We chose this over substituting another perceptual term (MS-SSIM, NLPD)
-because (i) it is a configuration of the reference itself (NeuralCompression's ``projects/illm`` trains
-with the MSE-only ``mse_distortion`` loss unless told otherwise), (ii) any substitute would need a
+because (i) an MSE-only loss is the reference's own default (NeuralCompression's ``projects/illm`` trains
+with ``mse_distortion`` unless told otherwise; that loss weighs the MSE by 255², where we keep the recipe's 150,
+the weight λ_b and the rate targets were tuned with), (ii) any substitute would need a
 weight against 150·MSE that neither the paper nor the reference gives, i.e. an invented hyperparameter
 whose effect we could not compare with anything published, and (iii) the rate targeting adapts
 :math:`\lambda` to the measured rate whatever the distortion, so the model still lands at its target

@@ -14,7 +14,10 @@ small one :math:`\\lambda_b = 2^{-4}`. The model is pushed down to the target an
 lower its distortion. :math:`r(x)` is the differentiable (noisy-latent) rate in bits per pixel.
 
 During the first 50,000 of the 1M pretraining steps the target is 1.429× higher and
-:math:`\\lambda_a` is halved. Table 3 gives eight targets (``RATE_TARGETS``), with
+:math:`\\lambda_a` is halved. (The paper's 50,000 is kept here. The reference code's early phase is shorter: it
+tests ``trainer.global_step < 50000``, and Lightning 2 counts each of the iteration's two optimizer steps, model and
+quantiles, in ``global_step``, which is why its ``train.py`` doubles ``max_steps``; its switch thus comes after
+25,000 iterations.) Table 3 gives eight targets (``RATE_TARGETS``), with
 :math:`\\lambda_a = 2^{5}, 2^{4}, \\dots, 2^{-2}` from 0.00875 to 0.9 bpp. The paper calls the weights
 :math:`\\lambda_{\\rho,a}`, :math:`\\lambda_{\\rho,b}`; in the reference implementation (NeuralCompression,
 ``projects/illm/target_compression_module.py``) they multiply the rate, which is the reading used here,

@@ -86,7 +86,9 @@ class MeanScaleHyperpriorAutoencoder(CompressionModel):
     ``y`` and ``y_hat`` (what the decoder saw), the predicted ``means`` and ``scales``, ``bits`` (estimated
     bits per image, differentiable; noisy in training) and ``bits_quantized`` (no gradient: the bits of
     the rounded ``z`` and of the rounded ``y`` under the means and scales decoded from it, i.e. what the
-    coder spends up to its overhead; the rate a hard rate target compares). ``compress``/``decompress`` follow
+    coder spends up to its overhead; the rate a hard rate target compares. The reference's hard rate, in
+    training, rounds the *noisy* ``z`` and takes the means and scales from the noisy one, a slightly different
+    number near the target). ``compress``/``decompress`` follow
     CompressAI's protocol, so
     :class:`~perceptual_compression.coding.ImageCodec` wraps the model. Call :meth:`update` after training.
     """

@@ -18,9 +18,11 @@ on the way in and back on the way out), and the VQ terms are means over the code
 :class:`LabelerConfig` holds the sizes: ``paper()`` is the released labeler (64 base channels, multipliers
 1/2/2/4, i.e. 8× downsampling — a 32×32 label map for 256² inputs —, two residual blocks per level,
 attention at the lowest resolution, codebook 1024, 8-dimensional codes, one attention head: the released code
-builds its XCA with ``num_heads=1``); ``small()`` the CPU-sized one (4 heads, with which the committed runs were
-made). ``spatial`` (16 or 32 labels per side of a 256² image) and ``codebook_size``
-(256 or 1024) are the two axes of the paper's Table 2.
+builds its XCA with ``num_heads=1``, and each strided convolution of its encoder sees the feature map padded by one
+row and one column at the bottom and right only, ``F.pad(x, (0, 1, 0, 1))``, as in taming-transformers);
+``small()`` the CPU-sized one (4 heads and symmetric padding, with which the committed runs were made).
+``spatial`` (16 or 32 labels per side of a 256² image) and ``codebook_size`` (256 or 1024) are the two axes of
+the paper's Table 2.
 
 Training (eq. 10) is in :mod:`perceptual_compression.training.labeler`. Parameter names are our own: the
 released labeler checkpoint (registry id ``neuralcompression-msillm-vqvae-xcit-p8-ch64-cb1024-h8``) does not
@@ -41,6 +43,8 @@ from ..layers.channel_norm import ChannelNorm2d
 #: Table 2's axes: label-map side for a 256² image, and codebook sizes.
 SPATIAL_SIZES = (16, 32)
 CODEBOOK_SIZES = (256, 1024)
+#: Padding of the encoder's strided convolutions (:attr:`LabelerConfig.downsample_padding`).
+DOWNSAMPLE_PADDINGS = ("reference", "symmetric")
 
 
 @dataclass(frozen=True)
@@ -55,12 +59,18 @@ class LabelerConfig:
     codebook_size: int = 1024
     heads: int = 1
     beta: float = 0.25  # commitment weight (van den Oord et al. 2017)
+    #: padding of the encoder's stride-2 convolutions: "reference" pads (0, 1, 0, 1) (bottom and right, as the
+    #: released encoder), "symmetric" pads 1 on every side (the small scale's committed runs)
+    downsample_padding: str = "reference"
 
     def __post_init__(self) -> None:
         if len(self.channel_mult) < 1 or self.channels < 1 or self.code_dim < 1 or self.codebook_size < 2:
             raise ValueError("channel_mult must be non-empty; channels, code_dim >= 1; codebook_size >= 2")
         if self.embed_dim % self.heads or any((self.channels * m) % self.heads for m in self.channel_mult):
             raise ValueError(f"every width must be divisible by heads={self.heads}")
+        if self.downsample_padding not in DOWNSAMPLE_PADDINGS:
+            raise ValueError(f"downsample_padding must be one of {DOWNSAMPLE_PADDINGS}, "
+                             f"got {self.downsample_padding!r}")
 
     @property
     def downsampling(self) -> int:
@@ -83,9 +93,10 @@ class LabelerConfig:
 
     @classmethod
     def small(cls, *, spatial: int = 32, codebook_size: int = 1024) -> LabelerConfig:
-        """CPU size: 8 base channels, one residual block per level, 32-d embedding, 4 heads; same downsampling."""
+        """CPU size: 8 base channels, one residual block per level, 32-d embedding, 4 heads, symmetric padding;
+        same downsampling."""
         return replace(cls.paper(spatial=spatial, codebook_size=codebook_size), channels=8, res_blocks=1,
-                       embed_dim=32, heads=4)
+                       embed_dim=32, heads=4, downsample_padding="symmetric")
 
     @property
     def spatial(self) -> int:
@@ -149,6 +160,21 @@ class _Swish(nn.Module):
         return swish(x)
 
 
+class Downsample(nn.Conv2d):
+    """A 3×3 convolution of stride 2 that halves even sides, padded by one row and column at the bottom and right
+    (``mode="reference"``, the released encoder's) or by one on every side (``"symmetric"``). A ``Conv2d``, so its
+    parameters are named as a plain convolution's in either mode."""
+
+    def __init__(self, channels: int, mode: str = "reference") -> None:
+        if mode not in DOWNSAMPLE_PADDINGS:
+            raise ValueError(f"mode must be one of {DOWNSAMPLE_PADDINGS}, got {mode!r}")
+        super().__init__(channels, channels, 3, stride=2, padding=0 if mode == "reference" else 1)
+        self.mode = mode
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(F.pad(x, (0, 1, 0, 1)) if self.mode == "reference" else x)
+
+
 class LabelerEncoder(nn.Module):
     """Image -> ``embed_dim`` features at 1/:attr:`LabelerConfig.downsampling` resolution."""
 
@@ -165,7 +191,7 @@ class LabelerEncoder(nn.Module):
                 if last:
                     layers.append(XCiTAttention(cin, cfg.heads))
             if not last:
-                layers.append(nn.Conv2d(cin, cin, 3, stride=2, padding=1))
+                layers.append(Downsample(cin, cfg.downsample_padding))
         layers += [ResBlock(cin, cin), XCiTAttention(cin, cfg.heads), ResBlock(cin, cin),
                    ChannelNorm2d(cin), _Swish(), nn.Conv2d(cin, cfg.embed_dim, 3, padding=1)]
         self.layers = nn.Sequential(*layers)

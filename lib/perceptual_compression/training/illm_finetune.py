@@ -15,9 +15,12 @@ while a discriminator is trained alongside:
 * ``"none"``: the same fine-tuning without adversarial term (a control: what the extra decoder steps alone do).
 
 Both optimisers are AdamW with betas (0.5, 0.9) and weight decay 0 at the paper scale (the reference's
-fine-tuning optimizer; the small scale keeps the pretraining's 5e-5); the generator's learning rate is 1e-4. λ_d = 0.008 matches HiFiC's PSNR, 0.0005 its FID (Sec. 5.1). The reference fine-tunes for 100k
-steps with batches of 16 256² crops (``paper`` scale below). Since the encoder and entropy model are frozen,
-the bitstream of an image is the same before and after fine-tuning: only the decoded image changes.
+fine-tuning optimizer; the small scale keeps the pretraining's 5e-5); the generator's learning rate is 1e-4.
+λ_d = 0.008 matches HiFiC's PSNR, 0.0005 its FID (Sec. 5.1). The reference fine-tunes for 100k steps with
+``data.batch_size=16`` crops of 256² on each of the two GPUs of its configuration (``ngpu: 2``, DDP), each GPU
+splitting its 16 between decoder and discriminator: the averaged gradient is that of a batch of 32 split 16/16,
+the ``paper`` scale below. Since the encoder and entropy model are frozen, the bitstream of an image is the same
+before and after fine-tuning: only the decoded image changes.
 """
 
 from __future__ import annotations
@@ -93,9 +96,10 @@ class FinetuneConfig:
 
     @classmethod
     def for_scale(cls, scale: str = "small", **overrides: Any) -> FinetuneConfig:
-        """``"paper"``: A.3 (100k steps, batch 16 of 256², lr 1e-4 / 4e-4 / 1e-4, betas (0.5, 0.9), λ_d 0.008) and
+        """``"paper"``: A.3 (100k steps of 256² crops, lr 1e-4 / 4e-4 / 1e-4, betas (0.5, 0.9), λ_d 0.008) and
         the reference's fine-tuning command (README: ``optimizer=model_adamw_disc_const``, weight decay 0; the
-        batch split between decoder and discriminator, decoder step first, discriminator loss × 0.5).
+        batch split between decoder and discriminator, decoder step first, discriminator loss × 0.5; batch 32, the
+        command's 16 per GPU on the configuration's two GPUs).
 
         ``"small"``: the same optimisers, learning rates and losses on a CPU budget: 80 steps of 4 128² patches,
         a U-Net of four levels (8…64 channels, context 4) and a PatchGAN of 16…64 channels; it keeps the batch
@@ -107,7 +111,7 @@ class FinetuneConfig:
         """
         check_choice("scale", scale, SCALES)
         if scale == "paper":
-            cfg = cls("paper", steps=100_000, batch_size=16, crop_size=256, weight_decay=0.0, mc_sampling=True,
+            cfg = cls("paper", steps=100_000, batch_size=32, crop_size=256, weight_decay=0.0, mc_sampling=True,
                       generator_first=True, illm_d_loss_weight=0.5)
         else:
             cfg = cls("small", steps=80, batch_size=4, crop_size=128, unet_channels=(8, 16, 32, 64), unet_layout="skips",

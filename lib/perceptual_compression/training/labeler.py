@@ -195,6 +195,7 @@ def load_labeler(path: str | Path, device: str | torch.device = "cpu") -> VQVAEL
     blob = torch.load(Path(path), map_location=device, weights_only=True)
     cfg = dict(blob["config"])
     cfg["channel_mult"] = tuple(cfg["channel_mult"])
+    cfg.setdefault("downsample_padding", "symmetric")  # saved before the field existed: padded symmetrically
     labeler = VQVAELabeler(LabelerConfig(**cfg))
     labeler.load_state_dict(blob["state_dict"])
     return labeler.to(device).freeze()
@@ -221,12 +222,9 @@ def main(argv: list[str] | None = None) -> Path:
     if a.batch_size:
         overrides["batch_size"] = a.batch_size
     cfg = LabelerTrainingConfig.for_scale(a.scale, spatial=a.spatial, codebook_size=a.codebook, **overrides)
-    if a.images == "embedded":
-        from ..datasets import embedded_images
-        images = embedded_images()
-    else:
-        from ..evaluation.codec_eval import load_image_set
-        images = load_image_set(a.images)
+    from ..evaluation.codec_eval import load_image_set
+
+    images = load_image_set(a.images)
     result = train_labeler(images, cfg, seed=a.seed, checkpoint_path=a.checkpoint)
     if result.distortion.fallback_reason:
         print("note:", result.distortion.fallback_reason)
