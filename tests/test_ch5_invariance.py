@@ -110,6 +110,35 @@ def test_tiny_mnist_run_is_evaluated_end_to_end():
     assert {"coded_alone_bits", "recon_linear_error"} <= set(table.columns)
 
 
+def test_runs_train_with_the_configs_beta_and_clip(monkeypatch):
+    """A run hands train_compressor the β and the clip of its config: with the paper's factor_beta and the
+    authors' clip, VC trains with twice the sweep value and both clip at 3 / (ln 2 beta_code); the banana too."""
+    seen = []
+    real = E.train_compressor
+
+    def spy(model, objective, batch_fn, **kw):
+        seen.append((objective, kw["beta"], kw["grad_clip"]))
+        return real(model, objective, batch_fn, **{**kw, "steps": 1})
+
+    monkeypatch.setattr(E, "train_compressor", spy)
+    data, cfg = _tiny_mnist()
+    paperish = cfg.with_(vc_factor_beta=0.5, bince_factor_beta=0.003, authors_clip=True)
+    for spec in (E.MNISTSpec("VC", "VC", "standard", 10.0), E.MNISTSpec("VIC", "VIC", "standard", 10.0),
+                 E.MNISTSpec("BINCE", "BINCE", "supervised", 1e4)):
+        E.train_mnist_run(spec, paperish, data, progress=False)
+    E.train_mnist_run(E.MNISTSpec("VC", "VC", "standard", 10.0), cfg, data, progress=False)   # small: as given
+    clip = 3 / (math.log(2) * 0.1)
+    assert seen[0] == ("VC", pytest.approx(20.0), pytest.approx(clip))
+    assert seen[1] == ("VIC", pytest.approx(10.0), pytest.approx(clip))
+    assert seen[2] == ("BINCE", pytest.approx(1e4 / 0.003), pytest.approx(3 / (math.log(2) * 1e-4)))
+    assert seen[3] == ("VC", 10.0, 3.0)
+    seen.clear()
+    banana = BananaConfig.for_scale("small").with_(hidden=8, steps=1, betas=(10.0,), seeds=1, n_test=200,
+                                                   batchnorm=True, authors_clip=True)
+    E.run_banana(banana, progress=False)
+    assert seen == [("VC", 10.0, pytest.approx(clip)), ("VIC", 10.0, pytest.approx(clip))]
+
+
 def test_paper_scale_adds_the_resnet18_on_reconstructions(monkeypatch):
     """At scale="paper" VC/VIC runs are also scored by a ResNet-18 trained on their reconstructions (Fig. 6);
     here with a one-epoch predictor on random 'digits' (the path, not the number)."""

@@ -51,6 +51,69 @@ def test_paper_settings():
         b.latent_dim("BINCE")
 
 
+def test_paper_betas_and_clips_are_the_authors():
+    """bin/banana/banana_RD.sh sets distortion.factor_beta=1 for VC and VIC: beta = 1/beta_code. On MNIST VC keeps
+    VAE.yaml's 0.5 and BINCE its 0.003 (the authors' loss divides the distortion by them). Every paper run clips
+    where the authors' clip at 3 on their loss binds; the small scale clips at 3 on ours."""
+    import math
+
+    from perceptual_compression.losses.vic import beta_from_lossyless
+
+    b, m = BananaConfig.for_scale("paper"), MNISTConfig.for_scale("paper")
+    codes = (10, 3, 1, 0.3, 0.1, 0.03, 0.01, 0.001, 0.0001)
+    assert b.betas == pytest.approx([1 / c for c in codes])
+    assert b.grad_clip(1 / 0.1) == pytest.approx(3 / (math.log(2) * 0.1))   # 3 / (ln 2 beta_code)
+    # MNIST: the sweep value is 1/beta_code; VC trains with 2/beta_code, VIC with 1/beta_code, BINCE 1/(0.003 beta_code)
+    assert m.training_beta("VC", 10.0) == pytest.approx(beta_from_lossyless(0.1, 0.5)) == pytest.approx(20.0)
+    assert m.training_beta("VIC", 10.0) == pytest.approx(10.0)
+    assert m.training_beta("BINCE", m.beta_bince) == pytest.approx(beta_from_lossyless(1e-4, 0.003))
+    for objective in ("VC", "VIC"):   # one beta_code, one clip: 3 / (ln 2 beta_code), whatever the factor
+        assert m.grad_clip(objective, 10.0) == pytest.approx(3 / (math.log(2) * 0.1))
+    assert m.grad_clip("BINCE", m.beta_bince) == pytest.approx(3 / (math.log(2) * 1e-4))
+    bs, ms = BananaConfig.for_scale("small"), MNISTConfig.for_scale("small")
+    assert bs.grad_clip(64.0) == 3.0 and ms.grad_clip("VC", 3.0) == ms.grad_clip("BINCE", 300.0) == 3.0
+    assert ms.training_beta("VC", 3.0) == 3.0 and ms.training_beta("BINCE", 300.0) == 300.0
+
+
+def test_clip_from_lossyless_reproduces_the_authors_clipped_step():
+    """Their loss D/f + beta_code R (nats) is ln2 beta_code times ours, R + beta D (bits, beta = 1/(beta_code f)):
+    Adam steps on our loss with clip_from_lossyless equal Adam steps on theirs clipped at 3, and a clip of 3 on
+    ours would not."""
+    import math
+
+    from perceptual_compression.losses.vic import beta_from_lossyless, clip_from_lossyless
+
+    g = torch.Generator().manual_seed(0)
+    x, t = torch.randn(64, 3, generator=g), 5 * torch.randn(64, 2, generator=g)
+    beta_code, f = 0.03, 0.5
+    beta = beta_from_lossyless(beta_code, f)
+
+    def run(loss_kind, clip):
+        torch.manual_seed(1)
+        lin = torch.nn.Linear(3, 2)
+        opt, norms = torch.optim.Adam(lin.parameters(), lr=0.1), []
+        for _ in range(20):
+            y = lin(x)
+            d_nats, r_nats = 0.5 * ((y - t) ** 2).sum(1).mean(), (y.abs().sum(1) + 1).mean()  # any positive "rate"
+            loss = d_nats / f + beta_code * r_nats if loss_kind == "theirs" else (r_nats + beta * d_nats) / math.log(2)
+            opt.zero_grad()
+            loss.backward()
+            norms.append(float(torch.nn.utils.clip_grad_norm_(lin.parameters(), clip)))
+            opt.step()
+        return torch.cat([p.detach().flatten() for p in lin.parameters()]), norms
+
+    theirs, their_norms = run("theirs", 3.0)
+    # their clip binds on the first steps only: a clip that binds on every step (or on none) would rescale every
+    # gradient alike, which Adam does not see, and the test could not tell the clips apart
+    assert max(their_norms) > 3.0 > min(their_norms)
+    ours, _ = run("ours", clip_from_lossyless(beta, f))
+    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
+    fixed, _ = run("ours", 3.0)
+    assert (fixed - theirs).abs().max() > 1e-3
+    with pytest.raises(ValueError):
+        clip_from_lossyless(0.0)
+
+
 def test_weight_decay_trains_with_adamw(monkeypatch):
     """``weight_decay > 0`` gives AdamW with that decoupled decay (the authors' MNIST optimizer); 0 gives Adam."""
     import perceptual_compression.models.invariant_compressor as ic

@@ -134,10 +134,11 @@ def run_banana(cfg: BananaConfig, seed: int = 0, *, progress: bool | None = None
             val = banana_pair(src, obj, cfg.n_val, torch.Generator().manual_seed(30_000 + seed)) if cfg.n_val else None
             train_compressor(model, obj, lambda step, o=obj, gg=g: banana_pair(src, o, cfg.batch_size, gg),
                              beta=beta, steps=cfg.steps, lr=cfg.lr, lr_decay=cfg.lr_decay, likelihood="gaussian",
+                             grad_clip=cfg.grad_clip(beta),
                              seed=init_seeds[i], progress=progress, desc=f"banana {obj} beta={beta:g} run {s}",
                              streams={"batches": g}, weight_decay=cfg.weight_decay,
                              validation=val, validate_every=cfg.val_every, val_batch_size=2048,
-                             checkpoint_path=_ckpt(checkpoint_dir, f"banana-v2-{cfg.scale}-{seed}-{obj}-{beta:g}-{s}"))
+                             checkpoint_path=_ckpt(checkpoint_dir, f"banana-v3-{cfg.scale}-{seed}-{obj}-{beta:g}-{s}"))
             models.append(model)
     runs = [BananaRun(o, b, s, m) for (o, b, s), m in zip(members, models)]
     evaluate_banana(runs, cfg.n_test, seed)
@@ -275,7 +276,7 @@ class MNISTSpec:
     name: str
     objective: str
     augmentation: str  # "standard" | "mild" | "supervised"
-    beta: float
+    beta: float        # the sweep value; the run trains with MNISTConfig.training_beta(objective, beta)
 
 
 def mnist_specs(cfg: MNISTConfig) -> list[MNISTSpec]:
@@ -369,11 +370,12 @@ def train_mnist_run(spec: MNISTSpec, cfg: MNISTConfig, data: MNISTData, seed: in
     g = torch.Generator().manual_seed(init)
     steps = cfg.bince_steps if spec.objective == "BINCE" else cfg.steps
     res = train_compressor(model, spec.objective, lambda step: views.pair(spec.objective, cfg.batch_size, g),
-                           beta=spec.beta, steps=steps, lr=cfg.lr, lr_decay=cfg.lr_decay, likelihood="bernoulli",
+                           beta=cfg.training_beta(spec.objective, spec.beta), grad_clip=cfg.grad_clip(spec.objective, spec.beta),
+                           steps=steps, lr=cfg.lr, lr_decay=cfg.lr_decay, likelihood="bernoulli",
                            seed=init, progress=progress, desc=f"MNIST {spec.name}", rate_warmup=cfg.rate_warmup,
                            streams={"batches": g}, weight_decay=cfg.weight_decay,
                            validation=val, validate_every=cfg.val_every, val_batch_size=cfg.batch_size,
-                           checkpoint_path=_ckpt(checkpoint_dir, f"mnist-v2-{cfg.scale}-{seed}-{spec.name.replace(' ', '_')}"))
+                           checkpoint_path=_ckpt(checkpoint_dir, f"mnist-v3-{cfg.scale}-{seed}-{spec.name.replace(' ', '_')}"))
     return MNISTRun(spec, res.model, res.history, extra=dict(res.extra))  # best_step etc. with a validation set
 
 

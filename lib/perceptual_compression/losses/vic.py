@@ -80,3 +80,16 @@ def beta_from_lossyless(beta_code: float, factor_beta: float = 1.0) -> float:
     if beta_code <= 0 or factor_beta <= 0:
         raise ValueError("beta_code and factor_beta must be > 0")
     return 1.0 / (beta_code * factor_beta)
+
+
+def clip_from_lossyless(beta: float, factor_beta: float = 1.0, clip: float = 3.0) -> float:
+    """The gradient-norm clip on our loss that is the authors' clip at ``clip`` on theirs.
+
+    With ``beta = beta_from_lossyless(beta_code, factor_beta)`` their loss is ``ln 2 * beta_code`` times ours, so
+    their ``gradient_clip_val: 3`` (config/main.yaml, by norm) is a clip at ``clip / (ln 2 * beta_code) =
+    clip * beta * factor_beta / ln 2`` on ours, and Adam then takes their steps (up to its ``eps``). A fixed clip
+    of 3 on our loss would bind at a gradient ``ln 2 * beta_code`` times theirs.
+    """
+    if beta <= 0 or factor_beta <= 0 or clip <= 0:
+        raise ValueError("beta, factor_beta and clip must be > 0")
+    return clip * beta * factor_beta / _LOG2

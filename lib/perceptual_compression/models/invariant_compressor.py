@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..losses.bince import Critic, bince_loss
-from ..losses.vic import distortion_bits, rate_distortion_loss
+from ..losses.vic import beta_from_lossyless, clip_from_lossyless, distortion_bits, rate_distortion_loss
 from .vector_prior import VectorPrior, make_prior
 
 SCALES = ("small", "paper")
@@ -234,6 +234,7 @@ class BananaConfig:
     weight_decay: float = 0.0     # > 0: AdamW with this decoupled weight decay instead of Adam
     n_val: int = 0                # > 0: fresh validation samples; the run keeps its best-validation model
     val_every: int = 0            # steps between validations (the authors: once per epoch)
+    authors_clip: bool = False    # True: the authors' clip at 3 on their loss (clip_from_lossyless); False: 3 on ours
 
     @classmethod
     def for_scale(cls, scale: str) -> "BananaConfig":
@@ -241,14 +242,17 @@ class BananaConfig:
         if scale == "paper":
             # mlp_fancy (1024 wide, 2 hidden layers, batch norm, softplus); 100 epochs of 1,024,000 samples
             # at batch 1024; Adam 3e-4 with a 1000x exponential decay; 9 values of beta (code: 1e-4..10 on
-            # the rate in nats, here 2 / beta_code on the distortion, see losses.vic.beta_from_lossyless);
+            # the rate in nats, here 1 / beta_code on the distortion, see losses.vic.beta_from_lossyless: the
+            # script sets distortion.factor_beta=1 for VC and VIC alike, overriding VAE.yaml's 0.5);
             # 5 runs (Fig. 5 caption); test set of 100,000 samples. The script gives VC a 2-D latent and VIC a
             # 1-D one ("distortion=VAE encoder.z_dim=2", "distortion=VIC encoder.z_dim=1"): the norm suffices.
             return cls("paper", 1024, 2, True, 2, 1024, 100_000, 3e-4, 1000.0,
-                       tuple(2.0 / b for b in (10, 3, 1, 0.3, 0.1, 0.03, 0.01, 0.001, 0.0001)), 5, 100_000,
+                       tuple(beta_from_lossyless(b) for b in (10, 3, 1, 0.3, 0.1, 0.03, 0.01, 0.001, 0.0001)),
+                       5, 100_000,
                        # config/data/base_banana.yaml: 100,000 validation samples; config/main.yaml keeps the
-                       # checkpoint of the best validation loss (checked every epoch of 1,000 steps)
-                       z_dim_vic=1, n_val=100_000, val_every=1000)
+                       # checkpoint of the best validation loss (checked every epoch of 1,000 steps) and clips
+                       # gradient norms at 3 on the authors' loss
+                       z_dim_vic=1, n_val=100_000, val_every=1000, authors_clip=True)
         return cls("small", 32, 2, False, 2, 256, 1000, 5e-3, 30.0, (1.0, 4.0, 16.0, 64.0), 2, 20_000)
 
     def with_(self, **changes) -> "BananaConfig":
@@ -259,6 +263,10 @@ class BananaConfig:
         if objective not in ("VC", "VIC"):
             raise ValueError(f"objective={objective!r} is not valid for the banana; valid values are: 'VC', 'VIC'")
         return self.z_dim_vic if objective == "VIC" and self.z_dim_vic is not None else self.z_dim
+
+    def grad_clip(self, beta: float) -> float:
+        """Gradient-norm clip of a run of ``beta``: 3, or the authors' 3 on their loss (``authors_clip``)."""
+        return clip_from_lossyless(beta) if self.authors_clip else 3.0
 
     def build(self, objective: str = "VIC") -> InvariantCompressor:
         z = self.latent_dim(objective)
@@ -281,7 +289,7 @@ class MNISTConfig:
     steps: int
     lr: float
     lr_decay: float
-    betas: tuple[float, ...]             # VC/VIC sweep (distortion in bits, rate in bits)
+    betas: tuple[float, ...]             # VC/VIC sweep (distortion in bits, rate in bits; see factor_beta)
     beta_vic: float                       # the single beta of the Sec. 5.1 runs and of the reconstructions
     beta_bince: float
     bince_steps: int
@@ -302,6 +310,27 @@ class MNISTConfig:
     weight_decay: float = 0.0     # > 0: AdamW with this decoupled weight decay instead of Adam
     val_fraction: float = 0.0     # > 0: this share of the training images is held out for validation, and the run
     val_every: int = 0            # keeps its best-validation model, checked every ``val_every`` steps
+    # the authors' distortion.factor_beta of VC (config/distortion/VAE.yaml) and BINCE (BINCE.yaml), whose
+    # distortion their loss divides by it (VIC's is 1); see :meth:`factor_beta`
+    vc_factor_beta: float = 1.0
+    bince_factor_beta: float = 1.0
+    authors_clip: bool = False    # True: the authors' clip at 3 on their loss (clip_from_lossyless); False: 3 on ours
+
+    def factor_beta(self, objective: str) -> float:
+        """The authors' ``distortion.factor_beta`` of ``objective`` (VC, VIC or BINCE) at this scale."""
+        return {"VC": self.vc_factor_beta, "VIC": 1.0, "BINCE": self.bince_factor_beta}[objective]
+
+    def training_beta(self, objective: str, beta: float) -> float:
+        """The β ``objective`` trains with for a sweep value ``beta``: ``beta / factor_beta(objective)``, the
+        authors' weight ``1 / factor_beta`` on the distortion (at the paper scale ``beta`` is ``1 / beta_code``)."""
+        return beta / self.factor_beta(objective)
+
+    def grad_clip(self, objective: str, beta: float) -> float:
+        """Gradient-norm clip of the run of sweep value ``beta``: 3, or the authors' 3 on their loss
+        (``authors_clip``; :func:`~perceptual_compression.losses.vic.clip_from_lossyless`)."""
+        if not self.authors_clip:
+            return 3.0
+        return clip_from_lossyless(self.training_beta(objective, beta), self.factor_beta(objective))
 
     @classmethod
     def for_scale(cls, scale: str) -> "MNISTConfig":
@@ -309,16 +338,18 @@ class MNISTConfig:
         if scale == "paper":
             # ResNet-18 encoder, z of 128, mean-scale hyperprior, batch 128, AdamW 1e-3 (weight decay 1e-5,
             # config/main.yaml: AdamW_lr1e-3_w1e-5) with a 100x decay,
-            # 100 epochs; 10 values of beta (code 1e-4..100 on the rate; beta = 1/beta_code here);
+            # 100 epochs; 10 values of beta (code 1e-4..100 on the rate; the sweep's beta = 1/beta_code here,
+            # which VC and BINCE divide by their factor_beta, 0.5 and 0.003);
             # Fig. 6 shows 5 runs (the script sweeps 3 seeds); figure 1 uses beta_code = 0.1.
             return cls("paper", "resnet18", "pyramid_cnn", 32, 128, "hyperprior", 128, 45_000, 1e-3, 100.0,
                        tuple(1.0 / b for b in (100, 10, 3, 1, 0.3, 0.1, 0.03, 0.01, 0.001, 0.0001)),
-                       # BINCE: factor_beta 0.003 and beta_code 1e-4, one value of the authors sweep (1e-7..1e-3)
-                       10.0, 1.0 / (0.003 * 1e-4), 45_000, 5, None, None, 20_000, 2048,
+                       # BINCE: beta_code 1e-4, one value of the authors' sweep (1e-7..1e-3)
+                       10.0, 1.0 / 1e-4, 45_000, 5, None, None, 20_000, 2048,
                        # bin/mnist/augmnist_RD.sh: architecture@predictor=resnet18, featurizer=neural_rec
                        # config/data/mnist_aug.yaml holds out 5% for validation (augmented); config/main.yaml
                        # keeps the best-validation checkpoint, checked every epoch (57,000 / 128 steps)
-                       recon_predictor="resnet18", weight_decay=1e-5, val_fraction=0.05, val_every=446)
+                       recon_predictor="resnet18", weight_decay=1e-5, val_fraction=0.05, val_every=446,
+                       vc_factor_beta=0.5, bince_factor_beta=0.003, authors_clip=True)
         # the supervised target depends on the label only: a smaller beta lets the rate fall towards H[Y]
         return cls("small", "small_cnn", "mlp", 16, 32, "factorized", 64, 800, 1e-2, 10.0,
                    (3.0, 10.0), 10.0, 300.0, 800, 1, 10_000, 5_000, 400, 256, beta_supervised=1.0)
