@@ -113,16 +113,17 @@ def test_tiny_mnist_run_is_evaluated_end_to_end():
 def test_runs_train_with_the_configs_beta_and_clip(monkeypatch):
     """A run hands train_compressor the β and the clip of its config: with the paper's factor_beta and the
     authors' clip, VC trains with twice the sweep value and both clip at 3 / (ln 2 beta_code); the banana too."""
-    seen = []
+    seen, options = [], []
     real = E.train_compressor
 
     def spy(model, objective, batch_fn, **kw):
         seen.append((objective, kw["beta"], kw["grad_clip"]))
+        options.append(kw.get("bince_options"))
         return real(model, objective, batch_fn, **{**kw, "steps": 1})
 
     monkeypatch.setattr(E, "train_compressor", spy)
     data, cfg = _tiny_mnist()
-    paperish = cfg.with_(vc_factor_beta=0.5, bince_factor_beta=0.003, authors_clip=True)
+    paperish = cfg.with_(vc_factor_beta=0.5, bince_factor_beta=0.003, authors_clip=True, bince_authors_form=True)
     for spec in (E.MNISTSpec("VC", "VC", "standard", 10.0), E.MNISTSpec("VIC", "VIC", "standard", 10.0),
                  E.MNISTSpec("BINCE", "BINCE", "supervised", 1e4)):
         E.train_mnist_run(spec, paperish, data, progress=False)
@@ -132,6 +133,8 @@ def test_runs_train_with_the_configs_beta_and_clip(monkeypatch):
     assert seen[1] == ("VIC", pytest.approx(10.0), pytest.approx(clip))
     assert seen[2] == ("BINCE", pytest.approx(1e4 / 0.003), pytest.approx(3 / (math.log(2) * 1e-4)))
     assert seen[3] == ("VC", 10.0, 3.0)
+    # the authors' BINCE (symmetric, corrected to as many negatives as training images) for BINCE only; it trained
+    assert options == [None, None, {"symmetric": True, "effective_batch_size": len(data.train_x)}, None]
     seen.clear()
     banana = BananaConfig.for_scale("small").with_(hidden=8, steps=1, betas=(10.0,), seeds=1, n_test=200,
                                                    batchnorm=True, authors_clip=True)

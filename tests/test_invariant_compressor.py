@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -73,6 +75,7 @@ def test_paper_betas_and_clips_are_the_authors():
     bs, ms = BananaConfig.for_scale("small"), MNISTConfig.for_scale("small")
     assert bs.grad_clip(64.0) == 3.0 and ms.grad_clip("VC", 3.0) == ms.grad_clip("BINCE", 300.0) == 3.0
     assert ms.training_beta("VC", 3.0) == 3.0 and ms.training_beta("BINCE", 300.0) == 300.0
+    assert m.bince_authors_form and not ms.bince_authors_form   # lossyless ContrastiveDistortion at paper scale
 
 
 def test_clip_from_lossyless_reproduces_the_authors_clipped_step():
@@ -233,6 +236,30 @@ def test_validation_keeps_the_best_model_and_survives_a_resume(tmp_path):
     with pytest.raises(ValueError, match="validate_every"):
         train_compressor(BananaConfig.for_scale("small").build("VC"), "VC", lambda s: (a, b), beta=1.0, steps=1,
                          lr=1e-3, likelihood="gaussian", progress=False, validation=(a, b))
+
+
+def test_bince_validation_with_the_authors_form_skips_a_lone_last_pair():
+    """BINCE validated in chunks: a last chunk of a single pair (no negatives) is left out, so the authors'
+    symmetric form, which needs two pairs, validates any set; the loss is the chunks' weighted mean."""
+    from perceptual_compression.losses.bince import bince_loss
+
+    cfg = MNISTConfig.for_scale("small").with_(channels=4, z_dim=8)
+    torch.manual_seed(0)
+    model = cfg.build("BINCE")
+    g = torch.Generator().manual_seed(1)
+    a, b = torch.rand(9, 1, 28, 28, generator=g), torch.rand(9, 1, 28, 28, generator=g)
+    opts = {"symmetric": True, "effective_batch_size": 100}
+    res = train_compressor(model, "BINCE", lambda step: (a[:4], b[:4]), beta=5.0, steps=2, lr=1e-3,
+                           progress=False, validation=(a, b), validate_every=1, val_batch_size=4, bince_options=opts)
+    m = copy.deepcopy(res.model).eval()
+    m.prior.update(force=True)
+    with torch.no_grad():
+        parts = []
+        for i, j in ((0, 4), (4, 8)):   # the ninth pair is left out
+            z_hat, bits = m(torch.cat([a[i:j], b[i:j]]))
+            parts.append(float(bince_loss(bits[:4], z_hat[:4], z_hat[4:], m.critic, 5.0, **opts)["loss"]))
+    assert res.extra["best_val_loss"] == pytest.approx(min(v for _, v in res.extra["val_history"]))
+    assert res.extra["val_history"][-1][1] == pytest.approx(sum(parts) / 2, rel=1e-5)
 
 
 def test_mnist_runs_hold_out_a_validation_split(monkeypatch):

@@ -72,6 +72,52 @@ def test_info_nce_bound_reaches_log_n_for_separable_codes():
     assert float(info_nce_mutual_information_bound(loss, 8)) == pytest.approx(3.0, abs=1e-3)
 
 
+def test_symmetric_info_nce_by_hand():
+    """The authors' form: each of the 2B codes against the 2B - 1 others, its pair's code the positive, the two
+    anchors averaged; the effective-batch correction lowers the positive's cosine by log((2E-2)/(2B-2))."""
+    from perceptual_compression.losses.bince import info_nce_symmetric
+
+    g = torch.Generator().manual_seed(0)
+    b, inv_t = 3, 7.0
+    cos = torch.rand(2 * b, 2 * b, generator=g) * 2 - 1
+
+    def by_hand(shift):
+        out = []
+        for i in range(2 * b):
+            pos = (i + b) % (2 * b)
+            others = [j for j in range(2 * b) if j != i]
+            logit = {j: inv_t * (float(cos[i, j]) + (shift if j == pos else 0.0)) for j in others}
+            out.append(-logit[pos] + math.log(sum(math.exp(v) for v in logit.values())))
+        return torch.tensor([(out[i] + out[i + b]) / 2 for i in range(b)])
+
+    torch.testing.assert_close(info_nce_symmetric(cos, inv_t), by_hand(0.0), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(info_nce_symmetric(cos, inv_t, effective_batch_size=b), by_hand(0.0), rtol=1e-5, atol=1e-5)
+    e = 1000
+    torch.testing.assert_close(info_nce_symmetric(cos, inv_t, effective_batch_size=e),
+                               by_hand(-math.log((2 * e - 2) / (2 * b - 2))), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError):
+        info_nce_symmetric(torch.zeros(3, 3), 1.0)
+    with pytest.raises(ValueError, match="effective_batch_size"):
+        info_nce_symmetric(cos, inv_t, effective_batch_size=2)
+
+
+def test_bince_loss_symmetric_option():
+    from perceptual_compression.losses.bince import info_nce_symmetric
+
+    torch.manual_seed(0)
+    critic = Critic(6)
+    z, zp, rate = torch.randn(4, 6), torch.randn(4, 6), torch.rand(4) * 10
+    out = bince_loss(rate, z, zp, critic, beta=2.0, symmetric=True, effective_batch_size=100)
+    zs = torch.cat([z, zp])
+    nce = info_nce_symmetric(critic.cosines(zs, zs), critic.inverse_temperature(), effective_batch_size=100)
+    assert float(out["distortion"]) == pytest.approx(float(nce.mean() / math.log(2)), rel=1e-6)
+    assert float(out["loss"]) == pytest.approx(float((rate + 2.0 * nce / math.log(2)).mean()), rel=1e-6)
+    # the critic's scores are its inverse temperature times its cosines
+    torch.testing.assert_close(critic(z, zp), critic.inverse_temperature() * critic.cosines(z, zp))
+    with pytest.raises(ValueError, match="symmetric=True"):
+        bince_loss(rate, z, zp, critic, beta=1.0, effective_batch_size=100)
+
+
 def test_critic_and_bince_loss():
     torch.manual_seed(0)
     critic = Critic(6)

@@ -369,12 +369,15 @@ def train_mnist_run(spec: MNISTSpec, cfg: MNISTConfig, data: MNISTData, seed: in
             val = (val[0], views.images[views.labels_aug.representative_indices(val_data.train_y)])
     g = torch.Generator().manual_seed(init)
     steps = cfg.bince_steps if spec.objective == "BINCE" else cfg.steps
+    # the authors' BINCE: effective_batch_size is their data.length, the number of training images
+    bince = {"symmetric": True, "effective_batch_size": len(views.images)} if cfg.bince_authors_form else None
     res = train_compressor(model, spec.objective, lambda step: views.pair(spec.objective, cfg.batch_size, g),
                            beta=cfg.training_beta(spec.objective, spec.beta), grad_clip=cfg.grad_clip(spec.objective, spec.beta),
                            steps=steps, lr=cfg.lr, lr_decay=cfg.lr_decay, likelihood="bernoulli",
                            seed=init, progress=progress, desc=f"MNIST {spec.name}", rate_warmup=cfg.rate_warmup,
                            streams={"batches": g}, weight_decay=cfg.weight_decay,
                            validation=val, validate_every=cfg.val_every, val_batch_size=cfg.batch_size,
+                           bince_options=bince if spec.objective == "BINCE" else None,
                            checkpoint_path=_ckpt(checkpoint_dir, f"mnist-v3-{cfg.scale}-{seed}-{spec.name.replace(' ', '_')}"))
     return MNISTRun(spec, res.model, res.history, extra=dict(res.extra))  # best_step etc. with a validation set
 

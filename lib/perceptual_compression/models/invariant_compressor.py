@@ -314,6 +314,9 @@ class MNISTConfig:
     # distortion their loss divides by it (VIC's is 1); see :meth:`factor_beta`
     vc_factor_beta: float = 1.0
     bince_factor_beta: float = 1.0
+    # BINCE as the authors' code computes it (losses.bince.info_nce_symmetric: both codes of a pair as anchors,
+    # 2B - 1 candidates, and the correction to as many negatives as training images); False: eq. 9's form
+    bince_authors_form: bool = False
     authors_clip: bool = False    # True: the authors' clip at 3 on their loss (clip_from_lossyless); False: 3 on ours
 
     def factor_beta(self, objective: str) -> float:
@@ -349,7 +352,7 @@ class MNISTConfig:
                        # config/data/mnist_aug.yaml holds out 5% for validation (augmented); config/main.yaml
                        # keeps the best-validation checkpoint, checked every epoch (57,000 / 128 steps)
                        recon_predictor="resnet18", weight_decay=1e-5, val_fraction=0.05, val_every=446,
-                       vc_factor_beta=0.5, bince_factor_beta=0.003, authors_clip=True)
+                       vc_factor_beta=0.5, bince_factor_beta=0.003, authors_clip=True, bince_authors_form=True)
         # the supervised target depends on the label only: a smaller beta lets the rate fall towards H[Y]
         return cls("small", "small_cnn", "mlp", 16, 32, "factorized", 64, 800, 1e-2, 10.0,
                    (3.0, 10.0), 10.0, 300.0, 800, 1, 10_000, 5_000, 400, 256, beta_supervised=1.0)
@@ -397,7 +400,8 @@ def train_compressor(model: InvariantCompressor, objective: str, batch_fn: Calla
                      progress: bool | None = None, desc: str | None = None, grad_clip: float = 3.0,
                      rate_warmup: float = 0.0, streams: Mapping[str, Any] | None = None,
                      weight_decay: float = 0.0, validation: tuple[torch.Tensor, torch.Tensor] | None = None,
-                     validate_every: int = 0, val_batch_size: int = 1024) -> TrainResult:
+                     validate_every: int = 0, val_batch_size: int = 1024,
+                     bince_options: Mapping[str, Any] | None = None) -> TrainResult:
     """Train ``model`` on one objective. ``batch_fn(step)`` returns ``(input, target)`` for VC/VIC
     (the caller chooses the target: ``A(x)`` for VC, ``x`` for VIC) or ``(view, positive view)`` for BINCE.
 
@@ -407,6 +411,8 @@ def train_compressor(model: InvariantCompressor, objective: str, batch_fn: Calla
     ``streams``: the random generators ``batch_fn`` draws from (saved in checkpoints and restored on resume,
     see :class:`~perceptual_compression.training.Trainer`).
     ``weight_decay``: > 0 trains with AdamW and this decoupled weight decay (the authors' MNIST setting), else Adam.
+    ``bince_options``: keyword arguments of :func:`~perceptual_compression.losses.bince.bince_loss` for BINCE
+    (``symmetric``, ``effective_batch_size``: the authors' form); none gives eq. 9's.
     ``validation``: a fixed ``(input, target)`` pair (as ``batch_fn`` returns, for BINCE the two views) on which the
     objective is measured in evaluation mode (codes rounded about the medians the coder uses, full rate weight) every ``validate_every`` steps and
     after the last, in chunks of ``val_batch_size`` (for BINCE the chunk supplies the InfoNCE negatives, as a
@@ -437,7 +443,7 @@ def train_compressor(model: InvariantCompressor, objective: str, batch_fn: Calla
         if objective == "BINCE":
             z_hat, bits = m(torch.cat([a, b]))
             n = len(a)
-            return bince_loss(bits[:n], z_hat[:n], z_hat[n:], m.critic, beta)
+            return bince_loss(bits[:n], z_hat[:n], z_hat[n:], m.critic, beta, **(bince_options or {}))
         z_hat, bits = m(a)
         dist = distortion_bits(m.decode(z_hat), b, likelihood)
         return {"loss": rate_distortion_loss(bits, dist, beta), "rate": bits.mean(), "distortion": dist.mean()}
@@ -451,8 +457,11 @@ def train_compressor(model: InvariantCompressor, objective: str, batch_fn: Calla
         m = copy.deepcopy(model).eval()
         m.prior.update(force=True)
         total, n = 0.0, len(validation[0])
+        if objective == "BINCE" and n > 1 and n % val_batch_size == 1:
+            n -= 1  # a last chunk of one pair has no negatives (and the symmetric form needs two pairs)
         for i in range(0, n, val_batch_size):
-            a, b = validation[0][i:i + val_batch_size].to(device), validation[1][i:i + val_batch_size].to(device)
+            j = min(i + val_batch_size, n)
+            a, b = validation[0][i:j].to(device), validation[1][i:j].to(device)
             total += float(objective_terms(m, a, b)["loss"]) * len(a)
         return total / n
 
