@@ -142,6 +142,31 @@ def test_runs_train_with_the_configs_beta_and_clip(monkeypatch):
     assert seen == [("VC", 10.0, pytest.approx(clip)), ("VIC", 10.0, pytest.approx(clip))]
 
 
+def test_digits_at_the_authors_32_pixels():
+    """The paper scale resizes the digits to 32×32 as the authors' data module does, once for every consumer
+    (eval set, training views), and its decoder outputs 32×32; 28 leaves the data as it is."""
+    import torch.nn.functional as F
+
+    data, cfg = _tiny_mnist()
+    assert MNISTConfig.for_scale("paper").image_size == 32 and cfg.image_size == 28
+    assert E.mnist_at_size(data, 28) is data
+    big = E.mnist_at_size(data, 32)
+    assert big.train_x.shape == (96, 1, 32, 32) and big.test_x.shape == (48, 1, 32, 32)
+    torch.testing.assert_close(big.test_x, F.interpolate(data.test_x, size=(32, 32), mode="bilinear").clamp(0, 1))
+    assert torch.equal(big.train_y, data.train_y) and "32×32" in big.label
+    assert float(big.train_x.min()) >= 0 and float(big.train_x.max()) <= 1
+    c32 = cfg.with_(image_size=32)
+    ev = E.mnist_eval_set(data, c32)
+    assert ev.train_x.shape[-2:] == ev.test_x.shape[-2:] == (32, 32)
+    run = E.train_mnist_run(E.MNISTSpec("VC", "VC", "standard", 10.0), c32, data, progress=False)
+    assert E.reconstructions(run, ev.test_x[:3]).shape == (3, 1, 32, 32)
+    for decoder in ("mlp", "pyramid_cnn"):
+        m = c32.with_(decoder=decoder).build("VIC")
+        assert m.decode(torch.zeros(2, c32.z_dim)).shape == (2, 1, 32, 32)
+    with pytest.raises(ValueError, match="28 or 32"):
+        cfg.with_(image_size=30)
+
+
 def test_paper_scale_adds_the_resnet18_on_reconstructions(monkeypatch):
     """At scale="paper" VC/VIC runs are also scored by a ResNet-18 trained on their reconstructions (Fig. 6);
     here with a one-epoch predictor on random 'digits' (the path, not the number)."""

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 
 from ..augment.mnist import RandomAffine, to_float_images
 from ..augment.views import ImageViews
@@ -261,6 +262,19 @@ class MNISTData:
     label: str
 
 
+def mnist_at_size(data: MNISTData, size: int) -> MNISTData:
+    """``data`` with every digit resized to ``size × size`` (bilinear, as the authors' ``Resize((32, 32))`` on
+    their PIL digits); ``data`` itself when the digits already have that size."""
+    if data.train_x.shape[-1] == size and data.train_x.shape[-2] == size:
+        return data
+
+    def resize(x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False).clamp_(0, 1)
+
+    return MNISTData(resize(data.train_x), data.train_y, resize(data.test_x), data.test_y,
+                     f"{data.label}, resized to {size}×{size}")
+
+
 def load_mnist(*, download: bool | None = None) -> MNISTData:
     """MNIST through the asset registry (``perceptual_compression.datasets.mnist``), as float images."""
     from ..datasets import mnist
@@ -321,6 +335,7 @@ class MNISTEvalSet:
 
 
 def mnist_eval_set(data: MNISTData, cfg: MNISTConfig, seed: int = 0) -> MNISTEvalSet:
+    data = mnist_at_size(data, cfg.image_size)
     g = torch.Generator().manual_seed(50_000 + seed)
     n_tr = len(data.train_x) if cfg.n_train is None else min(cfg.n_train, len(data.train_x))
     n_te = len(data.test_x) if cfg.n_test is None else min(cfg.n_test, len(data.test_x))
@@ -353,6 +368,7 @@ def train_mnist_run(spec: MNISTSpec, cfg: MNISTConfig, data: MNISTData, seed: in
     init = 1_000 * seed + sum(ord(c) for c in spec.name)
     torch.manual_seed(init)
     model = cfg.build(spec.objective)
+    data = mnist_at_size(data, cfg.image_size)
     train_data, val = data, None
     if cfg.val_fraction:
         train_data, val_data = split_validation(data, cfg.val_fraction, seed)
@@ -452,6 +468,7 @@ def recon_resnet_error(run: MNISTRun, ev: MNISTEvalSet, cfg: MNISTConfig, seed: 
         raise ValueError(f"{run.spec.name}: a BINCE compressor has no reconstructions")
     pcfg = ReconPredictorConfig.for_scale(cfg.scale)
     if data is not None:
+        data = mnist_at_size(data, cfg.image_size)
         n = len(data.train_x) if cfg.n_train is None else min(cfg.n_train, len(data.train_x))
         x, y, augment = data.train_x[:n], data.train_y[:n], RandomAffine("standard")
     else:

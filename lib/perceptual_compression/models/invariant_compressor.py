@@ -317,7 +317,14 @@ class MNISTConfig:
     # BINCE as the authors' code computes it (losses.bince.info_nce_symmetric: both codes of a pair as anchors,
     # 2B - 1 candidates, and the correction to as many negatives as training images); False: eq. 9's form
     bince_authors_form: bool = False
+    # side of the digits the compressors see: 28 (MNIST's own) or 32, the authors' (their MnistDataset resizes
+    # every digit to 1x32x32 before augmenting it); the decoder outputs this size
+    image_size: int = 28
     authors_clip: bool = False    # True: the authors' clip at 3 on their loss (clip_from_lossyless); False: 3 on ours
+
+    def __post_init__(self) -> None:
+        if self.image_size not in (28, 32):
+            raise ValueError(f"image_size must be 28 or 32, got {self.image_size}")
 
     def factor_beta(self, objective: str) -> float:
         """The authors' ``distortion.factor_beta`` of ``objective`` (VC, VIC or BINCE) at this scale."""
@@ -352,7 +359,8 @@ class MNISTConfig:
                        # config/data/mnist_aug.yaml holds out 5% for validation (augmented); config/main.yaml
                        # keeps the best-validation checkpoint, checked every epoch (57,000 / 128 steps)
                        recon_predictor="resnet18", weight_decay=1e-5, val_fraction=0.05, val_every=446,
-                       vc_factor_beta=0.5, bince_factor_beta=0.003, authors_clip=True, bince_authors_form=True)
+                       vc_factor_beta=0.5, bince_factor_beta=0.003, authors_clip=True, bince_authors_form=True,
+                       image_size=32)
         # the supervised target depends on the label only: a smaller beta lets the rate fall towards H[Y]
         return cls("small", "small_cnn", "mlp", 16, 32, "factorized", 64, 800, 1e-2, 10.0,
                    (3.0, 10.0), 10.0, 300.0, 800, 1, 10_000, 5_000, 400, 256, beta_supervised=1.0)
@@ -368,8 +376,9 @@ class MNISTConfig:
         prior = make_prior(self.prior, self.z_dim)
         if objective == "BINCE":
             return InvariantCompressor(enc, prior, critic=Critic(self.z_dim))
-        dec = (PyramidConvDecoder(self.z_dim, self.channels) if self.decoder == "pyramid_cnn"
-               else MLPImageDecoder(self.z_dim, self.decoder_hidden))
+        s = self.image_size
+        dec = (PyramidConvDecoder(self.z_dim, self.channels, size=s) if self.decoder == "pyramid_cnn"
+               else MLPImageDecoder(self.z_dim, self.decoder_hidden, shape=(1, s, s)))
         return InvariantCompressor(enc, prior, decoder=dec)
 
 
