@@ -81,6 +81,36 @@ def test_video_segments_use_neighbouring_frames_at_a_random_height():
     assert heights and all(128 <= v <= 160 for v in heights) and len(heights) > 1
 
 
+def test_frame_folders_give_the_video_segments_pairs(tmp_path):
+    """A video stored as frame images gives, from the same generator state, the pairs VideoSegments gives for
+    the same frames in memory; frame_source tells frame folders from still images."""
+    from PIL import Image
+
+    from perceptual_compression.datasets.frame_pairs import FrameFolderSegments, frame_source
+    from perceptual_compression.params import ParameterError
+
+    g = torch.Generator().manual_seed(0)
+    frames = (torch.rand(32, 3, 140, 180, generator=g) * 255).round().to(torch.uint8)
+    (tmp_path / "clip").mkdir()
+    for i, f in enumerate(frames):
+        Image.fromarray(f.permute(1, 2, 0).numpy()).save(tmp_path / "clip" / f"{i:05d}.png")
+    (tmp_path / "short").mkdir()   # too few frames to be a video: skipped
+    Image.fromarray(frames[0].permute(1, 2, 0).numpy()).save(tmp_path / "short" / "0.png")
+    cfg = FramePairConfig()
+    disk, memory = FrameFolderSegments(tmp_path), VideoSegments([frames.float() / 255])
+    assert len(disk.videos) == 1 and "1 videos" in disk.label
+    for a, b in zip(disk.segment(random.Random(3), cfg), memory.segment(random.Random(3), cfg)):
+        torch.testing.assert_close(a, b)
+    assert isinstance(frame_source(str(tmp_path)), FrameFolderSegments)
+    stills = frame_source(str(tmp_path / "clip"))   # a folder of images without sub-folders: stills
+    assert isinstance(stills, TranslatedImageSegments) and len(stills.images) == 32
+    assert isinstance(frame_source("embedded"), TranslatedImageSegments)
+    with pytest.raises(ParameterError, match="embedded"):
+        frame_source(str(tmp_path / "nowhere"))
+    with pytest.raises(ValueError, match="30 or more"):
+        FrameFolderSegments(tmp_path / "short")
+
+
 def test_stream_batches_shuffle_and_resume():
     src = TranslatedImageSegments([_smooth(256, 256, s) for s in range(3)], "test")
     cfg = FramePairConfig(buffer_size=40)

@@ -10,6 +10,8 @@ The videos are public YouTube videos, but the selection was never released (no r
 
 * :class:`VideoSegments` — real videos given as frame tensors (T, 3, H, W); consecutive frames
   ``(2k, 2k + 1)`` form the pairs, exactly as in the paper.
+* :class:`FrameFolderSegments` — real videos stored as folders of frame images (one folder per video, frames
+  in name order, e.g. ``ffmpeg -i clip.mp4 clip/%05d.png``), read a segment at a time.
 * :class:`TranslatedImageSegments` — the fallback used in this book: a natural image seen by a camera
   moving at a constant random velocity (up to ``max_shift`` pixels per frame at the image's full
   resolution). After downsampling, neighbouring frames differ by a sub-pixel translation, which is
@@ -32,6 +34,8 @@ __all__ = [
     "FramePairConfig",
     "SegmentSource",
     "VideoSegments",
+    "FrameFolderSegments",
+    "frame_source",
     "TranslatedImageSegments",
     "FramePairStream",
     "fourier_shift",
@@ -116,14 +120,75 @@ class VideoSegments:
         if t < n:
             raise ValueError(f"a video has {t} frames, fewer than frames_per_segment={n}")
         start = rng.randint(0, t - n)
-        frames = resize_to_height(video[start:start + n], rng.randint(*config.height_range)).clamp(0, 1)
-        h, w = frames.shape[-2:]
-        pairs = []
-        for k in range(config.pairs_per_segment):
-            top, left = _random_crop_box(rng, h, w, config.patch, 0)
-            crop = frames[2 * k:2 * k + 2, :, top:top + config.patch, left:left + config.patch]
-            pairs.append((crop[0].contiguous(), crop[1].contiguous()))
-        return pairs
+        return _segment_pairs(video[start:start + n], rng, config)
+
+
+def _segment_pairs(frames: torch.Tensor, rng: random.Random,
+                   config: FramePairConfig) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """A.1 on one segment ``(n, 3, H, W)``: resized to a random height, co-located crops of frames (2k, 2k + 1)."""
+    frames = resize_to_height(frames, rng.randint(*config.height_range)).clamp(0, 1)
+    h, w = frames.shape[-2:]
+    pairs = []
+    for k in range(config.pairs_per_segment):
+        top, left = _random_crop_box(rng, h, w, config.patch, 0)
+        crop = frames[2 * k:2 * k + 2, :, top:top + config.patch, left:left + config.patch]
+        pairs.append((crop[0].contiguous(), crop[1].contiguous()))
+    return pairs
+
+
+def _frame_files(folder) -> list:
+    from .images import IMAGE_EXTENSIONS
+
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+class FrameFolderSegments:
+    """Real videos stored as frame images, one folder per video under ``root`` (frames in name order).
+
+    Only folders with at least ``min_frames`` frames are kept (``ValueError`` if none); a segment reads its
+    ``frames_per_segment`` consecutive frames from disk when it is drawn, so the videos need not fit in memory.
+    """
+
+    def __init__(self, root, label: str | None = None, *, min_frames: int = 30) -> None:
+        from pathlib import Path
+
+        root = Path(root).expanduser()
+        self.videos = [f for f in (sorted(d for d in root.iterdir() if d.is_dir()) if root.is_dir() else [])
+                       if len(_frame_files(f)) >= min_frames]
+        if not self.videos:
+            raise ValueError(f"no folder under {root} holds {min_frames} or more frame images")
+        self.label = label or f"frame folders under {root} ({len(self.videos)} videos)"
+        self._files: dict[int, list] = {}
+
+    def segment(self, rng: random.Random, config: FramePairConfig) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        from .images import _load_rgb
+
+        i = rng.randrange(len(self.videos))
+        files = self._files.setdefault(i, _frame_files(self.videos[i]))
+        n = config.frames_per_segment
+        if len(files) < n:
+            raise ValueError(f"{self.videos[i]} has {len(files)} frames, fewer than frames_per_segment={n}")
+        start = rng.randint(0, len(files) - n)
+        frames = torch.stack([_load_rgb(f) for f in files[start:start + n]]).float().div_(255.0)
+        return _segment_pairs(frames, rng, config)
+
+
+def frame_source(spec: str, *, min_frames: int = 30):
+    """A segment source from a name: a folder of frame folders, one of them with ``min_frames`` frames or more
+    (:class:`FrameFolderSegments`, real video), else still images (an image folder, searched recursively,
+    ``"embedded"`` or a registry dataset id, through
+    :func:`~perceptual_compression.evaluation.codec_eval.load_image_set`) seen by the simulated camera of
+    :class:`TranslatedImageSegments`. ``ParameterError`` names the choices otherwise."""
+    from pathlib import Path
+
+    from ..evaluation.codec_eval import load_image_set
+
+    root = Path(spec).expanduser()
+    if root.is_dir() and any(d.is_dir() and len(_frame_files(d)) >= min_frames for d in root.iterdir()):
+        return FrameFolderSegments(root, min_frames=min_frames)
+
+    images = load_image_set(spec)
+    return TranslatedImageSegments(images, images.label)
 
 
 class TranslatedImageSegments:

@@ -10,7 +10,10 @@ encoder, PIM maximises the Lagrangian
                                 {\hat p(z)\, p^{2\beta-1}(z\mid x, y)} ,
 
 which is :math:`I(Z; X, Y)` at :math:`\beta = 0` and a lower bound on the multivariate mutual
-information :math:`I(X; Y; Z)` at :math:`\beta = 1`. The integrand splits into
+information :math:`I(X; Y; Z)` at :math:`\beta = 1`. (The left-hand side is the paper's as printed. The
+right-hand side, which this module computes, bounds :math:`I(Z; X, Y) - \beta(\dots)` without the factor
+:math:`1-\beta`; with that factor :math:`\beta = 1` would not give :math:`I(X; Y; Z)`, as the paper says it does.)
+The integrand splits into
 
 .. math::
 
