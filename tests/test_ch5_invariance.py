@@ -137,12 +137,12 @@ def test_runs_train_with_the_configs_beta_and_clip(monkeypatch):
     assert options == [None, None, {"symmetric": True, "effective_batch_size": len(data.train_x)}, None]
     seen.clear()
     banana = BananaConfig.for_scale("small").with_(hidden=8, steps=1, betas=(10.0,), seeds=1, n_test=200,
-                                                   batchnorm=True, authors_clip=True)
+                                                   authors_clip=True)  # not the shared-clip ensemble path
     E.run_banana(banana, progress=False)
     assert seen == [("VC", 10.0, pytest.approx(clip)), ("VIC", 10.0, pytest.approx(clip))]
 
 
-def test_digits_at_the_authors_32_pixels():
+def test_digits_at_the_authors_32_pixels(monkeypatch):
     """The paper scale resizes the digits to 32×32 as the authors' data module does, once for every consumer
     (eval set, training views), and its decoder outputs 32×32; 28 leaves the data as it is."""
     import torch.nn.functional as F
@@ -160,6 +160,15 @@ def test_digits_at_the_authors_32_pixels():
     assert ev.train_x.shape[-2:] == ev.test_x.shape[-2:] == (32, 32)
     run = E.train_mnist_run(E.MNISTSpec("VC", "VC", "standard", 10.0), c32, data, progress=False)
     assert E.reconstructions(run, ev.test_x[:3]).shape == (3, 1, 32, 32)
+    seen = []   # the ResNet-18 on reconstructions trains and tests on 32x32 digits and reconstructions
+
+    def spy(x, y, test_x, test_y, pcfg, *, reconstruct, **kw):
+        seen.append((tuple(x.shape[-2:]), tuple(test_x.shape[-2:]), tuple(reconstruct(x[:2]).shape[-2:])))
+        return {"error": 0.5}
+
+    monkeypatch.setattr(E, "recon_predictor_error", spy)
+    assert E.recon_resnet_error(run, ev, c32, data=data) == 0.5
+    assert seen == [((32, 32), (32, 32), (32, 32))]
     for decoder in ("mlp", "pyramid_cnn"):
         m = c32.with_(decoder=decoder).build("VIC")
         assert m.decode(torch.zeros(2, c32.z_dim)).shape == (2, 1, 32, 32)

@@ -98,7 +98,7 @@ def test_frame_folders_give_the_video_segments_pairs(tmp_path):
     Image.fromarray(frames[0].permute(1, 2, 0).numpy()).save(tmp_path / "short" / "0.png")
     cfg = FramePairConfig()
     disk, memory = FrameFolderSegments(tmp_path), VideoSegments([frames.float() / 255])
-    assert len(disk.videos) == 1 and "1 videos" in disk.label
+    assert len(disk.videos) == 1 and "(1 video)" in disk.label
     for a, b in zip(disk.segment(random.Random(3), cfg), memory.segment(random.Random(3), cfg)):
         torch.testing.assert_close(a, b)
     assert isinstance(frame_source(str(tmp_path)), FrameFolderSegments)

@@ -91,7 +91,8 @@ def test_symmetric_info_nce_by_hand():
         return torch.tensor([(out[i] + out[i + b]) / 2 for i in range(b)])
 
     torch.testing.assert_close(info_nce_symmetric(cos, inv_t), by_hand(0.0), rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(info_nce_symmetric(cos, inv_t, effective_batch_size=b), by_hand(0.0), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(info_nce_symmetric(cos, inv_t, effective_batch_size=b), by_hand(0.0),
+                               rtol=1e-5, atol=1e-5)
     e = 1000
     torch.testing.assert_close(info_nce_symmetric(cos, inv_t, effective_batch_size=e),
                                by_hand(-math.log((2 * e - 2) / (2 * b - 2))), rtol=1e-5, atol=1e-5)

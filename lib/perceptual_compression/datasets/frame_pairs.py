@@ -157,14 +157,17 @@ class FrameFolderSegments:
                        if len(_frame_files(f)) >= min_frames]
         if not self.videos:
             raise ValueError(f"no folder under {root} holds {min_frames} or more frame images")
-        self.label = label or f"frame folders under {root} ({len(self.videos)} videos)"
+        n = len(self.videos)
+        self.label = label or f"frame folders under {root} ({n} video{'s' if n != 1 else ''})"
         self._files: dict[int, list] = {}
 
     def segment(self, rng: random.Random, config: FramePairConfig) -> list[tuple[torch.Tensor, torch.Tensor]]:
         from .images import _load_rgb
 
         i = rng.randrange(len(self.videos))
-        files = self._files.setdefault(i, _frame_files(self.videos[i]))
+        if i not in self._files:
+            self._files[i] = _frame_files(self.videos[i])
+        files = self._files[i]
         n = config.frames_per_segment
         if len(files) < n:
             raise ValueError(f"{self.videos[i]} has {len(files)} frames, fewer than frames_per_segment={n}")
@@ -178,7 +181,8 @@ def frame_source(spec: str, *, min_frames: int = 30):
     (:class:`FrameFolderSegments`, real video), else still images (an image folder, searched recursively,
     ``"embedded"`` or a registry dataset id, through
     :func:`~perceptual_compression.evaluation.codec_eval.load_image_set`) seen by the simulated camera of
-    :class:`TranslatedImageSegments`. ``ParameterError`` names the choices otherwise."""
+    :class:`TranslatedImageSegments`. ``ParameterError`` names the choices otherwise. (An image set sorted into
+    sub-folders of 30 or more images would be read as videos: pass its sub-folders' images as one folder.)"""
     from pathlib import Path
 
     from ..evaluation.codec_eval import load_image_set

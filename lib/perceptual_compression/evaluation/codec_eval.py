@@ -101,7 +101,8 @@ def load_image_set(images):
         from ..assets.registry import registry
         from ..params import ParameterError
 
-        datasets = [k for k, a in registry().items() if a.kind == "dataset"]
+        # MNIST's registry entry is IDX files, not an image folder
+        datasets = [k for k, a in registry().items() if a.kind == "dataset" and k != "mnist"]
         if str(images) not in datasets:
             raise ParameterError(f"images {str(images)!r} is not an image folder, \"embedded\" (the bundled "
                                  f"photographs) or a dataset id of the asset registry ({', '.join(datasets)})")

@@ -5,10 +5,10 @@ the receiver gets. For augmented MNIST and the reconstructing compressors (VC, V
 ResNet-18 on the *reconstructions* ``x_hat = dec(Q(enc(A(x))))`` of freshly augmented training images and
 report its test error on reconstructions of augmented test images (``test/pred/err`` in their results).
 
-- :func:`resnet18_classifier`: torchvision's ``resnet18`` (no pretrained weights) adapted to small
-  1-channel images as the authors do for inputs under 100 pixels: a 3×3 stride-1 first convolution and
-  no max-pool, so a 28×28 digit keeps a 28×28 map into the first stage (the same network as the MNIST
-  encoder, :class:`~perceptual_compression.models.invariant_compressor.ResNet18Encoder`, with 10 outputs).
+- :func:`resnet18_classifier`: torchvision's ``resnet18`` (no pretrained weights) adapted to small 1-channel images
+  as the authors do for inputs under 100 pixels: a 3×3 stride-1 first convolution and no max-pool, so a 28×28 (or,
+  at the paper scale, 32×32) digit keeps its size into the first stage (the same network as the MNIST encoder,
+  :class:`~perceptual_compression.models.invariant_compressor.ResNet18Encoder`, with 10 outputs).
 - :class:`ReconPredictorConfig`: the training settings; ``for_scale("paper")`` holds the authors' values
   (cited field by field there), ``for_scale("small")`` a tiny run for a CPU.
 - :func:`train_recon_predictor`: AdamW with a step schedule, gradient clipping, a held-out validation

@@ -108,7 +108,7 @@ def run_banana(cfg: BananaConfig, seed: int = 0, *, progress: bool | None = None
     init_seeds = [10_000 * seed + 1000 * s + i for i, (_, _, s) in enumerate(members)]
     models: list[InvariantCompressor] = []
     if not cfg.batchnorm and cfg.prior == "factorized" and cfg.latent_dim("VC") == cfg.latent_dim("VIC") \
-            and not cfg.weight_decay and not cfg.n_val:
+            and not cfg.weight_decay and not cfg.n_val and not cfg.authors_clip:
         # small scale: every member in one vectorised pass (models/ensemble.py)
         k, b = len(members), cfg.batch_size
         is_vic = torch.tensor([o == "VIC" for o, _, _ in members]).view(k, 1, 1)
@@ -388,13 +388,15 @@ def train_mnist_run(spec: MNISTSpec, cfg: MNISTConfig, data: MNISTData, seed: in
     # the authors' BINCE: effective_batch_size is their data.length, the number of training images
     bince = {"symmetric": True, "effective_batch_size": len(views.images)} if cfg.bince_authors_form else None
     res = train_compressor(model, spec.objective, lambda step: views.pair(spec.objective, cfg.batch_size, g),
-                           beta=cfg.training_beta(spec.objective, spec.beta), grad_clip=cfg.grad_clip(spec.objective, spec.beta),
+                           beta=cfg.training_beta(spec.objective, spec.beta),
+                           grad_clip=cfg.grad_clip(spec.objective, spec.beta),
                            steps=steps, lr=cfg.lr, lr_decay=cfg.lr_decay, likelihood="bernoulli",
                            seed=init, progress=progress, desc=f"MNIST {spec.name}", rate_warmup=cfg.rate_warmup,
                            streams={"batches": g}, weight_decay=cfg.weight_decay,
                            validation=val, validate_every=cfg.val_every, val_batch_size=cfg.batch_size,
                            bince_options=bince if spec.objective == "BINCE" else None,
-                           checkpoint_path=_ckpt(checkpoint_dir, f"mnist-v3-{cfg.scale}-{seed}-{spec.name.replace(' ', '_')}"))
+                           checkpoint_path=_ckpt(checkpoint_dir,
+                                                 f"mnist-v3-{cfg.scale}-{seed}-{spec.name.replace(' ', '_')}"))
     return MNISTRun(spec, res.model, res.history, extra=dict(res.extra))  # best_step etc. with a validation set
 
 
@@ -478,7 +480,7 @@ def recon_resnet_error(run: MNISTRun, ev: MNISTEvalSet, cfg: MNISTConfig, seed: 
         out = recon_predictor_error(x, y, ev.test_x, ev.test_y, pcfg, reconstruct=lambda b: _reconstruct(model, b),
                                     augment=augment, seed=seed, progress=progress,
                                     checkpoint_path=_ckpt(checkpoint_dir, f"mnist-{cfg.scale}-{seed}-"
-                                                          f"{run.spec.name.replace(' ', '_')}-resnet18-predictor"))
+                                                          f"{run.spec.name.replace(' ', '_')}-resnet18-predictor-v3"))
     return out["error"]
 
 

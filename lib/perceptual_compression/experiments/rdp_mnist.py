@@ -16,17 +16,18 @@ Table 1 networks) and a small setting for a 2-core CPU (``scale="small"``: a sub
 an epoch, narrower convolutions). Training goes through :class:`~perceptual_compression.training.Trainer`
 (seeded, checkpoint/resume, progress bar); checkpoints live in a run directory, one file per model.
 
-What the paper does not state, and what we chose (all in :class:`RDPMnistConfig`): the number of critic steps
-per encoder–decoder step (``n_critic``; 5, the WGAN-GP default of Gulrajani et al. 2017), the gradient-penalty
-weight (10, idem), the leaky-ReLU slope (0.2), and that every :math:`\\lambda > 0` run restarts Adam and the
-learning-rate schedule (25 epochs, /5 after 20) from the :math:`\\lambda = 0` weights (encoder, decoder and
-critic). We read "decreased by 1/5 after 20 epochs" as a multiplication by 1/5 (``lr_factor``), and
-:math:`\\Psi` of eq. (11) as the raw output of the classifier's second convolution
+What the paper does not state, and what we chose (all in :class:`RDPMnistConfig`): the number of critic steps per
+encoder–decoder step (``n_critic``; 5, the WGAN-GP default of Gulrajani et al. 2017), the gradient-penalty weight
+(10, idem), the leaky-ReLU slope (0.2), and that every :math:`\\lambda > 0` run restarts Adam and the learning-rate
+schedule (25 epochs, /5 after 20) from the :math:`\\lambda = 0` weights (encoder, decoder and critic). We read
+"decreased by 1/5 after 20 epochs" as a multiplication by 1/5 (``lr_factor``), and :math:`\\Psi` of eq. (11) as the
+raw output of the classifier's second convolution
 (:meth:`~perceptual_compression.models.rdp_mnist.MnistClassifier.features`, 20×8×8) rather than its Table 3 block
-output (after dropout, max-pool and leaky ReLU, 20×4×4), with which the paper's α would weigh several times less. The critic is trained alongside the :math:`\\lambda = 0` models too (it does not affect them), so that
-every model has a perception index. What an epoch counts: ``ceil(N / batch)`` encoder–decoder steps, so the
-encoder–decoder sees ``N`` digits per epoch; each step's ``n_critic`` critic batches come from the same shuffled
-stream, which therefore passes over the training set ``1 + n_critic`` times per epoch.
+output (after dropout, max-pool and leaky ReLU, 20×4×4), with which the paper's α would weigh several times less.
+The critic is trained alongside the :math:`\\lambda = 0` models too (it does not affect them), so that every model
+has a perception index. What an epoch counts: ``ceil(N / batch)`` encoder–decoder steps, so the encoder–decoder sees
+``N`` digits per epoch; each step's ``n_critic`` critic batches come from the same shuffled stream, which therefore
+passes over the training set ``1 + n_critic`` times per epoch.
 """
 
 from __future__ import annotations

@@ -107,7 +107,8 @@ class Critic(nn.Module):
 
 
 def bince_loss(rate_bits: torch.Tensor, z_hat: torch.Tensor, z_hat_positive: torch.Tensor, critic: Critic,
-               beta: float, *, symmetric: bool = False, effective_batch_size: int | None = None) -> dict[str, torch.Tensor]:
+               beta: float, *, symmetric: bool = False,
+               effective_batch_size: int | None = None) -> dict[str, torch.Tensor]:
     """Eq. 9 on a minibatch: ``mean(rate + beta * InfoNCE / ln 2)``; returns ``loss``, ``rate``, ``distortion`` (bits).
 
     ``symmetric=True`` uses the authors' :func:`info_nce_symmetric` (with ``effective_batch_size``) for the

@@ -14,12 +14,15 @@ Architectures, per scale (see :class:`BananaConfig` and :class:`MNISTConfig`):
 
 - banana: MLPs (paper: 2 hidden layers of 1024 with batch norm and softplus — the authors' ``mlp_fancy``);
 - MNIST: the paper uses a ResNet-18 encoder (first convolution 3×3/stride 1, no max-pool, for small
-  images) and a transposed CNN decoder (channels 256-128-64-32 from 2×2 to 32×32, cropped to 28×28);
-  the small scale uses a three-layer strided CNN encoder and an MLP decoder.
+  images) and a transposed CNN decoder (channels 256-128-64-32 from 2×2 to 32×32) on digits resized to 32×32,
+  as in the authors' code; the small scale uses a three-layer strided CNN encoder and an MLP decoder on the
+  28×28 digits (the transposed CNN then crops its 32×32 output to 28×28).
 
 :func:`train_compressor` runs one objective with :class:`perceptual_compression.training.Trainer`
 (seeded, checkpoint/resume, progress bar), Adam (or AdamW with a weight decay, the authors' MNIST optimizer)
-with an exponential learning-rate decay, gradient clipping at 3 (the authors' trainer), an optional warm-up
+with an exponential learning-rate decay, gradient-norm clipping (``grad_clip``: 3 on our loss at the small scale;
+at the paper scale the authors' clip at 3 on *their* loss,
+:func:`~perceptual_compression.losses.vic.clip_from_lossyless`), an optional warm-up
 of the rate weight and, given a validation set, the model of the best validation loss (the authors'
 best-validation checkpoint). The entropy models'
 tail quantiles are found after training by bisection (:meth:`VectorPrior.update`), so CompressAI's
@@ -315,10 +318,11 @@ class MNISTConfig:
     vc_factor_beta: float = 1.0
     bince_factor_beta: float = 1.0
     # BINCE as the authors' code computes it (losses.bince.info_nce_symmetric: both codes of a pair as anchors,
-    # 2B - 1 candidates, and the correction to as many negatives as training images); False: eq. 9's form
+    # 2B - 1 candidates, corrected as if the batch were the whole training set); False: eq. 9's form
     bince_authors_form: bool = False
     # side of the digits the compressors see: 28 (MNIST's own) or 32, the authors' (their MnistDataset resizes
-    # every digit to 1x32x32 before augmenting it); the decoder outputs this size
+    # every augmented digit to 1x32x32; we resize first and augment at 32, the same up to interpolation, as the
+    # augmentations' translations are relative); the decoder outputs this size
     image_size: int = 28
     authors_clip: bool = False    # True: the authors' clip at 3 on their loss (clip_from_lossyless); False: 3 on ours
 

@@ -180,9 +180,10 @@ class MnistClassifier(nn.Module):
 
         Our reading of "the outputs of the second convolutional layer": the convolution's own output. Table 3's
         second row ends after dropout, max-pool and leaky ReLU (20×4×4); in a check with a briefly trained
-        classifier that term was 7-11 times smaller on blurred and on mismatched digits, so the paper's weight α = 5e-5 would leave it far below the squared error's ``1e-3``-scaled
-        term, while this reading gives the two terms comparable sizes. Dropout (channel-wise, rate 0.5 like the
-        FC dropout) is our choice; Table 3 gives no rate."""
+        classifier that term was 7-11 times smaller on blurred and on mismatched digits, so the paper's weight α =
+        5e-5 would leave it far below the squared error's ``1e-3``-scaled term, while this reading gives the two
+        terms comparable sizes. Dropout (channel-wise, rate 0.5 like the FC dropout) is our choice; Table 3 gives no
+        rate."""
         return self.conv2(self.act(self.pool(self.conv1(x))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

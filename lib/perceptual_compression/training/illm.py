@@ -98,17 +98,17 @@ class IllmConfig:
         """``"paper"``: the published recipe (181M-parameter model, 1M steps of batch 16 at 256², the reference's
         2 GPUs × 8).
 
-        ``"small"``: the same recipe on a CPU budget (about 3 min on one CPU thread) — the
-        :meth:`HiFiCConfig.small` model, 900 steps of 4 patches of 128², the ramp and the rate-targeting early
-        phase shrunk in proportion (1% and 5% of the run), the paper's peak learning rate 3e-4. Smaller
-        batches and more steps did better than the reference's batch 16 for the same compute; 128² rather than 64²
-        patches keep the hyper-latent larger than 1×1, without which the rate measured on training patches did
-        not carry over to full images (Kodak rates twice the target). Every small run first sits on a plateau
-        (the decoder outputs the mean image, about 12 dB) for 100-200 steps; at 3e-4 three seeds left it by
-        step 200 and reached 16.0-17.6 dB training PSNR at step 400 on one thread. At 1e-3 one seed of three
-        (one thread) and a two-thread run never left it; when 1e-3 did train, it reached a lower Kodak rate at
-        the same PSNR (0.19 against 0.31 bpp at 20.4 dB, seed 0), so the small model's rate on Kodak, trained
-        on five embedded photographs, is about twice the target at 3e-4. Keyword ``overrides`` replace any field."""
+        ``"small"``: the same recipe on a CPU budget (about 3 min on one CPU thread) — the :meth:`HiFiCConfig.small`
+        model, 900 steps of 4 patches of 128², the ramp and the rate-targeting early phase shrunk in proportion (1%
+        and 5% of the run), the paper's peak learning rate 3e-4. Smaller batches and more steps did better than
+        batch 8 (the reference's per GPU) for the same compute; 128² rather than 64² patches keep the hyper-latent
+        larger than 1×1, without which the rate measured on training patches did not carry over to full images
+        (Kodak rates twice the target). Every small run first sits on a plateau (the decoder outputs the mean image,
+        about 12 dB) for 100-200 steps; at 3e-4 three seeds left it by step 200 and reached 16.0-17.6 dB training
+        PSNR at step 400 on one thread. At 1e-3 one seed of three (one thread) and a two-thread run never left it;
+        when 1e-3 did train, it reached a lower Kodak rate at the same PSNR (0.19 against 0.31 bpp at 20.4 dB, seed
+        0), so the small model's rate on Kodak, trained on five embedded photographs, is about twice the target at
+        3e-4. Keyword ``overrides`` replace any field."""
         check_choice("scale", scale, SCALES)
         if scale == "paper":
             cfg = cls(scale="paper", model=HiFiCConfig.paper(), steps=1_000_000, batch_size=16, crop_size=256,
