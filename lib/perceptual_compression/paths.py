@@ -56,3 +56,11 @@ def results_dir() -> Path:
     path = Path(env).expanduser() if env else repo_root() / "book" / "_results"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def run_checkpoint(name: str, data: str = "") -> Path:
+    """A chapter run's checkpoint, ``<cache>/runs/<name>[_<data>].pt``: ``data`` (the run's training-data
+    setting, e.g. a folder) enters the name with every character but letters and digits made ``_`` (its last 40),
+    so that a run resumes only a checkpoint made on the same data."""
+    tag = "".join(ch if ch.isalnum() else "_" for ch in data)[-40:]
+    return cache_dir() / "runs" / (f"{name}_{tag}.pt" if tag else f"{name}.pt")
