@@ -11,6 +11,7 @@ from perceptual_compression.coding import ImageCodec
 from perceptual_compression.evaluation.codec_eval import CSV_COLUMNS, evaluate_codec, load_image_set
 from perceptual_compression.metrics import LPIPS, fid256_patches
 from perceptual_compression.models.hific import HiFiCConfig, msillm_autoencoder
+from perceptual_compression.params import ParameterError
 
 
 class CountingFeatures(nn.Module):
@@ -150,3 +151,5 @@ def test_load_image_set_from_folder_and_registry_id(tmp_path, monkeypatch):
         load_image_set(str(tmp_path / "missing"))  # neither a folder nor a dataset id
     with pytest.raises(ValueError, match="dataset id"):
         load_image_set("torchvision-alexnet")  # a registry id, but weights
+    with pytest.raises(ParameterError, match="kept out of training"):
+        load_image_set("Kodak", exclude=("kodak",))  # refused by name, before anything is read

@@ -107,6 +107,8 @@ def test_frame_folders_give_the_video_segments_pairs(tmp_path):
     assert isinstance(frame_source("embedded"), TranslatedImageSegments)
     with pytest.raises(ParameterError, match="embedded"):
         frame_source(str(tmp_path / "nowhere"))
+    with pytest.raises(ParameterError, match="kept out of training"):
+        frame_source("kodak", exclude=("kodak",))
     with pytest.raises(ValueError, match="30 or more"):
         FrameFolderSegments(tmp_path / "short")
 

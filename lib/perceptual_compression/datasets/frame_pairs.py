@@ -176,13 +176,14 @@ class FrameFolderSegments:
         return _segment_pairs(frames, rng, config)
 
 
-def frame_source(spec: str, *, min_frames: int = 30):
+def frame_source(spec: str, *, min_frames: int = 30, exclude: tuple[str, ...] = ()):
     """A segment source from a name: a folder of frame folders, one of them with ``min_frames`` frames or more
     (:class:`FrameFolderSegments`, real video), else still images (an image folder, searched recursively,
     ``"embedded"`` or a registry dataset id, through
     :func:`~perceptual_compression.evaluation.codec_eval.load_image_set`) seen by the simulated camera of
     :class:`TranslatedImageSegments`. ``ParameterError`` names the choices otherwise. (An image set sorted into
-    sub-folders of 30 or more images would be read as videos: pass its sub-folders' images as one folder.)"""
+    sub-folders of 30 or more images would be read as videos: pass its sub-folders' images as one folder.)
+    Names in ``exclude`` are refused, as ``load_image_set`` refuses them."""
     from pathlib import Path
 
     from ..evaluation.codec_eval import load_image_set
@@ -190,8 +191,7 @@ def frame_source(spec: str, *, min_frames: int = 30):
     root = Path(spec).expanduser()
     if root.is_dir() and any(d.is_dir() and len(_frame_files(d)) >= min_frames for d in root.iterdir()):
         return FrameFolderSegments(root, min_frames=min_frames)
-
-    images = load_image_set(spec)
+    images = load_image_set(spec, exclude=exclude)
     return TranslatedImageSegments(images, images.label)
 
 

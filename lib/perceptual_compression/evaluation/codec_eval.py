@@ -75,7 +75,7 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def load_image_set(images):
+def load_image_set(images, *, exclude: tuple[str, ...] = ()):
     """An :class:`~perceptual_compression.datasets.ImageSet` from a set, a folder path, or a registry dataset id.
 
     ``"kodak"`` uses :func:`~perceptual_compression.datasets.kodak` and ``"embedded"``
@@ -83,13 +83,19 @@ def load_image_set(images):
     must be a dataset id of the asset registry, which is resolved (``resolve(id)`` returns the dataset directory)
     and read as an image folder (recursively); else :class:`~perceptual_compression.params.ParameterError` (a
     ``ValueError``) names the choices. Sequences of ``(3, H, W)``
-    tensors are accepted as they are.
+    tensors are accepted as they are. Names in ``exclude`` (e.g. a chapter's evaluation set, ``("kodak",)``) are
+    refused with a ``ParameterError``, before anything is read.
     """
     from ..datasets import ImageSet, embedded_images, image_folder, kodak
 
     if isinstance(images, ImageSet):
         return images
     if isinstance(images, (str, Path)):
+        if str(images).strip().lower() in exclude:
+            from ..params import ParameterError
+
+            raise ParameterError(f"images {str(images)!r} is kept out of training here (it is used for evaluation "
+                                 "or calibration); give an image folder, \"embedded\" or another dataset id")
         p = Path(images).expanduser()
         if p.is_dir():
             return image_folder(p, recursive=True)
