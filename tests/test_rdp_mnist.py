@@ -3,6 +3,7 @@
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -202,6 +203,28 @@ def test_curves():
     assert list(equi_perception_curve(df, 1.0, rate="coded")["rate"]) == [1.9, 3.8]
     cd = constant_distortion_curve(df, 0.05)
     assert list(cd["perception"]) == [3.0, 0.4]
+
+
+def test_smoothing_spline_of_footnote_8():
+    import pandas as pd
+
+    from perceptual_compression.experiments.rdp_mnist import smoothing_spline
+
+    # below five rates: the points themselves, sorted, the least distortion kept at a repeated rate
+    few = pd.DataFrame({"rate": [4.0, 2.0, 4.0], "mse": [0.03, 0.05, 0.02]})
+    d, r = smoothing_spline(few)
+    assert list(r) == [2.0, 4.0] and list(d) == [0.05, 0.02]
+    # the roughness penalty is on the second derivative: a straight line is reproduced whatever the smoothing
+    rates = np.array([2.0, 3.0, 4.0, 6.34, 8.0, 12.0])
+    exact = lambda x: 0.1 - 0.005 * x  # noqa: E731
+    d, r = smoothing_spline(pd.DataFrame({"rate": rates[::-1], "mse": exact(rates[::-1])}), n=50)
+    assert len(r) == 50 and r[0] == 2.0 and r[-1] == 12.0
+    np.testing.assert_allclose(d, exact(r), atol=1e-6)
+    # it smooths: a zig-zag is pulled towards its trend, not interpolated
+    zig = exact(rates) + np.array([1, -1, 1, -1, 1, -1]) * 5e-3
+    d, r = smoothing_spline(pd.DataFrame({"rate": rates, "mse": zig}), n=1001)  # a grid of step 0.01
+    at_rates = d[[int(np.argmin(np.abs(r - x))) for x in rates]]
+    assert np.abs(at_rates - zig).max() > 2e-3 and np.abs(at_rates - exact(rates)).max() < 5e-3
 
 
 @pytest.mark.parametrize("cin,cout,k,s,hw", [(32, 16, 5, 2, 4), (16, 32, 5, 2, 11), (32, 1, 4, 1, 25)])

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..theory import bernoulli_rdp as brdp
 from ..theory import gaussian_rdp as grdp
-from .rdp_mnist import constant_distortion_curve, equi_perception_curve, shannon_curve
+from .rdp_mnist import constant_distortion_curve, equi_perception_curve, shannon_curve, smoothing_spline
 
 __all__ = ["fig3_bernoulli_curves", "fig4_bernoulli_surface", "fig5_theorem2", "fig_rd_plane",
            "fig7_cross_sections", "perception_levels"]
@@ -128,7 +128,8 @@ def _tile(images: np.ndarray) -> np.ndarray:
 def fig_rd_plane(df, *, distortion_col: str = "mse", P_levels=None, rate: str = "nominal", title: str = "",
                  xlabel: str = "Distortion (MSE per pixel)", n_digits: int = 6, originals=None):
     """Fig. 6 / Fig. 8: models on the rate–distortion plane coloured by perception index, Shannon's curve
-    (λ = 0), equi-perception curves (footnote 8), and decoded test digits along each curve (below the
+    (λ = 0), equi-perception curves (footnote 8: its points, and a smoothing spline through them from five
+    rates on; :func:`~.rdp_mnist.smoothing_spline`), and decoded test digits along each curve (below the
     ``originals``, the same test digits, when given)."""
     import matplotlib.pyplot as plt
     from matplotlib.gridspec import GridSpec
@@ -150,9 +151,15 @@ def fig_rd_plane(df, *, distortion_col: str = "mse", P_levels=None, rate: str = 
     fig.colorbar(sc, ax=ax, label="perception index $d_W$ (lower is better)")
     styles = ["-", "--", ":", "-."]
     for i, (name, cur, col) in enumerate(curves):
-        if len(cur):
-            ax.plot(cur[distortion_col], cur["rate"], styles[i % len(styles)], color=col, lw=2 if col == "k" else 1.8,
-                    label=name, zorder=2, marker="o" if len(cur) == 1 else None)
+        if not len(cur):
+            continue
+        if i == 0:  # Shannon's curve joins the λ = 0 models
+            xs, ys = cur[distortion_col], cur["rate"]
+        else:  # footnote 8: a smoothing spline through the equi-perception points (straight below five rates)
+            xs, ys = smoothing_spline(cur, distortion_col=distortion_col)
+            ax.plot(cur[distortion_col], cur["rate"], "o", color=col, ms=4, zorder=2)
+        ax.plot(xs, ys, styles[i % len(styles)], color=col, lw=2 if col == "k" else 1.8,
+                label=name, zorder=2, marker="o" if len(cur) == 1 else None)
     ax.set(xlabel=xlabel, ylabel=f"Rate [bits per digit, {rate}]", title=title or "Rate–distortion plane")
     ax.legend(frameon=False, fontsize=8, loc="upper right")
     for r, (name, cur, col) in enumerate(rows):

@@ -54,7 +54,7 @@ from ..training.schedules import piecewise_constant
 __all__ = [
     "PAPER_GRID", "SCALES", "DISTORTIONS", "ClassifierConfig", "RDPMnistConfig", "EpochSampler", "load_mnist",
     "train_classifier", "classifier_accuracy", "train_codec", "evaluate_codec", "coded_rate", "perception_index",
-    "run_grid", "shannon_curve", "equi_perception_curve", "constant_distortion_curve",
+    "run_grid", "shannon_curve", "equi_perception_curve", "smoothing_spline", "constant_distortion_curve",
 ]
 
 #: Supplement Table 2: (dim, L, λ values) of the 98 encoder–decoder pairs.
@@ -508,6 +508,28 @@ def equi_perception_curve(df, P: float, *, distortion_col: str = "mse", rate: st
     if not picks:
         return pd.DataFrame(columns=["rate", distortion_col, "perception", "lam", "dim", "L"])
     return pd.DataFrame(picks).sort_values("rate")[["rate", distortion_col, "perception", "lam", "dim", "L"]]
+
+
+def smoothing_spline(curve, *, distortion_col: str = "mse", n: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """Footnote 8's drawing of a curve: a smoothing spline of the distortion as a function of the rate, through
+    the points of ``curve`` (e.g. :func:`equi_perception_curve`), evaluated at ``n`` rates between its first
+    and last. Returns ``(distortion, rate)``.
+
+    The spline is SciPy's cubic smoothing spline with its smoothness chosen by generalised cross-validation (the
+    paper does not state its smoothing). Of points at the same rate the least distortion is kept, as the footnote
+    says. A cubic smoothing spline needs five rates: with fewer the points are returned as they are (joined by
+    straight segments when drawn).
+    """
+    from scipy.interpolate import make_smoothing_spline
+
+    r = np.asarray(curve["rate"], dtype=float)
+    d = np.asarray(curve[distortion_col], dtype=float)
+    rates = np.unique(r)
+    least = np.array([d[r == x].min() for x in rates])
+    if len(rates) < 5:
+        return least, rates
+    grid = np.linspace(rates[0], rates[-1], n)
+    return make_smoothing_spline(rates, least)(grid), grid
 
 
 def constant_distortion_curve(df, D: float, *, distortion_col: str = "mse", rate: str = "nominal"):
