@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import pytest
 import torch
@@ -46,6 +47,12 @@ def test_paper_settings():
     # config/data/*.yaml and config/main.yaml: a validation set (banana: 100,000 fresh samples; MNIST: 5% of the
     # training images) and the best-validation checkpoint, checked every epoch
     assert (b.n_val, b.val_every, m.val_fraction, m.val_every) == (100_000, 1000, 0.05, 446)
+    # 100 epochs: the banana's of 1,000 steps; MNIST's of ceil(57,000 / 128) = 446 steps, the learning rate falling
+    # once per epoch; MNIST's rate warm-up over ceil(0.1 * 100 * (57,000 // 128)) = 4,450 steps
+    assert (b.steps, b.lr_epoch_steps) == (100 * 1000, 1000)
+    assert (m.steps, m.bince_steps, m.lr_epoch_steps) == (100 * 446, 100 * 446, math.ceil(57_000 / 128))
+    assert m.rate_warmup_steps == math.ceil(0.1 * 100 * (57_000 // 128)) == 4_450
+    assert MNISTConfig.for_scale("small").lr_epoch_steps == BananaConfig.for_scale("small").lr_epoch_steps == 0
     small = BananaConfig.for_scale("small")
     assert small.n_val == 0 and MNISTConfig.for_scale("small").val_fraction == 0.0
     assert small.latent_dim("VC") == small.latent_dim("VIC") == 2   # one ensemble needs one latent size
@@ -57,8 +64,6 @@ def test_paper_betas_and_clips_are_the_authors():
     """bin/banana/banana_RD.sh sets distortion.factor_beta=1 for VC and VIC: beta = 1/beta_code. On MNIST VC keeps
     VAE.yaml's 0.5 and BINCE its 0.003 (the authors' loss divides the distortion by them). Every paper run clips
     where the authors' clip at 3 on their loss binds; the small scale clips at 3 on ours."""
-    import math
-
     from perceptual_compression.losses.vic import beta_from_lossyless
 
     b, m = BananaConfig.for_scale("paper"), MNISTConfig.for_scale("paper")
@@ -82,8 +87,6 @@ def test_clip_from_lossyless_reproduces_the_authors_clipped_step():
     """Their loss D/f + beta_code R (nats) is ln2 beta_code times ours, R + beta D (bits, beta = 1/(beta_code f)):
     Adam steps on our loss with clip_from_lossyless equal Adam steps on theirs clipped at 3, and a clip of 3 on
     ours would not."""
-    import math
-
     from perceptual_compression.losses.vic import beta_from_lossyless, clip_from_lossyless
 
     g = torch.Generator().manual_seed(0)
@@ -136,6 +139,40 @@ def test_weight_decay_trains_with_adamw(monkeypatch):
     train_compressor(cfg.build("VIC"), "VIC", lambda s: banana_pair(src, "VIC", 16, g), beta=1.0, steps=2, lr=1e-3,
                      likelihood="gaussian", progress=False, weight_decay=1e-5)
     assert made == [1e-5]
+
+
+def test_learning_rate_per_epoch_and_rate_warmup_in_steps(monkeypatch):
+    """``lr_epoch_steps`` holds the learning rate constant within an epoch; ``rate_warmup_steps`` sets the
+    warm-up's length in steps, the same as the fraction of the steps that makes it."""
+    import perceptual_compression.models.invariant_compressor as ic
+
+    made = []
+    monkeypatch.setattr(ic, "adam", lambda params, lr, wd=0.0: made.append(torch.optim.Adam(params, lr=lr)) or made[-1])
+    cfg = BananaConfig.for_scale("small").with_(hidden=8)
+    src = Banana()
+
+    def run(**kw):
+        torch.manual_seed(0)
+        model, g, lrs = cfg.build("VC"), torch.Generator().manual_seed(0), []
+
+        def batch(step):
+            lrs.append(made[-1].param_groups[0]["lr"])
+            return banana_pair(src, "VC", 16, g)
+
+        train_compressor(model, "VC", batch, beta=1.0, steps=6, lr=1e-2, lr_decay=8.0, likelihood="gaussian",
+                         progress=False, **kw)
+        return model, lrs
+
+    _, per_step = run()
+    assert per_step == pytest.approx([1e-2 * 8.0 ** (-s / 6) for s in range(6)])
+    _, per_epoch = run(lr_epoch_steps=2)  # 3 epochs of 2 steps: gamma = 8 ** (-1 / 3) = 0.5
+    assert per_epoch == pytest.approx([1e-2, 1e-2, 5e-3, 5e-3, 2.5e-3, 2.5e-3])
+    by_fraction, _ = run(rate_warmup=2 / 6 + 1e-9)
+    by_steps, _ = run(rate_warmup=0.1, rate_warmup_steps=2)
+    longer, _ = run(rate_warmup=0.5)
+    same = [torch.equal(p, q) for p, q in zip(by_fraction.parameters(), by_steps.parameters())]
+    assert all(same)
+    assert not all(torch.equal(p, q) for p, q in zip(by_steps.parameters(), longer.parameters()))
 
 
 def test_architectures_shapes():

@@ -6,7 +6,7 @@ from torch import nn
 
 from perceptual_compression.training import (NonFiniteLossError, Trainer, default_device, kept_checkpoint_path,
                                              seed_everything)
-from perceptual_compression.training.schedules import piecewise_constant, warmup_cosine
+from perceptual_compression.training.schedules import exponential_decay, piecewise_constant, warmup_cosine
 
 
 def _regression_problem(seed=0):
@@ -122,6 +122,28 @@ def test_piecewise_constant_pim_schedule():
     assert math.isclose(f(80_000), 1e-5) and math.isclose(f(10**6), 1e-5)
     with pytest.raises(ValueError):
         piecewise_constant(0, boundaries=[2, 1], factors=[1, 2, 3])
+
+
+def test_exponential_decay_per_step_and_per_epoch():
+    # per step: decay ** (-step / total), clamped at the end
+    assert exponential_decay(0, total_steps=100, decay=100.0) == 1.0
+    assert exponential_decay(50, total_steps=100, decay=100.0) == pytest.approx(0.1)
+    assert exponential_decay(100, total_steps=100, decay=100.0) == exponential_decay(500, total_steps=100, decay=100.0)
+    assert exponential_decay(100, total_steps=100, decay=100.0) == pytest.approx(0.01)
+    # per epoch, as ExponentialLR(gamma = decay ** (-1 / epochs)) stepped after every epoch: 100 epochs of 446 steps
+    torch_lr = []
+    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=100.0 ** (-1 / 100))
+    for _ in range(100):
+        torch_lr.append(opt.param_groups[0]["lr"])
+        sched.step()
+    ours = [exponential_decay(s, total_steps=44_600, decay=100.0, epoch_steps=446) for s in range(44_600)]
+    assert len(set(ours[:446])) == 1 and ours[445] == 1.0 and ours[446] < 1.0  # constant within an epoch
+    assert ours[::446] == pytest.approx(torch_lr, rel=1e-12)
+    assert ours[-1] == pytest.approx(100.0 ** (-99 / 100)) and exponential_decay(
+        44_600, total_steps=44_600, decay=100.0, epoch_steps=446) == ours[-1]  # the last epoch's rate is kept
+    with pytest.raises(ValueError):
+        exponential_decay(0, total_steps=0, decay=10.0)
 
 
 def test_time_limit_stops_after_the_step_that_runs_out_and_resume_continues(tmp_path, monkeypatch):

@@ -139,7 +139,8 @@ def run_banana(cfg: BananaConfig, seed: int = 0, *, progress: bool | None = None
                              seed=init_seeds[i], progress=progress, desc=f"banana {obj} beta={beta:g} run {s}",
                              streams={"batches": g}, weight_decay=cfg.weight_decay,
                              validation=val, validate_every=cfg.val_every, val_batch_size=2048,
-                             checkpoint_path=_ckpt(checkpoint_dir, f"banana-v3-{cfg.scale}-{seed}-{obj}-{beta:g}-{s}"))
+                             lr_epoch_steps=cfg.lr_epoch_steps,
+                             checkpoint_path=_ckpt(checkpoint_dir, f"banana-v4-{cfg.scale}-{seed}-{obj}-{beta:g}-{s}"))
             models.append(model)
     runs = [BananaRun(o, b, s, m) for (o, b, s), m in zip(members, models)]
     evaluate_banana(runs, cfg.n_test, seed)
@@ -395,8 +396,9 @@ def train_mnist_run(spec: MNISTSpec, cfg: MNISTConfig, data: MNISTData, seed: in
                            streams={"batches": g}, weight_decay=cfg.weight_decay,
                            validation=val, validate_every=cfg.val_every, val_batch_size=cfg.batch_size,
                            bince_options=bince if spec.objective == "BINCE" else None,
+                           lr_epoch_steps=cfg.lr_epoch_steps, rate_warmup_steps=cfg.rate_warmup_steps,
                            checkpoint_path=_ckpt(checkpoint_dir,
-                                                 f"mnist-v3-{cfg.scale}-{seed}-{spec.name.replace(' ', '_')}"))
+                                                 f"mnist-v4-{cfg.scale}-{seed}-{spec.name.replace(' ', '_')}"))
     return MNISTRun(spec, res.model, res.history, extra=dict(res.extra))  # best_step etc. with a validation set
 
 
@@ -480,7 +482,7 @@ def recon_resnet_error(run: MNISTRun, ev: MNISTEvalSet, cfg: MNISTConfig, seed: 
         out = recon_predictor_error(x, y, ev.test_x, ev.test_y, pcfg, reconstruct=lambda b: _reconstruct(model, b),
                                     augment=augment, seed=seed, progress=progress,
                                     checkpoint_path=_ckpt(checkpoint_dir, f"mnist-{cfg.scale}-{seed}-"
-                                                          f"{run.spec.name.replace(' ', '_')}-resnet18-predictor-v3"))
+                                                          f"{run.spec.name.replace(' ', '_')}-resnet18-predictor-v4"))
     return out["error"]
 
 

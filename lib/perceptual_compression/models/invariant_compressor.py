@@ -45,6 +45,7 @@ from torch import nn
 
 from ..losses.bince import Critic, bince_loss
 from ..losses.vic import beta_from_lossyless, clip_from_lossyless, distortion_bits, rate_distortion_loss
+from ..training.schedules import exponential_decay
 from .vector_prior import VectorPrior, make_prior
 
 SCALES = ("small", "paper")
@@ -238,6 +239,7 @@ class BananaConfig:
     n_val: int = 0                # > 0: fresh validation samples; the run keeps its best-validation model
     val_every: int = 0            # steps between validations (the authors: once per epoch)
     authors_clip: bool = False    # True: the authors' clip at 3 on their loss (clip_from_lossyless); False: 3 on ours
+    lr_epoch_steps: int = 0       # > 0: the learning rate decays once per epoch of this many steps (else per step)
 
     @classmethod
     def for_scale(cls, scale: str) -> "BananaConfig":
@@ -255,7 +257,9 @@ class BananaConfig:
                        # config/data/base_banana.yaml: 100,000 validation samples; config/main.yaml keeps the
                        # checkpoint of the best validation loss (checked every epoch of 1,000 steps) and clips
                        # gradient norms at 3 on the authors' loss
-                       z_dim_vic=1, n_val=100_000, val_every=1000, authors_clip=True)
+                       z_dim_vic=1, n_val=100_000, val_every=1000, authors_clip=True,
+                       # ExponentialLR (gamma = 1000 ** (-1 / 100)) stepped by Lightning once per epoch
+                       lr_epoch_steps=1000)
         return cls("small", 32, 2, False, 2, 256, 1000, 5e-3, 30.0, (1.0, 4.0, 16.0, 64.0), 2, 20_000)
 
     def with_(self, **changes) -> "BananaConfig":
@@ -325,6 +329,8 @@ class MNISTConfig:
     # augmentations' translations are relative); the decoder outputs this size
     image_size: int = 28
     authors_clip: bool = False    # True: the authors' clip at 3 on their loss (clip_from_lossyless); False: 3 on ours
+    lr_epoch_steps: int = 0       # > 0: the learning rate decays once per epoch of this many steps (else per step)
+    rate_warmup_steps: int | None = None  # the rate warm-up's length in steps (None: rate_warmup of the steps)
 
     def __post_init__(self) -> None:
         if self.image_size not in (28, 32):
@@ -355,16 +361,19 @@ class MNISTConfig:
             # 100 epochs; 10 values of beta (code 1e-4..100 on the rate; the sweep's beta = 1/beta_code here,
             # which VC and BINCE divide by their factor_beta, 0.5 and 0.003);
             # Fig. 6 shows 5 runs (the script sweeps 3 seeds); figure 1 uses beta_code = 0.1.
-            return cls("paper", "resnet18", "pyramid_cnn", 32, 128, "hyperprior", 128, 45_000, 1e-3, 100.0,
+            # 100 epochs of the 57,000 training images at batch 128 (drop_last off): 446 steps each, 44,600 in
+            # all; ExponentialLR (gamma = 100 ** (-1 / 100)) stepped once per epoch; the rate's linear warm-up runs
+            # over ceil(0.1 * max_steps) = 4,450 steps, their max_steps being 100 * (57,000 // 128) = 44,500
+            return cls("paper", "resnet18", "pyramid_cnn", 32, 128, "hyperprior", 128, 44_600, 1e-3, 100.0,
                        tuple(1.0 / b for b in (100, 10, 3, 1, 0.3, 0.1, 0.03, 0.01, 0.001, 0.0001)),
                        # BINCE: beta_code 1e-4, one value of the authors' sweep (1e-7..1e-3)
-                       10.0, 1.0 / 1e-4, 45_000, 5, None, None, 20_000, 2048,
+                       10.0, 1.0 / 1e-4, 44_600, 5, None, None, 20_000, 2048,
                        # bin/mnist/augmnist_RD.sh: architecture@predictor=resnet18, featurizer=neural_rec
                        # config/data/mnist_aug.yaml holds out 5% for validation (augmented); config/main.yaml
                        # keeps the best-validation checkpoint, checked every epoch (57,000 / 128 steps)
                        recon_predictor="resnet18", weight_decay=1e-5, val_fraction=0.05, val_every=446,
                        vc_factor_beta=0.5, bince_factor_beta=0.003, authors_clip=True, bince_authors_form=True,
-                       image_size=32)
+                       image_size=32, lr_epoch_steps=446, rate_warmup_steps=4_450)
         # the supervised target depends on the label only: a smaller beta lets the rate fall towards H[Y]
         return cls("small", "small_cnn", "mlp", 16, 32, "factorized", 64, 800, 1e-2, 10.0,
                    (3.0, 10.0), 10.0, 300.0, 800, 1, 10_000, 5_000, 400, 256, beta_supervised=1.0)
@@ -414,13 +423,18 @@ def train_compressor(model: InvariantCompressor, objective: str, batch_fn: Calla
                      rate_warmup: float = 0.0, streams: Mapping[str, Any] | None = None,
                      weight_decay: float = 0.0, validation: tuple[torch.Tensor, torch.Tensor] | None = None,
                      validate_every: int = 0, val_batch_size: int = 1024,
-                     bince_options: Mapping[str, Any] | None = None) -> TrainResult:
+                     bince_options: Mapping[str, Any] | None = None, lr_epoch_steps: int = 0,
+                     rate_warmup_steps: int | None = None) -> TrainResult:
     """Train ``model`` on one objective. ``batch_fn(step)`` returns ``(input, target)`` for VC/VIC
     (the caller chooses the target: ``A(x)`` for VC, ``x`` for VIC) or ``(view, positive view)`` for BINCE.
 
+    ``lr_decay``: the learning rate falls exponentially by this factor over the ``steps``, at every step or, with
+    ``lr_epoch_steps > 0``, once per epoch of that many steps (the authors' ``ExponentialLR``, stepped per epoch;
+    :func:`~perceptual_compression.training.schedules.exponential_decay`).
     ``rate_warmup``: the weight of the rate grows linearly from 1e-5 to 1 over this fraction of the steps
     (the authors anneal it over the first 10% on images, which keeps the code from collapsing before the
-    encoder has learnt anything); 0 trains on the final objective from the start.
+    encoder has learnt anything), or over ``rate_warmup_steps`` steps when that is given; 0 trains on the final
+    objective from the start.
     ``streams``: the random generators ``batch_fn`` draws from (saved in checkpoints and restored on resume,
     see :class:`~perceptual_compression.training.Trainer`).
     ``weight_decay``: > 0 trains with AdamW and this decoupled weight decay (the authors' MNIST setting), else Adam.
@@ -445,10 +459,14 @@ def train_compressor(model: InvariantCompressor, objective: str, batch_fn: Calla
     model.to(device)
     main = adam([p for n, p in model.named_parameters() if not n.endswith("quantiles")], lr, weight_decay)
     decay = float(lr_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(main, lambda s: decay ** (-min(s, steps) / max(1, steps)))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        main, lambda s: exponential_decay(s, total_steps=max(1, steps), decay=decay, epoch_steps=lr_epoch_steps))
     main_params = [p for g in main.param_groups for p in g["params"]]
 
-    warm = max(1, int(rate_warmup * steps))
+    if rate_warmup_steps is not None:
+        warm = max(0, int(rate_warmup_steps))
+    else:
+        warm = max(1, int(rate_warmup * steps)) if rate_warmup > 0 else 0
     if validation is not None and validate_every < 1:
         raise ValueError(f"validate_every must be >= 1 with a validation set, not {validate_every}")
 
@@ -481,7 +499,7 @@ def train_compressor(model: InvariantCompressor, objective: str, batch_fn: Calla
     def step_fn(step: int) -> dict[str, torch.Tensor]:
         a, b = batch_fn(step)
         a, b = a.to(device), b.to(device)
-        w = 1.0 if rate_warmup <= 0 else max(1e-5, min(1.0, step / warm))
+        w = 1.0 if not warm else max(1e-5, min(1.0, step / warm))
         out = objective_terms(model, a, b)
         loss = w * out["rate"] + beta * out["distortion"]
         main.zero_grad(set_to_none=True)

@@ -33,3 +33,22 @@ def piecewise_constant(step: int, *, boundaries: Sequence[int], factors: Sequenc
         if step < b:
             return f
     return factors[-1]
+
+
+def exponential_decay(step: int, *, total_steps: int, decay: float, epoch_steps: int = 0) -> float:
+    """The factor of an exponential decay by ``decay`` over ``total_steps`` steps.
+
+    With ``epoch_steps = 0`` the factor falls at every step, ``decay ** (-step / total_steps)``. With
+    ``epoch_steps > 0`` it falls once per epoch of that many steps, as ``torch.optim.lr_scheduler.ExponentialLR``
+    stepped at the end of every epoch does (Lightning's default ``interval: "epoch"``; the Dubois et al. code,
+    ``gamma = decay ** (-1 / epochs)``): ``decay ** (-(step // epoch_steps) / epochs)`` with
+    ``epochs = total_steps / epoch_steps``, so epoch 0 trains at the full rate and the last at ``decay ** (-(epochs - 1) / epochs)``.
+    Steps past ``total_steps`` keep the final factor.
+    """
+    if total_steps <= 0 or epoch_steps < 0:
+        raise ValueError("total_steps must be positive and epoch_steps >= 0")
+    step = min(step, total_steps)
+    if not epoch_steps:
+        return float(decay) ** (-step / total_steps)
+    epochs = total_steps / epoch_steps
+    return float(decay) ** (-min(step // epoch_steps, math.ceil(epochs) - 1) / epochs)
