@@ -16,7 +16,8 @@ def test_paper_scale_has_the_papers_settings():
     assert (c.batch_size, c.steps, c.learning_rate) == (50, 100_000, 1e-3)
     assert c.lr_boundaries == (50_000, 80_000) and c.lr_factors == (1.0, 0.1, 0.01)
     assert c.beta_anneal_steps == 10_000 and c.crop == 8
-    assert c.arch == PIMArchitecture()
+    assert c.arch == PIMArchitecture() and c.init == "keras"
+    assert PIMConfig.for_scale("small").init == "pytorch"
     assert c.frames.patch == 64 and c.frames.height_range == (128, 160)
     assert (c.noise_levels, c.noise_range, c.calib_size) == (40, (0.01, 0.60), 224)
     for step, lr in ((0, 1e-3), (49_999, 1e-3), (50_000, 1e-4), (79_999, 1e-4), (80_000, 1e-5), (99_999, 1e-5)):
@@ -38,6 +39,33 @@ def test_small_scale_keeps_relative_schedule_positions():
 def test_invalid_scale_names_valid_values():
     with pytest.raises(ParameterError, match="'small', 'paper'"):
         PIMConfig.for_scale("huge")
+
+
+def test_keras_initialisation():
+    import math
+
+    from torch import nn
+
+    from perceptual_compression.models.pim import PIM, keras_init_
+
+    with pytest.raises(ParameterError, match="'pytorch', 'keras'"):
+        PIMConfig.for_scale("small", init="glorot")
+    torch.manual_seed(0)
+    model = keras_init_(PIM(PIMArchitecture(num_filters=(64, 64, 3), nmix=2, z_dim=4)))
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    covered = {id(p) for m in convs for p in m.parameters(recurse=False)}
+    assert all(id(p) in covered for p in model.parameters())  # every parameter is a convolution's
+    for m in convs:
+        k = m.kernel_size[0] * m.kernel_size[1]
+        bound = math.sqrt(6 / (k * (m.in_channels + m.out_channels)))  # Glorot: fans over the kernel window
+        assert m.weight.abs().max() <= bound and torch.count_nonzero(m.bias) == 0
+    big = [m for m in convs if m.kernel_size == (5, 5) and m.in_channels == m.out_channels == 64][0]
+    # uniform on [-b, b]: standard deviation b / sqrt(3), here 0.025 (PyTorch's default would give 0.0144)
+    assert big.weight.std().item() == pytest.approx(math.sqrt(6 / 3200) / math.sqrt(3), rel=0.02)
+    # the small scale keeps PyTorch's default: the same seed gives a different first layer
+    torch.manual_seed(0)
+    assert not torch.equal(PIM(PIMArchitecture(num_filters=(64, 64, 3), nmix=2, z_dim=4)).state_dict()[
+        next(n for n, _ in model.named_parameters())], next(model.parameters()))
 
 
 def _source():

@@ -4,7 +4,8 @@ No training code for PIM is public; this module is the first PyTorch implementat
 holds the paper's settings: Adam, batch 50, 100 000 steps, learning rate 1e-3 dropping to 1e-4 after
 50 000 and to 1e-5 after 80 000 steps, β annealed from 0 to 1 over the first 10 000 steps, 8×8 centre
 crops, 64×64 frame pairs, and the reference architecture (3-scale steerable pyramid, CNNs of
-64-64-64-3 filters, 5-component marginal mixture, z of dimension 10). ``scale="small"`` keeps the
+64-64-64-3 filters, 5-component marginal mixture, z of dimension 10), initialised as the reference's Keras
+layers are by default (Glorot-uniform kernels, zero biases). ``scale="small"`` keeps the
 structure but uses narrower CNNs, a single mixture component (the authors' "pim-1" variant, whose
 distance needs no sampling), smaller batches and few steps, so that training and calibration fit
 in a few minutes on a 2-core CPU. The learning-rate drops keep their *relative* positions (50 % and
@@ -26,11 +27,12 @@ from ..losses.ixyz import beta_schedule, ixyz_loss
 from ..params import check_choice
 from ..training import Trainer, TrainingHistory, default_device, seed_everything
 from ..training.schedules import piecewise_constant
-from .pim import PIM, PIMArchitecture
+from .pim import PIM, PIMArchitecture, keras_init_
 
-__all__ = ["SCALES", "PIMConfig", "train_pim"]
+__all__ = ["SCALES", "INITS", "PIMConfig", "train_pim"]
 
 SCALES = ("small", "paper")
+INITS = ("pytorch", "keras")  # initialisation of the convolutions (see ``keras_init_``)
 
 PAPER_STEPS = 100_000
 PAPER_LR_BOUNDARIES = (50_000, 80_000)
@@ -58,6 +60,10 @@ class PIMConfig:
     noise_range: tuple[float, float] = (0.01, 0.60)
     kld_samples: int = 1           # Monte-Carlo samples of the symmetrised KL (nmix > 1)
     checkpoint_every: int = 5_000
+    init: str = "pytorch"          # "keras": the reference layers' Glorot-uniform kernels and zero biases
+
+    def __post_init__(self) -> None:
+        check_choice("init", self.init, INITS)
 
     @classmethod
     def for_scale(cls, scale: str, **overrides) -> "PIMConfig":
@@ -67,7 +73,7 @@ class PIMConfig:
         if scale == "paper":
             cfg = cls(scale="paper", arch=PIMArchitecture(), batch_size=50, steps=PAPER_STEPS,
                       frames=FramePairConfig(buffer_size=2_000), calib_size=224, calib_images=12,
-                      checkpoint_every=5_000)
+                      checkpoint_every=5_000, init="keras")
         else:
             steps = 300
             cfg = cls(scale="small", arch=PIMArchitecture(num_filters=(8, 8, 8, 3), nmix=1),
@@ -105,7 +111,10 @@ def train_pim(config: PIMConfig, source: SegmentSource, *, seed: int = 0, device
     """
     device = device or default_device()
     seed_everything(seed)
-    model = PIM(config.arch).to(device)
+    model = PIM(config.arch)
+    if config.init == "keras":
+        keras_init_(model)
+    model = model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: piecewise_constant(s, boundaries=config.lr_boundaries, factors=config.lr_factors))
