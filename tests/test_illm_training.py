@@ -133,6 +133,29 @@ def test_paper_recipe_values():
         cfg.rate_schedule(0.13)
 
 
+def test_quantile_refit_is_the_small_scales_and_the_paper_keeps_the_learned_quantiles():
+    """The reference's update() builds the tables from the quantiles its auxiliary loss learned; the small scale
+    first fits them by bisection, as its few hundred steps leave the auxiliary loss unconverged."""
+    assert IllmConfig.for_scale("small").refit_quantiles and not IllmConfig.for_scale("paper").refit_quantiles
+    imgs = [torch.rand(3, 96, 128, generator=torch.Generator().manual_seed(i)) for i in range(2)]
+    states = {}
+    for refit in (False, True):
+        cfg = IllmConfig.for_scale("small", model=TINY, steps=2, batch_size=2, crop_size=64, warmup_steps=1,
+                                   checkpoint_every=0, perceptual="none", refit_quantiles=refit)
+        torch.manual_seed(0)
+        model = pretrain(msillm_autoencoder(TINY), imgs, rate=0.14, config=cfg, seed=1, device="cpu",
+                         progress=False).model
+        states[refit] = {k: v for k, v in model.state_dict().items() if not k.endswith(("_offset", "_quantized_cdf",
+                                                                                          "_cdf_length", "scale_table"))}
+    q = [k for k in states[True] if k.endswith("quantiles")]
+    assert len(q) == 1
+    assert all(torch.equal(v, states[True][k]) for k, v in states[False].items() if k not in q)  # same training
+    learned, refitted = states[False][q[0]], states[True][q[0]]
+    assert not torch.allclose(learned, refitted, atol=1e-3)
+    # lower tail < median < upper tail, per channel
+    assert (refitted[..., 0] < refitted[..., 1]).all() and (refitted[..., 1] < refitted[..., 2]).all()
+
+
 def test_training_patches_are_deterministic_and_mix_both_crops():
     imgs = [torch.rand(3, 100, 150, generator=torch.Generator().manual_seed(i)) for i in range(3)]
     a = TrainingPatches(imgs, 64, seed=5)

@@ -85,6 +85,10 @@ class IllmConfig:
     flip: bool = True
     checkpoint_every: int = 10_000
     log_every: int = 1
+    # after training, fit the hyper-latent prior's tail and median quantiles by bisection on its learned cdf
+    # (CompressAI's update_quantiles) before building the coder's tables, rather than use the quantiles the
+    # auxiliary loss learned (the reference's update() does the latter)
+    refit_quantiles: bool = True
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
@@ -112,7 +116,7 @@ class IllmConfig:
         check_choice("scale", scale, SCALES)
         if scale == "paper":
             cfg = cls(scale="paper", model=HiFiCConfig.paper(), steps=1_000_000, batch_size=16, crop_size=256,
-                      warmup_steps=10_000, checkpoint_every=10_000, log_every=100)
+                      warmup_steps=10_000, checkpoint_every=10_000, log_every=100, refit_quantiles=False)
         else:
             steps = 900
             cfg = cls(scale="small", model=HiFiCConfig.small(), steps=steps, batch_size=4, crop_size=128,
@@ -212,8 +216,8 @@ def pretrain(
     ``lpips`` (when used), ``bpp`` (noisy), ``bpp_hard``, ``target``, ``lambda_mean``, ``aux_loss``, ``lr``.
     Resumes from ``checkpoint_path`` when it exists; ``until`` stops after that many steps (the schedules
     still span ``config.steps``), so a run can be done in pieces and continued later. Returns the model in
-    eval mode with its entropy tables built (``update(force=True, update_quantiles=True)``), ready for
-    :class:`~perceptual_compression.coding.ImageCodec`.
+    eval mode with its entropy tables built (``update(force=True, update_quantiles=config.refit_quantiles)``),
+    ready for :class:`~perceptual_compression.coding.ImageCodec`.
     """
     from .device import default_device
 
@@ -268,8 +272,9 @@ def pretrain(
     stop = config.steps if until is None else min(int(until), config.steps)
     history = trainer.run(step_fn, stop)
     model.eval()
-    # Entropy tables from the trained model; the factorized prior's tail quantiles are first fitted by
-    # bisection (CompressAI's update_quantiles), which does not rely on the auxiliary optimiser having
-    # converged (it needs far more steps than a short run has).
-    model.update(force=True, update_quantiles=True)
+    # Entropy tables from the trained model. With refit_quantiles (the small scale) the factorized prior's
+    # quantiles are first fitted by bisection (CompressAI's update_quantiles), which does not rely on the
+    # auxiliary optimiser having converged (it needs far more steps than a short run has); the paper scale keeps
+    # the quantiles its auxiliary loss learned over a million steps, as the reference's update() does.
+    model.update(force=True, update_quantiles=config.refit_quantiles)
     return PretrainResult(model, history, schedule, distortion, config, trainer.resumed_from, trainer.train_seconds)
