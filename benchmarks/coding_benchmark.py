@@ -44,13 +44,13 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from compressai.models import MeanScaleHyperprior
 from compressai.models.base import get_scale_table
 from tqdm.auto import tqdm
 
 from perceptual_compression.coding import ImageCodec, header_size, unpack
 from perceptual_compression.coding.entropy_bottleneck import channel_indexes
+from perceptual_compression.coding.image import pad_to_multiple
 from perceptual_compression.coding.rans import ideal_bits
 from perceptual_compression.coding.tables import (
     eb_medians,
@@ -145,7 +145,7 @@ def table_bits(model: torch.nn.Module, x: torch.Tensor, stride: int) -> float:
     eb, gc = (model.hyper_bottleneck, model.latent_bottleneck) if ours else (model.entropy_bottleneck,
                                                                               model.gaussian_conditional)
     x = x[None] if x.ndim == 3 else x
-    x = F.pad(x, (0, (-x.shape[-1]) % stride, 0, (-x.shape[-2]) % stride), mode="replicate")
+    x = pad_to_multiple(x, stride)  # as ImageCodec pads
     y = encoder(x.to(_device(model)))
     z = hyper_analysis(y)
     medians = eb_medians(eb).reshape(1, -1, 1, 1)

@@ -65,11 +65,11 @@ def test_per_image_csv_and_summary(codec, tmp_path):
     assert df["bpp"].tolist() == pytest.approx([8 * b / (h * w) for b, h, w in zip(df["bytes"], df["height"],
                                                                                          df["width"])], rel=1e-5)
     assert (df["estimated_bpp"] > 0).all() and (df["lpips"] >= 0).all()
-    # the estimated rate of every image, recomputed by hand: replicate-pad to multiples of the stride (64),
-    # eval forward of the hyperprior, -log2 of the y and z likelihoods summed, over the unpadded pixel count
+    # the estimated rate of every image, recomputed by hand: reflect-pad (as ImageCodec does) to multiples of the
+    # stride (64), eval forward of the hyperprior, -log2 of the y and z likelihoods summed, over the unpadded pixels
     for (h, w), est in zip(((200, 260), (180, 300)), df["estimated_bpp"]):
         x = imgs[0 if h == 200 else 1][None]
-        xp = torch.nn.functional.pad(x, (0, -w % 64, 0, -h % 64), mode="replicate")
+        xp = torch.nn.functional.pad(x, (0, -w % 64, 0, -h % 64), mode="reflect")
         with torch.no_grad():
             lik = codec.model(xp)["likelihoods"]
         bits = sum(float(-torch.log2(v.double()).sum()) for v in lik.values())

@@ -6,9 +6,10 @@ import pytest
 import torch
 from compressai.models import MeanScaleHyperprior
 
-from perceptual_compression.coding import CodecError, ImageCodec
+from perceptual_compression.coding import CodecError, ImageCodec, pad_to_multiple
 from perceptual_compression.coding.container import header_size, unpack
 from perceptual_compression.coding.tables import model_fingerprint
+from perceptual_compression.params import ParameterError
 from perceptual_compression.models.mean_scale_hyperprior import minnen2018_mean_scale_hyperprior
 
 
@@ -55,11 +56,33 @@ def test_decoded_latents_equal_the_encoder_quantized_latents(ours, image):
     box = unpack(data, "test-ours", fingerprint=model_fingerprint(ours))
     h, w, batch, *shape = box.fields
     decoded = ours.decompress([list(box.streams)], shape)
-    padded = torch.nn.functional.pad(image[None], (0, 64 - 45, 0, 128 - 70), mode="replicate")
+    padded = torch.nn.functional.pad(image[None], (0, 64 - 45, 0, 128 - 70), mode="reflect")  # the default
     with torch.no_grad():
         out = ours(padded)  # eval forward: y_hat = round(y - mu) + mu
     assert torch.equal(decoded["y_hat"], out["y_hat"])
     assert torch.equal(ImageCodec(ours, "test-ours").decompress(data), decoded["x_hat"][..., :70, :45])
+
+
+def test_padding_modes(ours, image):
+    """Reflection (the MS-ILLM reference's) by default, edge replication on request and wherever a side is
+    shorter than its padding; another mode is refused, naming the valid ones."""
+    def padded(x, mode):
+        return torch.nn.functional.pad(x[None], (0, (-x.shape[-1]) % 64, 0, (-x.shape[-2]) % 64), mode=mode)
+
+    default, rep = ImageCodec(ours, "test-ours"), ImageCodec(ours, "test-ours", pad="replicate")
+    assert torch.equal(default._prepare(image)[0], padded(image, "reflect"))
+    assert torch.equal(rep._prepare(image)[0], padded(image, "replicate"))
+    assert not torch.equal(padded(image, "reflect"), padded(image, "replicate"))
+    small = image[:, :20, :30]  # padding of 44 and 34: longer than the sides, so replicated
+    assert torch.equal(default._prepare(small)[0], padded(small, "replicate"))
+    assert default.decompress(default.compress(small)).shape == (1, 3, 20, 30)
+    with pytest.raises(ParameterError, match="'reflect', 'replicate'"):
+        ImageCodec(ours, "test-ours", pad="zeros")
+    with pytest.raises(ParameterError, match="'reflect', 'replicate'"):
+        pad_to_multiple(image, 64, "zeros")
+    sub = image[:, :64, :32]
+    assert pad_to_multiple(sub, 32) is sub and pad_to_multiple(image, 5) is image  # sides already multiples
+    assert pad_to_multiple(image, 8, "replicate").shape[-2:] == (72, 48)
 
 
 def test_round_trip_compressai_mean_scale_hyperprior(theirs, image):
@@ -70,7 +93,7 @@ def test_round_trip_compressai_mean_scale_hyperprior(theirs, image):
     assert x_hat.shape == (1, 3, 70, 45)
     assert torch.equal(codec.decompress(data), x_hat)
     # the container holds CompressAI's two strings (y, z) unchanged
-    strings = theirs.compress(torch.nn.functional.pad(image[None], (0, 19, 0, 58), mode="replicate"))["strings"]
+    strings = theirs.compress(torch.nn.functional.pad(image[None], (0, 19, 0, 58), mode="reflect"))["strings"]
     payload = sum(len(s[0]) for s in strings)
     assert len(data) == payload + header_size([70, 45, 1, 2, 1], [len(s[0]) for s in strings])
 

@@ -2,7 +2,8 @@
 
 Every rate the book reports is measured from these bytes: ``bpp = 8 * len(data) / pixels``, header included.
 
-- :class:`ImageCodec` — images to bytes with any CompressAI-protocol model (pads, stores H and W, crops).
+- :class:`ImageCodec` — images to bytes with any CompressAI-protocol model (pads, stores H and W, crops);
+  :func:`pad_to_multiple` is its padding.
 - :class:`EntropyBottleneckCodec` — latents under a factorized prior, a whole batch in one rANS stream.
 - :class:`GaussianConditionalCodec` — latents given Gaussian scales (and means), a whole batch in one stream.
 - :class:`CategoricalCodec` — integer symbols under a fixed per-channel pmf, a whole batch in one stream.
@@ -18,11 +19,12 @@ from .categorical import CategoricalCodec
 from .container import CodecError, header_size, pack, unpack
 from .entropy_bottleneck import EntropyBottleneckCodec
 from .gaussian_conditional import GaussianConditionalCodec
-from .image import ImageCodec
+from .image import ImageCodec, pad_to_multiple
 
 __all__ = [
     "CodecError",
     "ImageCodec",
+    "pad_to_multiple",
     "EntropyBottleneckCodec",
     "GaussianConditionalCodec",
     "CategoricalCodec",

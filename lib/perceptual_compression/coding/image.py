@@ -8,8 +8,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..params import check_choice
 from .container import CodecError, pack, unpack
 from .tables import model_fingerprint
+
+
+PAD_MODES = ("reflect", "replicate")
+
+
+def pad_to_multiple(x: torch.Tensor, stride: int, mode: str = "reflect") -> torch.Tensor:
+    """``x`` (..., H, W) padded on the right and bottom to sides that are multiples of ``stride``: by reflection
+    (the MS-ILLM reference's ``pad_image_to_factor``) or edge replication (``mode="replicate"``). A side shorter
+    than its padding is replicated whatever the mode, as a reflection needs the padding to be shorter."""
+    mode = check_choice("mode", mode, PAD_MODES)
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % stride, (-w) % stride
+    if not (ph or pw):
+        return x
+    return F.pad(x, (0, pw, 0, ph), mode=mode if ph < h and pw < w else "replicate")
 
 
 @contextmanager
@@ -51,8 +67,9 @@ class ImageCodec:
     The model provides ``compress(x) -> {"strings": [[bytes per image] per stream group], "shape": ...}``
     and ``decompress(strings, shape) -> {"x_hat": ...}`` (CompressAI's models and
     :class:`~perceptual_compression.models.mean_scale_hyperprior.MeanScaleHyperpriorAutoencoder` do), and must
-    have been ``update()``-d after training. The codec pads the image on the right and bottom (edge
-    replication) to a multiple of the model's stride, stores the original height and width, the model's
+    have been ``update()``-d after training. The codec pads the image on the right and bottom to a multiple of
+    the model's stride (:func:`pad_to_multiple`: ``pad="reflect"``, as the MS-ILLM reference does, or
+    ``"replicate"``), stores the original height and width, the model's
     ``shape`` and its strings in the container (:mod:`perceptual_compression.coding.container`), and on decoding
     crops and clamps to ``[0, 1]``. Rates are ``8 * len(data) / (H * W)``, header included (:meth:`bpp`).
 
@@ -62,7 +79,7 @@ class ImageCodec:
     hyper-synthesis identically (same weights, device and numerical backend), as for every learned codec.
     """
 
-    def __init__(self, model: nn.Module, codec_id: str, *, stride: int | None = None) -> None:
+    def __init__(self, model: nn.Module, codec_id: str, *, stride: int | None = None, pad: str = "reflect") -> None:
         for attr in ("compress", "decompress"):
             if not callable(getattr(model, attr, None)):
                 raise TypeError(f"{type(model).__name__} has no {attr}() method (CompressAI protocol)")
@@ -71,6 +88,7 @@ class ImageCodec:
         self.stride = int(stride) if stride is not None else model_stride(model)
         if self.stride < 1:
             raise ValueError(f"stride must be positive, got {stride}")
+        self.pad = check_choice("pad", pad, PAD_MODES)
         pack(codec_id, [], [])  # validates the codec id early
 
     def _prepare(self, x: torch.Tensor) -> tuple[torch.Tensor, int, int]:
@@ -83,11 +101,7 @@ class ImageCodec:
         if not torch.isfinite(x).all():
             raise ValueError("images contain NaN or infinite values")
         h, w = x.shape[-2:]
-        ph, pw = (-h) % self.stride, (-w) % self.stride
-        x = x.to(_model_device(self.model))
-        if ph or pw:
-            x = F.pad(x, (0, pw, 0, ph), mode="replicate")
-        return x, h, w
+        return pad_to_multiple(x.to(_model_device(self.model)), self.stride, self.pad), h, w
 
     def compress(self, x: torch.Tensor) -> bytes:
         """Bytes for an image ``(3, H, W)`` or a batch ``(B, 3, H, W)`` in ``[0, 1]``."""

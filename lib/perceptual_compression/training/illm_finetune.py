@@ -287,12 +287,11 @@ def finetune(model: nn.Module, images, *, discriminator: str, config: FinetuneCo
 def reconstruct(model: nn.Module, images, *, max_images: int | None = None) -> tuple[list[Tensor], list[Tensor]]:
     """Originals and decoded images (model in eval mode: rounded latents, as decoded from the bitstream).
 
-    Images are padded to the model's stride and cropped back, by replication as the book's
-    :class:`~perceptual_compression.coding.ImageCodec` pads, so that the result is what a receiver decodes from
-    the bitstream (the reference's ``pad_image`` reflects; Kodak's sides need no padding). Returns CPU tensors in
-    [0, 1].
+    Images are padded to the model's stride and cropped back as the book's
+    :class:`~perceptual_compression.coding.ImageCodec` pads by default (by reflection, as the reference does), so
+    that the result is what a receiver decodes from the bitstream. Returns CPU tensors in [0, 1].
     """
-    import torch.nn.functional as F
+    from ..coding.image import pad_to_multiple
 
     model.eval()
     dev = next(model.decoder.parameters()).device
@@ -302,7 +301,7 @@ def reconstruct(model: nn.Module, images, *, max_images: int | None = None) -> t
     for i in range(n):
         x = images[i].unsqueeze(0).to(dev)
         h, w = x.shape[-2:]
-        xp = F.pad(x, (0, (-w) % s, 0, (-h) % s), mode="replicate")
+        xp = pad_to_multiple(x, s)
         x_hat = model(xp)["x_hat"][..., :h, :w].clamp(0, 1)
         originals.append(x[0].cpu())
         recons.append(x_hat[0].cpu())
