@@ -53,6 +53,8 @@ def test_paper_settings():
     assert (m.steps, m.bince_steps, m.lr_epoch_steps) == (100 * 446, 100 * 446, math.ceil(57_000 / 128))
     assert m.rate_warmup_steps == math.ceil(0.1 * 100 * (57_000 // 128)) == 4_450
     assert MNISTConfig.for_scale("small").lr_epoch_steps == BananaConfig.for_scale("small").lr_epoch_steps == 0
+    # bin/mnist/augmnist_aug.sh: checkpoint@checkpoint_feat=bestTrainLoss
+    assert m.sec51_selection == "train" and MNISTConfig.for_scale("small").sec51_selection == "validation"
     small = BananaConfig.for_scale("small")
     assert small.n_val == 0 and MNISTConfig.for_scale("small").val_fraction == 0.0
     assert small.latent_dim("VC") == small.latent_dim("VIC") == 2   # one ensemble needs one latent size
@@ -275,6 +277,52 @@ def test_validation_keeps_the_best_model_and_survives_a_resume(tmp_path):
                          lr=1e-3, likelihood="gaussian", progress=False, validation=(a, b))
 
 
+def test_selection_by_the_training_loss_of_the_checked_batches():
+    """``select_by_train_loss`` (the authors' bestTrainLoss checkpoint of their Sec. 5.1 runs): the model returned
+    is the one after the checked step of the lowest training loss on that step's batch, the same weights a run
+    stopped at that step ends with."""
+    cfg = BananaConfig.for_scale("small").with_(hidden=16, batch_size=64)
+    src = Banana()
+
+    def run(steps, **kw):
+        torch.manual_seed(0)
+        return train_compressor(cfg.build("VC"), "VC",
+                                lambda step: banana_pair(src, "VC", 64, torch.Generator().manual_seed(step)),
+                                beta=16.0, steps=steps, lr=0.3, likelihood="gaussian", seed=0, progress=False, **kw)
+
+    res = run(30, select_by_train_loss=True, validate_every=4)
+    checks = res.extra["train_checks"]
+    assert [s for s, _ in checks] == [4, 8, 12, 16, 20, 24, 28, 30] and "val_history" not in res.extra
+    best_step, best_loss = min(checks, key=lambda r: r[1])
+    assert res.extra["best_step"] == best_step and res.extra["best_train_loss"] == pytest.approx(best_loss)
+    assert best_step < 30  # the last model is not the one kept
+    stopped = run(best_step)
+    assert all(torch.equal(p, q) for p, q in zip(res.model.parameters(), stopped.model.parameters()))
+    with pytest.raises(ValueError, match="one or the other"):
+        run(2, select_by_train_loss=True, validate_every=1, validation=banana_pair(src, "VC", 8, torch.Generator()))
+    with pytest.raises(ValueError, match="validate_every"):
+        run(2, select_by_train_loss=True)
+
+
+def test_bince_views_in_one_or_two_forward_passes():
+    """The authors' code passes BINCE's two views through the compressor separately (each with its own batch-norm
+    statistics): one forward of 2B images, or two of B; the paper scale takes the second."""
+    cfg = MNISTConfig.for_scale("small").with_(channels=4, z_dim=8)
+    assert MNISTConfig.for_scale("paper").bince_separate_views and not cfg.bince_separate_views
+    g = torch.Generator().manual_seed(1)
+    a, b = torch.rand(4, 1, 28, 28, generator=g), torch.rand(4, 1, 28, 28, generator=g) * 0.2
+    running = {}
+    for separate in (False, True):
+        torch.manual_seed(0)
+        model, sizes = cfg.build("BINCE"), []
+        model.register_forward_pre_hook(lambda mod, args: sizes.append(len(args[0])))
+        train_compressor(model, "BINCE", lambda step: (a, b), beta=5.0, steps=1, lr=1e-3, progress=False,
+                         bince_separate_views=separate)
+        assert sizes == ([4, 4] if separate else [8])
+        running[separate] = [m.running_mean.clone() for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert running[True] and not all(torch.allclose(p, q) for p, q in zip(running[True], running[False]))
+
+
 def test_bince_validation_with_the_authors_form_skips_a_lone_last_pair():
     """BINCE validated in chunks: a last chunk of a single pair (no negatives) is left out, so the authors'
     symmetric form, which needs two pairs, validates any set; the loss is the chunks' weighted mean."""
@@ -338,6 +386,19 @@ def test_mnist_runs_hold_out_a_validation_split(monkeypatch):
         match = (flat == target.flatten()).all(1).nonzero().flatten()
         assert len(match) == 1 and int(train.train_y[match[0]]) == int(label)
     assert {tuple(t.flatten()[:6].tolist()) for t in vy} <= {tuple(t.flatten()[:6].tolist()) for t in by} | rows(train)
+    assert seen["select_by_train_loss"] is False
+    # the authors' Sec. 5.1 runs (augmnist_aug.sh) select by the training loss: no validation pairs, the same split
+    by_train = cfg.with_(sec51_selection="train")
+    for spec, sec51 in ((E.MNISTSpec("VIC mild", "VIC", "mild", 10.0), True),
+                        (E.MNISTSpec("BINCE sup", "BINCE", "supervised", 10.0), True),
+                        (E.MNISTSpec("VIC", "VIC", "standard", 10.0), False)):
+        E.train_mnist_run(spec, by_train, data, seed=3, progress=False)
+        assert seen["select_by_train_loss"] is sec51 and (seen["validation"] is None) is sec51
+        assert seen["validate_every"] == 7
+    with pytest.raises(ValueError, match="val_every"):
+        MNISTConfig.for_scale("small").with_(sec51_selection="train")
+    with pytest.raises(ValueError, match="'validation', 'train'"):
+        cfg.with_(sec51_selection="best")
 
 
 def test_banana_runs_with_the_papers_latent_sizes_and_validation():

@@ -45,6 +45,7 @@ from torch import nn
 
 from ..losses.bince import Critic, bince_loss
 from ..losses.vic import beta_from_lossyless, clip_from_lossyless, distortion_bits, rate_distortion_loss
+from ..params import check_choice
 from ..training.schedules import exponential_decay
 from .vector_prior import VectorPrior, make_prior
 
@@ -331,10 +332,18 @@ class MNISTConfig:
     authors_clip: bool = False    # True: the authors' clip at 3 on their loss (clip_from_lossyless); False: 3 on ours
     lr_epoch_steps: int = 0       # > 0: the learning rate decays once per epoch of this many steps (else per step)
     rate_warmup_steps: int | None = None  # the rate warm-up's length in steps (None: rate_warmup of the steps)
+    # the model the Sec. 5.1 runs (VIC mild, VIC supervised, BINCE supervised) keep: "validation" (like the sweep's
+    # runs) or "train", the authors' bestTrainLoss checkpoint of bin/mnist/augmnist_aug.sh (the lowest loss of the
+    # last batch of an epoch, checked every val_every steps)
+    sec51_selection: str = "validation"
+    bince_separate_views: bool = False  # True: BINCE's two views in two forward passes, as the authors' code does
 
     def __post_init__(self) -> None:
         if self.image_size not in (28, 32):
             raise ValueError(f"image_size must be 28 or 32, got {self.image_size}")
+        check_choice("sec51_selection", self.sec51_selection, ("validation", "train"))
+        if self.sec51_selection == "train" and self.val_every < 1:
+            raise ValueError("sec51_selection='train' checks the training loss every val_every steps: set val_every")
 
     def factor_beta(self, objective: str) -> float:
         """The authors' ``distortion.factor_beta`` of ``objective`` (VC, VIC or BINCE) at this scale."""
@@ -373,7 +382,8 @@ class MNISTConfig:
                        # keeps the best-validation checkpoint, checked every epoch (57,000 / 128 steps)
                        recon_predictor="resnet18", weight_decay=1e-5, val_fraction=0.05, val_every=446,
                        vc_factor_beta=0.5, bince_factor_beta=0.003, authors_clip=True, bince_authors_form=True,
-                       image_size=32, lr_epoch_steps=446, rate_warmup_steps=4_450)
+                       image_size=32, lr_epoch_steps=446, rate_warmup_steps=4_450, sec51_selection="train",
+                       bince_separate_views=True)
         # the supervised target depends on the label only: a smaller beta lets the rate fall towards H[Y]
         return cls("small", "small_cnn", "mlp", 16, 32, "factorized", 64, 800, 1e-2, 10.0,
                    (3.0, 10.0), 10.0, 300.0, 800, 1, 10_000, 5_000, 400, 256, beta_supervised=1.0)
@@ -424,7 +434,8 @@ def train_compressor(model: InvariantCompressor, objective: str, batch_fn: Calla
                      weight_decay: float = 0.0, validation: tuple[torch.Tensor, torch.Tensor] | None = None,
                      validate_every: int = 0, val_batch_size: int = 1024,
                      bince_options: Mapping[str, Any] | None = None, lr_epoch_steps: int = 0,
-                     rate_warmup_steps: int | None = None) -> TrainResult:
+                     rate_warmup_steps: int | None = None, select_by_train_loss: bool = False,
+                     bince_separate_views: bool = False) -> TrainResult:
     """Train ``model`` on one objective. ``batch_fn(step)`` returns ``(input, target)`` for VC/VIC
     (the caller chooses the target: ``A(x)`` for VC, ``x`` for VIC) or ``(view, positive view)`` for BINCE.
 
@@ -439,13 +450,20 @@ def train_compressor(model: InvariantCompressor, objective: str, batch_fn: Calla
     see :class:`~perceptual_compression.training.Trainer`).
     ``weight_decay``: > 0 trains with AdamW and this decoupled weight decay (the authors' MNIST setting), else Adam.
     ``bince_options``: keyword arguments of :func:`~perceptual_compression.losses.bince.bince_loss` for BINCE
-    (``symmetric``, ``effective_batch_size``: the authors' form); none gives eq. 9's.
+    (``symmetric``, ``effective_batch_size``: the authors' form); none gives eq. 9's. ``bince_separate_views``:
+    the two views of a BINCE batch go through the compressor in two forward passes, as in the authors' code (each
+    view's batch-norm statistics its own), rather than in one.
     ``validation``: a fixed ``(input, target)`` pair (as ``batch_fn`` returns, for BINCE the two views) on which the
     objective is measured in evaluation mode (codes rounded about the medians the coder uses, full rate weight) every ``validate_every`` steps and
     after the last, in chunks of ``val_batch_size`` (for BINCE the chunk supplies the InfoNCE negatives, as a
     validation batch does in the authors' code); the model returned is the one of the lowest validation loss
     (the authors keep their best-validation checkpoint). The best model is part of the training checkpoint, and
     ``result.extra`` holds ``best_val_loss``, ``best_step`` and ``val_history`` (``[step, loss]`` of every check).
+    ``select_by_train_loss`` (without ``validation``): the model returned is instead the one of the lowest
+    *training* loss of the batch of every ``validate_every``-th step and of the last step (the authors' Sec. 5.1
+    runs keep their ``bestTrainLoss`` checkpoint, which Lightning compares at each epoch's end on the loss logged
+    for the epoch's last batch); ``result.extra`` then holds ``best_train_loss``, ``best_step`` and
+    ``train_checks`` (``[step, loss]`` of every check).
     """
     from ..training import Trainer, default_device
 
@@ -467,19 +485,26 @@ def train_compressor(model: InvariantCompressor, objective: str, batch_fn: Calla
         warm = max(0, int(rate_warmup_steps))
     else:
         warm = max(1, int(rate_warmup * steps)) if rate_warmup > 0 else 0
-    if validation is not None and validate_every < 1:
-        raise ValueError(f"validate_every must be >= 1 with a validation set, not {validate_every}")
+    if (validation is not None or select_by_train_loss) and validate_every < 1:
+        raise ValueError(f"validate_every must be >= 1 with a validation set or select_by_train_loss, "
+                         f"not {validate_every}")
+    if validation is not None and select_by_train_loss:
+        raise ValueError("select_by_train_loss selects without a validation set: pass one or the other")
 
     def objective_terms(m: InvariantCompressor, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
         if objective == "BINCE":
-            z_hat, bits = m(torch.cat([a, b]))
-            n = len(a)
-            return bince_loss(bits[:n], z_hat[:n], z_hat[n:], m.critic, beta, **(bince_options or {}))
+            if bince_separate_views:
+                (z_a, bits_a), (z_b, _) = m(a), m(b)
+            else:
+                z_hat, bits = m(torch.cat([a, b]))
+                n = len(a)
+                z_a, bits_a, z_b = z_hat[:n], bits[:n], z_hat[n:]
+            return bince_loss(bits_a, z_a, z_b, m.critic, beta, **(bince_options or {}))
         z_hat, bits = m(a)
         dist = distortion_bits(m.decode(z_hat), b, likelihood)
         return {"loss": rate_distortion_loss(bits, dist, beta), "rate": bits.mean(), "distortion": dist.mean()}
 
-    best = _BestModel(model) if validation is not None else None
+    best = _BestModel(model) if validation is not None or select_by_train_loss else None
 
     @torch.no_grad()
     def validate() -> float:
@@ -510,7 +535,8 @@ def train_compressor(model: InvariantCompressor, objective: str, batch_fn: Calla
         sched.step()
         logged = {"loss": out["loss"].detach(), "rate": out["rate"].detach(), "distortion": out["distortion"].detach()}
         if best is not None and ((step + 1) % validate_every == 0 or step == steps - 1):
-            v = best.offer(model, validate(), step + 1)
+            check = float(out["loss"].detach()) if select_by_train_loss else validate()
+            v = best.offer(model, check, step + 1)
             trainer.extra_state["val_history"].append([step + 1, v])  # every check (the history logs every 10th step)
         return logged
 
@@ -523,12 +549,14 @@ def train_compressor(model: InvariantCompressor, objective: str, batch_fn: Calla
     history = trainer.run(step_fn, steps)
     extra = {}
     if best is not None and int(best.step) == 0 and trainer.extra_state["val_history"]:
-        warnings.warn(f"{desc or objective}: no validation loss was finite; the last model is returned",
-                      RuntimeWarning, stacklevel=2)
+        warnings.warn(f"{desc or objective}: no {'training' if select_by_train_loss else 'validation'} loss checked "
+                      "was finite; the last model is returned", RuntimeWarning, stacklevel=2)
     if best is not None and int(best.step) > 0:
         best.restore(model)
-        extra = {"best_val_loss": float(best.loss), "best_step": int(best.step),
-                 "val_history": [list(r) for r in trainer.extra_state["val_history"]]}
+        kind = "train" if select_by_train_loss else "val"
+        extra = {f"best_{kind}_loss": float(best.loss), "best_step": int(best.step),
+                 "train_checks" if select_by_train_loss else "val_history":
+                     [list(r) for r in trainer.extra_state["val_history"]]}
     model.prior.update(force=True)
     model.eval()
     return TrainResult(model, history, objective, beta, extra)
