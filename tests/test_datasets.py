@@ -130,6 +130,30 @@ def test_image_folder_round_trips_pixels_and_indexing(tmp_path):
     assert images.subset(1).names == ["img0"]
 
 
+def test_large_image_folders_do_not_keep_decoded_images(tmp_path, monkeypatch):
+    """A folder of more than CACHE_ALL_UP_TO images (OpenImages) decodes on every access rather than filling the
+    memory; patches over it keep only the last few prepared images."""
+    import perceptual_compression.datasets.images as images_module
+    import perceptual_compression.datasets.patches as patches_module
+
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)).save(tmp_path / f"img{i}.png")
+    assert image_folder(tmp_path)._cache_enabled
+    monkeypatch.setattr(images_module, "CACHE_ALL_UP_TO", 2)
+    big = image_folder(tmp_path)
+    assert not big._cache_enabled
+    a = big[0]
+    assert torch.equal(big[0], a) and big._cache == {}
+    monkeypatch.setattr(patches_module, "CACHE_ALL_UP_TO", 2)
+    monkeypatch.setattr(patches_module, "_RECENT", 2)
+    patches = PatchDataset(big, size=8, seed=0, length=30)
+    for i in range(6):
+        patches[i]
+    assert list(patches._prepared) == [1, 2]  # the last two of images 0, 1, 2, 0, 1, 2
+    assert PatchDataset(big[:2], size=8, seed=0)._cache_size == 2  # a set of up to CACHE_ALL_UP_TO: all kept
+
+
 def test_image_folder_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         image_folder(tmp_path / "nope")
@@ -321,6 +345,38 @@ def test_images_smaller_than_the_patch(gradient_images):
         PatchDataset([small[:, :18]], size=38, small="reflect", seed=0)[0]
     with pytest.raises(ParameterError):
         PatchDataset(gradient_images, size=16, small="crop")
+
+
+def test_patch_order_cycles_or_shuffles_each_epoch(gradient_images):
+    """order="cycle": index i uses image i mod N; "shuffle": each run of N indices visits every image once, in a
+    seeded order that changes from epoch to epoch (a DataLoader's shuffled epochs)."""
+    images = [gradient_images[i % 2] * (0.5 + 0.1 * i) for i in range(5)]
+    cyc = PatchDataset(images, size=16, seed=0, length=1000)
+    assert [cyc.params(i).image for i in range(12)] == [i % 5 for i in range(12)]
+    shuf = PatchDataset(images, size=16, seed=0, length=1000, order="shuffle")
+    epochs = [[shuf.params(e * 5 + k).image for k in range(5)] for e in range(6)]
+    assert all(sorted(e) == list(range(5)) for e in epochs)
+    assert len({tuple(e) for e in epochs}) > 1 and epochs[0] != list(range(5))
+    again = PatchDataset(images, size=16, seed=0, length=1000, order="shuffle")
+    assert [again.params(i).image for i in (29, 3, 17, 3)] == [epochs[5][4], epochs[0][3], epochs[3][2], epochs[0][3]]
+    assert torch.equal(again[17], shuf[17])
+    with pytest.raises(ParameterError, match="'cycle', 'shuffle'"):
+        PatchDataset(images, size=16, order="random")
+
+
+def test_torchvision_reflect_pads_both_sides_by_the_shortfall():
+    """small="torchvision-reflect" is torchvision's RandomCrop(pad_if_needed=True, padding_mode="reflect"): each side
+    of a short dimension mirror-padded by the shortfall, then a random crop."""
+    import torchvision.transforms.functional as TF
+
+    small = torch.arange(3 * 30 * 33, dtype=torch.float32).reshape(3, 30, 33) / (3 * 30 * 33)
+    ds = PatchDataset([small], size=38, small="torchvision-reflect", seed=0, length=20, flip=False)
+    padded = TF.pad(small, [38 - 33, 38 - 30], padding_mode="reflect")  # left/right 5, top/bottom 8
+    assert padded.shape[-2:] == (46, 43)
+    for i in range(20):
+        p = ds.params(i)
+        assert torch.equal(ds[i], padded[:, p.top:p.top + 38, p.left:p.left + 38])
+    assert {ds.params(i).top for i in range(20)} != {0}  # crops land anywhere in the padded image
 
 
 def test_patches_over_an_image_set_and_a_dataloader():

@@ -41,6 +41,10 @@ def _load_rgb(path: Path) -> torch.Tensor:
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
 
 
+#: image sets up to this size keep every decoded image in memory (folders larger than this, e.g. OpenImages, do not)
+CACHE_ALL_UP_TO = 512
+
+
 class ImageSet(Sequence):
     """A labeled, indexable set of RGB images (float ``(3, H, W)`` in ``[0, 1]``).
 
@@ -153,7 +157,8 @@ class ImageSet(Sequence):
 
 def image_folder(path: str | Path, *, name: str | None = None, label: str | None = None,
                  recursive: bool = False) -> ImageSet:
-    """All images in a folder (sorted by relative path). Raises FileNotFoundError if there are none."""
+    """All images in a folder (sorted by relative path). Raises FileNotFoundError if there are none. Decoded images
+    are kept in memory only for folders of up to :data:`CACHE_ALL_UP_TO` images."""
     root = Path(path).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(f"image folder {root} does not exist")
@@ -162,7 +167,7 @@ def image_folder(path: str | Path, *, name: str | None = None, label: str | None
     if not files:
         raise FileNotFoundError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {root}")
     names = [str(p.relative_to(root).with_suffix("")) for p in files]
-    return ImageSet(name or root.name, files, names=names,
+    return ImageSet(name or root.name, files, names=names, cache=len(files) <= CACHE_ALL_UP_TO,
                     label=label or f"image folder {root} ({len(files)} images)")
 
 

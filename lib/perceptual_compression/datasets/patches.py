@@ -9,12 +9,18 @@ checkpoints when the dataset is one of its ``streams``).
 
 Images smaller than the patch are handled as ``small`` says: ``"error"`` (default: a ValueError that
 names the images), ``"upscale"`` (resize so that the shorter side equals the patch size, bilinear with
-antialiasing) or ``"reflect"`` (mirror-pad up to the patch size).
+antialiasing), ``"reflect"`` (mirror-pad up to the patch size) or ``"torchvision-reflect"`` (mirror-pad *each*
+side of a short dimension by its shortfall, as torchvision's ``RandomCrop(pad_if_needed=True,
+padding_mode="reflect")`` does, the MS-ILLM reference's training crop).
+
+Prepared images (float, enlarged or padded) are kept in memory for sets of up to :data:`CACHE_ALL_UP_TO`
+images; larger sets (a folder of OpenImages) keep only the last few, so that memory stays bounded.
 """
 
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,9 +29,11 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from ..params import check_choice, check_range
-from .images import ImageSet
+from .images import CACHE_ALL_UP_TO, ImageSet
 
-SMALL_MODES = ("error", "upscale", "reflect")
+SMALL_MODES = ("error", "upscale", "reflect", "torchvision-reflect")
+ORDERS = ("cycle", "shuffle")
+_RECENT = 32  # prepared images kept for sets larger than CACHE_ALL_UP_TO
 
 
 @dataclass(frozen=True)
@@ -56,10 +64,15 @@ class PatchDataset(Dataset):
         Crop a random area fraction in ``scale`` with aspect ratio in ``ratio`` and resize it to
         ``size`` (as torchvision's RandomResizedCrop); otherwise crop ``size × size`` at a random place.
     small:
-        What to do with images smaller than ``size`` (plain crops only): "error", "upscale", "reflect".
+        What to do with images smaller than ``size`` (plain crops only): "error", "upscale", "reflect",
+        "torchvision-reflect".
     length:
-        Number of patches per epoch (``__len__``); default one per image. Index ``i`` uses image
-        ``i mod len(images)``.
+        Number of patches per epoch (``__len__``); default one per image.
+    order:
+        Which image index ``i`` uses: ``"cycle"``, image ``i mod N`` (N images); ``"shuffle"``, a fresh seeded
+        permutation of the images for every run of N indices (a DataLoader's ``shuffle=True`` epochs).
+    order_seed:
+        Seed of those permutations (default ``seed``): datasets that share it visit the images in the same order.
     seed:
         Seed of all randomness. ``None`` draws one from torch's global generator (so
         ``training.seed_everything`` makes it reproducible too).
@@ -77,9 +90,12 @@ class PatchDataset(Dataset):
         small: str = "error",
         length: int | None = None,
         seed: int | None = None,
+        order: str = "cycle",
+        order_seed: int | None = None,
     ):
         check_range("size", size, 1, integer=True)
         check_choice("small", small, SMALL_MODES)
+        self.order = check_choice("order", order, ORDERS)
         if not (0 < scale[0] <= scale[1] <= 1):
             raise ValueError(f"scale={scale} must satisfy 0 < low <= high <= 1")
         if not (0 < ratio[0] <= ratio[1]):
@@ -96,7 +112,10 @@ class PatchDataset(Dataset):
         self.length = int(length) if length is not None else len(images)
         check_range("length", self.length, 1, integer=True)
         self.seed = int(seed) if seed is not None else int(torch.randint(0, 2**31 - 1, (1,)).item())
-        self._prepared: dict[int, torch.Tensor] = {}
+        self._prepared: OrderedDict[int, torch.Tensor] = OrderedDict()
+        self._cache_size = len(images) if len(images) <= CACHE_ALL_UP_TO else _RECENT
+        self._perm: tuple[int, np.ndarray] | None = None
+        self.order_seed = self.seed if order_seed is None else int(order_seed)
         self._batch_rng = np.random.default_rng(np.random.SeedSequence([self.seed, 1]))
         if not self.random_resized and small == "error":
             too_small = [
@@ -128,6 +147,7 @@ class PatchDataset(Dataset):
     def _image(self, i: int) -> torch.Tensor:
         """Image ``i`` as float [0, 1], enlarged/padded as ``small`` says (cached)."""
         if i in self._prepared:
+            self._prepared.move_to_end(i)
             return self._prepared[i]
         img = self._raw(i)
         img = img.float().div(255.0) if img.dtype == torch.uint8 else img.float()
@@ -138,16 +158,18 @@ class PatchDataset(Dataset):
                 new = (max(self.size, math.ceil(h * s)), max(self.size, math.ceil(w * s)))
                 img = F.interpolate(img[None], size=new, mode="bilinear", align_corners=False, antialias=True)[0]
                 img = img.clamp_(0, 1)
-            elif self.small == "reflect":
+            else:
                 ph, pw = max(0, self.size - h), max(0, self.size - w)
                 if ph >= h or pw >= w:
                     raise ValueError(
                         f"{self._name(i)} ({h}x{w}) is too small to mirror-pad to {self.size}; use small='upscale'"
                     )
-                img = F.pad(img[None], (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2), mode="reflect")[0]
-            else:  # pragma: no cover - rejected in __init__
-                raise ValueError(f"{self._name(i)} is smaller than the patch")
+                # "reflect": up to the patch size; torchvision's pad_if_needed: both sides by the shortfall
+                pad = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2) if self.small == "reflect" else (pw, pw, ph, ph)
+                img = F.pad(img[None], pad, mode="reflect")[0]
         self._prepared[i] = img
+        if len(self._prepared) > self._cache_size:
+            self._prepared.popitem(last=False)
         return img
 
     # -- randomness --------------------------------------------------------------------------------
@@ -176,7 +198,17 @@ class PatchDataset(Dataset):
         if not 0 <= index < self.length:
             raise IndexError(f"patch index {index} out of range (length {self.length})")
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0, index]))
-        return self._draw(rng, index % len(self.images))
+        return self._draw(rng, self.image_index(index))
+
+    def image_index(self, index: int) -> int:
+        """The image patch ``index`` is cut from (see ``order``)."""
+        n = len(self.images)
+        if self.order == "cycle":
+            return index % n
+        epoch = index // n
+        if self._perm is None or self._perm[0] != epoch:
+            self._perm = (epoch, np.random.default_rng(np.random.SeedSequence([self.order_seed, 2, epoch])).permutation(n))
+        return int(self._perm[1][index % n])
 
     def extract(self, p: PatchParams) -> torch.Tensor:
         """Cut, resize and flip a patch as ``p`` says: float ``(3, size, size)``."""
