@@ -12,6 +12,7 @@ from perceptual_compression.metrics import LPIPS
 from perceptual_compression.models.hific import HiFiCConfig, msillm_autoencoder
 from perceptual_compression.params import ParameterError
 from perceptual_compression.training.illm import IllmConfig, TrainingPatches, make_optimizers, pretrain, ramp_cosine
+from perceptual_compression.training.illm_finetune import FinetuneConfig
 
 TINY = HiFiCConfig(channels=(4, 6, 8, 12, 16), latent_features=8, hyper_features=6, residual_blocks=1)
 
@@ -168,6 +169,58 @@ def test_training_patches_are_deterministic_and_mix_both_crops():
     plain = TrainingPatches(imgs, 64, mode="crop", flip=False, seed=0)
     p = plain.crops.params(11)
     assert torch.equal(plain.patch(11), imgs[p.image][:, p.top:p.top + 64, p.left:p.left + 64])
+
+
+def test_training_patches_as_the_reference_at_paper_scale():
+    """The paper scale crops as the reference's transforms and DataLoader do: shuffled epochs (patch i from the
+    same image whichever crop it gets), and images narrower than the patch mirror-padded on both sides."""
+    cfg, ft = IllmConfig.for_scale("paper"), FinetuneConfig.for_scale("paper")
+    assert (cfg.small_images, cfg.image_order) == (ft.small_images, ft.image_order) == ("torchvision-reflect", "shuffle")
+    small, sft = IllmConfig.for_scale("small"), FinetuneConfig.for_scale("small")
+    assert (small.small_images, small.image_order) == (sft.small_images, sft.image_order) == ("upscale", "cycle")
+    with pytest.raises(ParameterError, match="'upscale', 'torchvision-reflect'"):
+        IllmConfig.for_scale("small", small_images="reflect")
+    with pytest.raises(ParameterError, match="'cycle', 'shuffle'"):
+        FinetuneConfig.for_scale("small", image_order="random")
+    imgs = [torch.rand(3, 80, 100 + 10 * i, generator=torch.Generator().manual_seed(i)) for i in range(4)]
+    tp = TrainingPatches(imgs, 96, seed=3, small="torchvision-reflect", order="shuffle")
+    for epoch in range(3):
+        seen = [tp.crops.params(4 * epoch + k).image for k in range(4)]
+        assert sorted(seen) == [0, 1, 2, 3]
+        assert seen == [tp.resized.params(4 * epoch + k).image for k in range(4)]
+    plain = [i for i in range(40) if not tp._use_resized(i)]
+    i = plain[0]
+    p = tp.crops.params(i)
+    padded = torch.nn.functional.pad(imgs[p.image][None], (0, 0, 16, 16), mode="reflect")[0]  # 80 rows: 16 short
+    patch = tp.patch(i)
+    ref = padded[:, p.top:p.top + 96, p.left:p.left + 96]
+    assert torch.equal(patch, ref.flip(-1) if p.flip else ref)
+
+
+def test_prefetched_batches_are_the_steps_batches():
+    """Batches cut ahead by DataLoader workers are exactly patches.batch(step), in sequence and after a jump (a
+    resumed run); the paper scale prefetches with 8 workers."""
+    from perceptual_compression.training.illm import PrefetchedBatches
+
+    assert IllmConfig.for_scale("paper").data_workers == FinetuneConfig.for_scale("paper").data_workers == 8
+    assert IllmConfig.for_scale("small").data_workers == 0
+    imgs = [torch.rand(3, 100, 150, generator=torch.Generator().manual_seed(i)) for i in range(3)]
+    patches = TrainingPatches(imgs, 64, seed=5, order="shuffle")
+    ahead = PrefetchedBatches(patches, 3, stop=20, workers=2)
+    for step in (0, 1, 2, 7, 8, 3):
+        assert torch.equal(ahead(step), patches.batch(step, 3)), step
+    assert torch.equal(PrefetchedBatches(patches, 3, stop=20)(4), patches.batch(4, 3))
+    with pytest.raises(ValueError, match="workers"):
+        PrefetchedBatches(patches, 3, stop=20, workers=-1)
+    # a pretraining run with workers trains the same model as one without
+    states = []
+    for workers in (0, 2):
+        cfg = IllmConfig.for_scale("small", model=TINY, steps=3, batch_size=2, crop_size=64, warmup_steps=1,
+                                   checkpoint_every=0, perceptual="none", data_workers=workers)
+        torch.manual_seed(0)
+        states.append(pretrain(msillm_autoencoder(TINY), imgs, rate=0.14, config=cfg, seed=1, device="cpu",
+                               progress=False).model.state_dict())
+    assert all(torch.equal(v, states[1][k]) for k, v in states[0].items())
 
 
 def test_pretrain_runs_logs_and_resumes_exactly(tmp_path):

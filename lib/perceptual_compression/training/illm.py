@@ -42,6 +42,8 @@ from .loop import Trainer, TrainingHistory
 
 SCALES = ("small", "paper")
 CROP_MODES = ("choice", "crop", "resized")
+PATCH_SMALL_MODES = ("upscale", "torchvision-reflect")  # what a plain training crop does with a smaller image
+PATCH_ORDERS = ("cycle", "shuffle")
 
 
 def ramp_cosine(step: int, *, ramp_steps: int, total_steps: int, min_factor: float = 1e-12) -> float:
@@ -89,11 +91,18 @@ class IllmConfig:
     # (CompressAI's update_quantiles) before building the coder's tables, rather than use the quantiles the
     # auxiliary loss learned (the reference's update() does the latter)
     refit_quantiles: bool = True
+    # training crops: what a plain crop does with an image smaller than the patch, and the order of the images
+    # (the reference: RandomCrop(pad_if_needed=True, padding_mode="reflect") and a shuffling DataLoader)
+    small_images: str = "upscale"
+    image_order: str = "cycle"
+    data_workers: int = 0  # DataLoader processes that cut the training batches ahead (PrefetchedBatches)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
         check_choice("scale", self.scale, SCALES)
         check_choice("crop_mode", self.crop_mode, CROP_MODES)
+        check_choice("small_images", self.small_images, PATCH_SMALL_MODES)
+        check_choice("image_order", self.image_order, PATCH_ORDERS)
         if self.steps < 1 or self.batch_size < 1 or self.crop_size < 64 or self.crop_size % 64:
             raise ValueError("steps and batch_size must be positive, crop_size a multiple of 64")
 
@@ -116,7 +125,8 @@ class IllmConfig:
         check_choice("scale", scale, SCALES)
         if scale == "paper":
             cfg = cls(scale="paper", model=HiFiCConfig.paper(), steps=1_000_000, batch_size=16, crop_size=256,
-                      warmup_steps=10_000, checkpoint_every=10_000, log_every=100, refit_quantiles=False)
+                      warmup_steps=10_000, checkpoint_every=10_000, log_every=100, refit_quantiles=False,
+                      small_images="torchvision-reflect", image_order="shuffle", data_workers=8)
         else:
             steps = 900
             cfg = cls(scale="small", model=HiFiCConfig.small(), steps=steps, batch_size=4, crop_size=128,
@@ -142,21 +152,26 @@ class TrainingPatches:
 
     Built on two :class:`~perceptual_compression.datasets.PatchDataset` over the same images; patch ``i``
     (the ``i``-th of the run) is a pure function of ``(seed, i)``, so a resumed run sees the same batches as
-    an uninterrupted one.
+    an uninterrupted one. ``small`` says what a plain crop does with an image smaller than the patch ("upscale",
+    or "torchvision-reflect" as the reference's ``RandomCrop(pad_if_needed=True, padding_mode="reflect")``);
+    ``order`` in which order the images are visited ("cycle", or "shuffle": the reference's shuffled epochs).
     """
 
     def __init__(self, images, size: int, *, mode: str = "choice", flip: bool = True,
-                 resized_scale: tuple[float, float] = (0.08, 1.0), seed: int = 0) -> None:
+                 resized_scale: tuple[float, float] = (0.08, 1.0), seed: int = 0, small: str = "upscale",
+                 order: str = "cycle") -> None:
         from ..datasets import PatchDataset
 
         check_choice("mode", mode, CROP_MODES)
         self.mode = mode
         self.seed = int(seed)
         n = 1 << 40  # index space; patches are drawn by index, not enumerated
-        self.crops = PatchDataset(images, size, flip=flip, small="upscale", length=n, seed=seed) \
-            if mode in ("choice", "crop") else None
+        # both crops visit the images in one order (order_seed): patch i is cut from the same image either way
+        self.crops = PatchDataset(images, size, flip=flip, small=small, length=n, seed=seed, order=order,
+                                  order_seed=seed) if mode in ("choice", "crop") else None
         self.resized = PatchDataset(images, size, flip=flip, random_resized=True, scale=resized_scale,
-                                    length=n, seed=seed + 1) if mode in ("choice", "resized") else None
+                                    length=n, seed=seed + 1, order=order, order_seed=seed) \
+            if mode in ("choice", "resized") else None
 
     def _use_resized(self, index: int) -> bool:
         if self.mode != "choice":
@@ -170,6 +185,47 @@ class TrainingPatches:
     def batch(self, step: int, batch_size: int) -> Tensor:
         """The batch of training step ``step``: patches ``step * batch_size ... + batch_size - 1``."""
         return torch.stack([self.patch(step * batch_size + i) for i in range(batch_size)])
+
+
+class _StepBatches(torch.utils.data.Dataset):
+    def __init__(self, patches: TrainingPatches, batch_size: int) -> None:
+        self.patches, self.batch_size = patches, batch_size
+
+    def __len__(self) -> int:
+        return 1 << 40
+
+    def __getitem__(self, step: int) -> Tensor:
+        return self.patches.batch(int(step), self.batch_size)
+
+
+class PrefetchedBatches:
+    """``batches(step)`` is ``patches.batch(step, batch_size)``, cut ahead of time by ``workers`` DataLoader
+    processes (decoding and cropping a large image set such as OpenImages would otherwise hold up the GPU).
+
+    Batches are pure functions of the step, so the result does not depend on the workers: steps asked in
+    sequence come from the prefetching stream; a step out of sequence (a resumed run) restarts it there.
+    ``workers=0`` cuts each batch when asked.
+    """
+
+    def __init__(self, patches: TrainingPatches, batch_size: int, *, stop: int, workers: int = 0) -> None:
+        if workers < 0:
+            raise ValueError(f"workers must be >= 0, not {workers}")
+        self.patches, self.batch_size, self.stop, self.workers = patches, int(batch_size), int(stop), int(workers)
+        self._it, self._next = None, None
+
+    def __call__(self, step: int) -> Tensor:
+        if not self.workers:
+            return self.patches.batch(step, self.batch_size)
+        if self._it is None or step != self._next:
+            loader = torch.utils.data.DataLoader(_StepBatches(self.patches, self.batch_size), batch_size=None,
+                                                 sampler=range(step, max(step + 1, self.stop)),
+                                                 num_workers=self.workers, prefetch_factor=4,
+                                                 # its own generator: the workers' seeds are not drawn from
+                                                 # torch's global one, which training's noise draws from
+                                                 generator=torch.Generator().manual_seed(step))
+            self._it = iter(loader)
+        self._next = step + 1
+        return next(self._it)
 
 
 @dataclass
@@ -227,7 +283,10 @@ def pretrain(
     distortion.to(dev)
     schedule = config.rate_schedule(rate)
     patches = TrainingPatches(images, config.crop_size, mode=config.crop_mode, flip=config.flip,
-                              resized_scale=config.resized_scale, seed=seed)
+                              resized_scale=config.resized_scale, seed=seed, small=config.small_images,
+                              order=config.image_order)
+    stop = config.steps if until is None else min(int(until), config.steps)
+    batches = PrefetchedBatches(patches, config.batch_size, stop=stop, workers=config.data_workers)
     main_opt, aux_opt, sched = make_optimizers(model, config)
     trainer = Trainer(
         modules={"model": model}, optimizers={"main": main_opt, "aux": aux_opt}, schedulers={"main": sched},
@@ -238,7 +297,7 @@ def pretrain(
     params = model.main_parameters()
 
     def step_fn(step: int) -> dict[str, Any]:
-        x = patches.batch(step, config.batch_size).to(dev)
+        x = batches(step).to(dev)
         out = model(x)
         pixels = x.shape[-2] * x.shape[-1]
         bpp, bpp_hard = out["bits"] / pixels, out["bits_quantized"] / pixels
@@ -269,7 +328,6 @@ def pretrain(
                 log["lpips"] = terms["lpips"].mean().detach()
         return log
 
-    stop = config.steps if until is None else min(int(until), config.steps)
     history = trainer.run(step_fn, stop)
     model.eval()
     # Entropy tables from the trained model. With refit_quantiles (the small scale) the factorized prior's

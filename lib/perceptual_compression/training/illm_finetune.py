@@ -40,7 +40,7 @@ from ..models.illm_discriminator import LAYOUTS, NORMS, PAPER_CHANNELS as UNET_P
 from ..models.patchgan import PAPER_CHANNELS as PATCHGAN_PAPER_CHANNELS, PatchGANDiscriminator
 from ..models.vqvae_labeler import VQVAELabeler
 from ..params import check_choice
-from .illm import TrainingPatches
+from .illm import PATCH_ORDERS, PATCH_SMALL_MODES, PrefetchedBatches, TrainingPatches
 from .loop import Trainer, TrainingHistory
 
 SCALES = ("small", "paper")
@@ -81,11 +81,16 @@ class FinetuneConfig:
     context_features: int = 16
     patchgan_channels: tuple[int, ...] = PATCHGAN_PAPER_CHANNELS
     checkpoint_every: int = 10_000
+    small_images: str = "upscale"  # training crops as in stage 1 (IllmConfig.small_images, image_order)
+    image_order: str = "cycle"
+    data_workers: int = 0  # DataLoader processes that cut the training batches ahead (illm.PrefetchedBatches)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
         check_choice("scale", self.scale, SCALES)
         check_choice("norm", self.norm, NORMS)
+        check_choice("small_images", self.small_images, PATCH_SMALL_MODES)
+        check_choice("image_order", self.image_order, PATCH_ORDERS)
         check_choice("unet_layout", self.unet_layout, LAYOUTS)
         if self.steps < 1 or self.batch_size < 1 or self.crop_size % 64:
             raise ValueError("steps and batch_size must be positive, crop_size a multiple of 64")
@@ -112,7 +117,8 @@ class FinetuneConfig:
         check_choice("scale", scale, SCALES)
         if scale == "paper":
             cfg = cls("paper", steps=100_000, batch_size=32, crop_size=256, weight_decay=0.0, mc_sampling=True,
-                      generator_first=True, illm_d_loss_weight=0.5)
+                      generator_first=True, illm_d_loss_weight=0.5, small_images="torchvision-reflect",
+                      image_order="shuffle", data_workers=8)
         else:
             cfg = cls("small", steps=80, batch_size=4, crop_size=128, unet_channels=(8, 16, 32, 64), unet_layout="skips",
                       context_features=4, patchgan_channels=(16, 32, 64, 64), checkpoint_every=0,
@@ -271,13 +277,15 @@ def finetune(model: nn.Module, images, *, discriminator: str, config: FinetuneCo
         disc.to(dev)
     step = AdversarialStep(model, discriminator, config, distortion=distortion, discriminator=disc,
                            labeler=labeler, lambda_d=lambda_d)
-    patches = TrainingPatches(images, config.crop_size, seed=seed + 202)
+    patches = TrainingPatches(images, config.crop_size, seed=seed + 202, small=config.small_images,
+                              order=config.image_order)
     modules = {"model": model, **({"discriminator": disc} if disc is not None else {})}
     optimizers = {"generator": step.g_opt, **({"discriminator": step.d_opt} if step.d_opt is not None else {})}
     trainer = Trainer(modules=modules, optimizers=optimizers, checkpoint_path=checkpoint_path,
                       checkpoint_every=config.checkpoint_every if checkpoint_path else 0, seed=seed,
                       progress=progress, desc=f"{discriminator} fine-tuning (λ_d={step.lambda_d:g})")
-    history = trainer.run(lambda i: step(patches.batch(i, config.batch_size).to(dev)), config.steps)
+    batches = PrefetchedBatches(patches, config.batch_size, stop=config.steps, workers=config.data_workers)
+    history = trainer.run(lambda i: step(batches(i).to(dev)), config.steps)
     model.eval()
     model.update(force=True)
     return FinetuneResult(model, disc, history, discriminator, step.lambda_d, config)
