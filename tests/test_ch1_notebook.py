@@ -8,7 +8,8 @@ ROOT = Path(__file__).resolve().parents[1]
 NB = ROOT / "book" / "ch1_rdp.ipynb"
 
 
-@pytest.mark.parametrize("params,needle", [({"p": 0.7}, "p=0.7 is not valid")])
+@pytest.mark.parametrize("params,needle", [({"p": 0.7}, "p=0.7 is not valid"),
+                                           ({"psi": "pooled"}, "'conv', 'block'")])
 def test_invalid_parameters_raise_parameter_error(params, needle, tmp_path):
     """(An invalid ``scale`` is checked for every chapter by test_notebooks.py.)"""
     papermill = pytest.importorskip("papermill")

@@ -69,6 +69,27 @@ def test_classifier_shapes_table3():
     assert clf(x).shape == (4, 10)
 
 
+def test_psi_as_the_whole_second_row():
+    """psi="block": Ψ is Table 3's whole second row (max-pool, leaky ReLU; dropout off in eval), 20×4×4; the
+    classifier's logits do not depend on the reading."""
+    torch.manual_seed(0)
+    conv = MnistClassifier().eval()
+    block = MnistClassifier(psi="block").eval()
+    block.load_state_dict(conv.state_dict())
+    x = torch.rand(4, 1, 28, 28)
+    f = conv.features(x)
+    expected = torch.nn.functional.leaky_relu(torch.nn.functional.max_pool2d(f, 2), 0.2)
+    assert block.features(x).shape == (4, 20, 4, 4) and torch.equal(block.features(x), expected)
+    assert torch.equal(block(x), conv(x))
+    assert RDPMnistConfig.for_scale("paper").psi == RDPMnistConfig.for_scale("small").psi == "conv"
+    assert RDPMnistConfig.for_scale("small").tag() != dataclasses.replace(RDPMnistConfig.for_scale("small"),
+                                                                         psi="block").tag()
+    with pytest.raises(ValueError, match="'conv', 'block'"):
+        MnistClassifier(psi="pooled")
+    with pytest.raises(ParameterError, match="'conv', 'block'"):
+        dataclasses.replace(RDPMnistConfig.for_scale("small"), psi="pooled")
+
+
 def test_codec_round_trip_of_indices():
     torch.manual_seed(0)
     codec = RDPMnistCodec(4, 8).eval()

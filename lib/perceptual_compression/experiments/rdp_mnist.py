@@ -46,7 +46,7 @@ from torch import nn
 
 from ..losses.deep_feature import DeepFeatureDistortion, squared_error
 from ..losses.wgan_gp import critic_loss, rdp_generator_loss, wasserstein_estimate
-from ..models.rdp_mnist import Critic, MnistClassifier, RDPMnistCodec
+from ..models.rdp_mnist import PSI_LAYERS, Critic, MnistClassifier, RDPMnistCodec
 from ..params import check_choice
 from ..training import Trainer, default_device
 from ..training.schedules import piecewise_constant
@@ -118,6 +118,7 @@ class RDPMnistConfig:
     gp_weight: float = 10.0            # gradient-penalty weight (not stated in the paper)
     mse_scale: float = 1e-3            # factor of ||x - x̂||² in eq. (10)
     feature_scale: float = 5e-5        # factor of ||Ψ(x) - Ψ(x̂)||² in eq. (10)
+    psi: str = "conv"                  # Ψ: the second convolution's output, or "block", its Table 3 row (20×4×4)
     width: float = 1.0                 # channel multiplier of the decoder's and critic's convolutions (1 = Table 1)
     train_size: int | None = None      # training digits used (None: all 60,000)
     eval_size: int | None = None       # test digits for distortion and perception (None: all 10,000)
@@ -125,6 +126,9 @@ class RDPMnistConfig:
     checkpoint_every: int = 2000
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     classifier_train_size: int | None = None
+
+    def __post_init__(self) -> None:
+        check_choice("psi", self.psi, PSI_LAYERS)
 
     @classmethod
     def for_scale(cls, scale: str) -> "RDPMnistConfig":
@@ -208,7 +212,7 @@ def train_classifier(cfg: RDPMnistConfig, data: dict[str, torch.Tensor], *, seed
     ccfg = cfg.classifier
     train_x, train_y = data["train_x"], data["train_y"]
     n = min(len(train_x), cfg.classifier_train_size or len(train_x))
-    model = MnistClassifier().to(device)
+    model = MnistClassifier(psi=cfg.psi).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=ccfg.lr, momentum=ccfg.momentum)
     drop = ccfg.drop_step(n)
     sched = torch.optim.lr_scheduler.LambdaLR(

@@ -26,7 +26,8 @@ from torch import nn
 
 from ..quantizers.fixed_centers import FixedCenterQuantizer
 
-__all__ = ["ConvTranspose2d", "Encoder", "Decoder", "Critic", "RDPMnistCodec", "MnistClassifier", "LEAKY_SLOPE"]
+__all__ = ["ConvTranspose2d", "Encoder", "Decoder", "Critic", "RDPMnistCodec", "MnistClassifier", "LEAKY_SLOPE",
+           "PSI_LAYERS"]
 
 #: Leaky-ReLU negative slope (not given in the paper).
 LEAKY_SLOPE = 0.2
@@ -157,6 +158,9 @@ class RDPMnistCodec(nn.Module):
         return self.decoder(self.quantizer.add_noise(z_hat, generator))
 
 
+PSI_LAYERS = ("conv", "block")  # Ψ of eq. (11): the second convolution's output, or its whole Table 3 row
+
+
 class MnistClassifier(nn.Module):
     """Supplement Table 3: the small digit classifier whose second convolution is :math:`\\Psi` of eq. (11).
 
@@ -164,8 +168,11 @@ class MnistClassifier(nn.Module):
     4×4×20 → flatten 320 → FC 50, ReLU, dropout → FC 10 (softmax in the loss).
     """
 
-    def __init__(self, dropout: float = 0.5) -> None:
+    def __init__(self, dropout: float = 0.5, psi: str = "conv") -> None:
         super().__init__()
+        if psi not in PSI_LAYERS:
+            raise ValueError(f"psi={psi!r} is not valid; valid values are: " + ", ".join(map(repr, PSI_LAYERS)))
+        self.psi = psi
         self.conv1 = nn.Conv2d(1, 10, 5)
         self.conv2 = nn.Conv2d(10, 20, 5)
         self.drop2d = nn.Dropout2d(dropout)
@@ -175,19 +182,25 @@ class MnistClassifier(nn.Module):
         self.act = nn.LeakyReLU(LEAKY_SLOPE)
         self.pool = nn.MaxPool2d(2)
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """:math:`\\Psi(x)`: the output of the second convolutional layer, ``(B, 20, 8, 8)`` (supplement F).
+    def _conv2(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv2(self.act(self.pool(self.conv1(x))))
 
-        Our reading of "the outputs of the second convolutional layer": the convolution's own output. Table 3's
-        second row ends after dropout, max-pool and leaky ReLU (20×4×4); in a check with a briefly trained
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """:math:`\\Psi(x)`: the output of the second convolutional layer, ``(B, 20, 8, 8)`` (supplement F), or with
+        ``psi="block"`` the output of Table 3's whole second row, ``(B, 20, 4, 4)`` (max-pool and leaky ReLU; its
+        dropout is off in evaluation mode).
+
+        Our reading of "the outputs of the second convolutional layer" (the default): the convolution's own output.
+        Table 3's second row ends after dropout, max-pool and leaky ReLU (20×4×4); in a check with a briefly trained
         classifier that term was 7-11 times smaller on blurred and on mismatched digits, so the paper's weight α =
         5e-5 would leave it far below the squared error's ``1e-3``-scaled term, while this reading gives the two
         terms comparable sizes. Dropout (channel-wise, rate 0.5 like the FC dropout) is our choice; Table 3 gives no
         rate."""
-        return self.conv2(self.act(self.pool(self.conv1(x))))
+        h = self._conv2(x)
+        return h if self.psi == "conv" else self.act(self.pool(self.drop2d(h)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, 10)``."""
-        h = self.act(self.pool(self.drop2d(self.features(x))))
+        h = self.act(self.pool(self.drop2d(self._conv2(x))))
         h = self.drop(torch.relu(self.fc1(h.flatten(1))))
         return self.fc2(h)
