@@ -75,6 +75,12 @@ def test_padding_modes(ours, image):
     assert not torch.equal(padded(image, "reflect"), padded(image, "replicate"))
     small = image[:, :20, :30]  # padding of 44 and 34: longer than the sides, so replicated
     assert torch.equal(default._prepare(small)[0], padded(small, "replicate"))
+    short = image[:, :20, :45]  # only the height's padding (44) is longer than its side: the width reflects
+    by_axis = torch.nn.functional.pad(torch.nn.functional.pad(short[None], (0, 19, 0, 0), mode="reflect"),
+                                      (0, 0, 0, 44), mode="replicate")
+    assert torch.equal(default._prepare(short)[0], by_axis)
+    with pytest.raises(ValueError, match="stride"):
+        pad_to_multiple(image, 0)
     assert default.decompress(default.compress(small)).shape == (1, 3, 20, 30)
     with pytest.raises(ParameterError, match="'reflect', 'replicate'"):
         ImageCodec(ours, "test-ours", pad="zeros")

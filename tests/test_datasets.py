@@ -145,8 +145,7 @@ def test_large_image_folders_do_not_keep_decoded_images(tmp_path, monkeypatch):
     assert not big._cache_enabled
     a = big[0]
     assert torch.equal(big[0], a) and big._cache == {}
-    monkeypatch.setattr(patches_module, "CACHE_ALL_UP_TO", 2)
-    monkeypatch.setattr(patches_module, "_RECENT", 2)
+    assert patches_module._RECENT == 2
     patches = PatchDataset(big, size=8, seed=0, length=30)
     for i in range(6):
         patches[i]

@@ -223,6 +223,51 @@ def test_prefetched_batches_are_the_steps_batches():
     assert all(torch.equal(v, states[1][k]) for k, v in states[0].items())
 
 
+def test_every_trainer_crops_as_its_config_says(monkeypatch):
+    """Pretraining, fine-tuning and the labeler's training hand their config's crop settings and workers to
+    TrainingPatches and PrefetchedBatches (each run is stopped once these are built)."""
+    import perceptual_compression.training.illm as illm_module
+    import perceptual_compression.training.illm_finetune as ft_module
+    import perceptual_compression.training.labeler as lab_module
+    from perceptual_compression.training.labeler import LabelerTrainingConfig, train_labeler
+
+    class Built(Exception):
+        pass
+
+    seen = {}
+
+    def patches(images, size, **kw):
+        seen["patches"] = (kw["small"], kw["order"])
+        return TrainingPatches(images, size, **kw)
+
+    def prefetched(patches_, batch_size, *, stop, workers=0):
+        seen["workers"] = workers
+        raise Built
+
+    for module in (illm_module, ft_module, lab_module):
+        monkeypatch.setattr(module, "TrainingPatches", patches)
+        monkeypatch.setattr(module, "PrefetchedBatches", prefetched)
+    imgs = [torch.rand(3, 96, 128, generator=torch.Generator().manual_seed(i)) for i in range(2)]
+    pipeline = {"small_images": "torchvision-reflect", "image_order": "shuffle", "data_workers": 3}
+    runs = [
+        lambda: pretrain(msillm_autoencoder(TINY), imgs, rate=0.14, device="cpu", progress=False,
+                         config=IllmConfig.for_scale("small", model=TINY, steps=2, batch_size=2, crop_size=64,
+                                                     perceptual="none", **pipeline)),
+        lambda: ft_module.finetune(msillm_autoencoder(TINY), imgs, discriminator="none", device="cpu", progress=False,
+                                   config=FinetuneConfig.for_scale("small", steps=2, batch_size=2, crop_size=64,
+                                                                   **pipeline)),
+        lambda: train_labeler(imgs, LabelerTrainingConfig.for_scale("small", steps=2, perceptual="none", **pipeline),
+                              device="cpu", progress=False),
+    ]
+    for run in runs:
+        seen.clear()
+        with pytest.raises(Built):
+            run()
+        assert seen == {"patches": ("torchvision-reflect", "shuffle"), "workers": 3}
+    paper = LabelerTrainingConfig.for_scale("paper")
+    assert (paper.small_images, paper.image_order, paper.data_workers) == ("torchvision-reflect", "shuffle", 8)
+
+
 def test_pretrain_runs_logs_and_resumes_exactly(tmp_path):
     imgs = [torch.rand(3, 96, 128, generator=torch.Generator().manual_seed(i)) for i in range(2)]
     cfg = IllmConfig.for_scale("small", model=TINY, steps=4, batch_size=2, crop_size=64, warmup_steps=1,

@@ -395,20 +395,33 @@ def test_mnist_runs_hold_out_a_validation_split(monkeypatch):
         E.train_mnist_run(spec, by_train, data, seed=3, progress=False)
         assert seen["select_by_train_loss"] is sec51 and (seen["validation"] is None) is sec51
         assert seen["validate_every"] == 7
+    # the schedule and BINCE's forward passes come from the config
+    timed = cfg.with_(lr_epoch_steps=5, rate_warmup_steps=11, bince_separate_views=True)
+    E.train_mnist_run(E.MNISTSpec("BINCE sup", "BINCE", "supervised", 10.0), timed, data, seed=3, progress=False)
+    assert (seen["lr_epoch_steps"], seen["rate_warmup_steps"], seen["bince_separate_views"]) == (5, 11, True)
     with pytest.raises(ValueError, match="val_every"):
         MNISTConfig.for_scale("small").with_(sec51_selection="train")
     with pytest.raises(ValueError, match="'validation', 'train'"):
         cfg.with_(sec51_selection="best")
 
 
-def test_banana_runs_with_the_papers_latent_sizes_and_validation():
+def test_banana_runs_with_the_papers_latent_sizes_and_validation(monkeypatch):
     """The paper's banana path at a toy size: VIC with a 1-D latent, models trained one by one with a validation
     set, then evaluated (codes, rates, cell means) like the small scale's ensemble."""
     import perceptual_compression.experiments.ch5_invariance as E
 
     cfg = BananaConfig.for_scale("small").with_(hidden=8, steps=6, betas=(4.0,), seeds=1, n_test=300, z_dim_vic=1,
-                                                n_val=64, val_every=3)
+                                                n_val=64, val_every=3, lr_epoch_steps=2)
+    epochs = []
+    real = E.train_compressor
+
+    def spy(*args, **kw):
+        epochs.append(kw["lr_epoch_steps"])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(E, "train_compressor", spy)
     runs = E.run_banana(cfg, seed=0, progress=False)
+    assert epochs == [2, 2]  # VC and VIC train with the config's epochs
     dims = {r.objective: r.model.prior.dim for r in runs}
     assert dims == {"VC": 2, "VIC": 1}
     assert all(r.rate_bits > 0 and r.coded_bits >= r.rate_bits * 0.9 and r.num_codes >= 1 for r in runs)

@@ -62,10 +62,35 @@ def test_keras_initialisation():
     big = [m for m in convs if m.kernel_size == (5, 5) and m.in_channels == m.out_channels == 64][0]
     # uniform on [-b, b]: standard deviation b / sqrt(3), here 0.025 (PyTorch's default would give 0.0144)
     assert big.weight.std().item() == pytest.approx(math.sqrt(6 / 3200) / math.sqrt(3), rel=0.02)
-    # the small scale keeps PyTorch's default: the same seed gives a different first layer
+    # PyTorch's default biases are not zero (a check that tells the two initialisations apart on every layer)
     torch.manual_seed(0)
-    assert not torch.equal(PIM(PIMArchitecture(num_filters=(64, 64, 3), nmix=2, z_dim=4)).state_dict()[
-        next(n for n, _ in model.named_parameters())], next(model.parameters()))
+    assert all(torch.count_nonzero(m.bias) > 0 for m in PIM(PIMArchitecture(num_filters=(64, 64, 3), nmix=2, z_dim=4))
+               .modules() if isinstance(m, nn.Conv2d))
+
+
+def test_train_pim_initialises_as_its_config_says(monkeypatch):
+    """train_pim re-initialises the model with keras_init_ when config.init is "keras" (the paper scale), and
+    keeps PyTorch's default otherwise: the first step's model has zero biases only with "keras"."""
+    import perceptual_compression.models.pim_training as T
+
+    from torch import nn
+
+    first = {}
+
+    def spy_loss(model, x, y, beta, crop):
+        first.setdefault("zero_biases", all(torch.count_nonzero(m.bias) == 0 for m in model.modules()
+                                            if isinstance(m, nn.Conv2d)))
+        return real_loss(model, x, y, beta, crop=crop)
+
+    real_loss = T.ixyz_loss
+    monkeypatch.setattr(T, "ixyz_loss", spy_loss)
+    for init, zero in (("keras", True), ("pytorch", False)):
+        first.clear()
+        cfg = PIMConfig.for_scale("small", steps=1, batch_size=2, checkpoint_every=0, init=init,
+                                  arch=PIMArchitecture(num_filters=(4, 4, 3), nmix=1, z_dim=4),
+                                  frames=FramePairConfig(buffer_size=8))
+        train_pim(cfg, _source(), seed=0, progress=False, device=torch.device("cpu"))
+        assert first["zero_biases"] is zero
 
 
 def _source():

@@ -17,15 +17,20 @@ PAD_MODES = ("reflect", "replicate")
 
 
 def pad_to_multiple(x: torch.Tensor, stride: int, mode: str = "reflect") -> torch.Tensor:
-    """``x`` (..., H, W) padded on the right and bottom to sides that are multiples of ``stride``: by reflection
-    (the MS-ILLM reference's ``pad_image_to_factor``) or edge replication (``mode="replicate"``). A side shorter
-    than its padding is replicated whatever the mode, as a reflection needs the padding to be shorter."""
+    """``x`` ``(C, H, W)`` or ``(B, C, H, W)`` padded on the right and bottom to sides that are multiples of
+    ``stride``: by reflection (the MS-ILLM reference's ``pad_image_to_factor``) or edge replication
+    (``mode="replicate"``). A side no longer than its padding is replicated whatever the mode (a reflection needs
+    the padding to be shorter than the side); the other side keeps ``mode``."""
     mode = check_choice("mode", mode, PAD_MODES)
+    if not isinstance(stride, int) or stride < 1:
+        raise ValueError(f"stride must be a positive integer, got {stride!r}")
     h, w = x.shape[-2:]
     ph, pw = (-h) % stride, (-w) % stride
-    if not (ph or pw):
-        return x
-    return F.pad(x, (0, pw, 0, ph), mode=mode if ph < h and pw < w else "replicate")
+    if pw:
+        x = F.pad(x, (0, pw, 0, 0), mode=mode if pw < w else "replicate")
+    if ph:
+        x = F.pad(x, (0, 0, 0, ph), mode=mode if ph < h else "replicate")
+    return x
 
 
 @contextmanager

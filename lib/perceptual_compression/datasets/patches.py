@@ -13,8 +13,9 @@ antialiasing), ``"reflect"`` (mirror-pad up to the patch size) or ``"torchvision
 side of a short dimension by its shortfall, as torchvision's ``RandomCrop(pad_if_needed=True,
 padding_mode="reflect")`` does, the MS-ILLM reference's training crop).
 
-Prepared images (float, enlarged or padded) are kept in memory for sets of up to :data:`CACHE_ALL_UP_TO`
-images; larger sets (a folder of OpenImages) keep only the last few, so that memory stays bounded.
+Prepared images (float, enlarged or padded) are kept in memory for sets of up to
+:data:`~perceptual_compression.datasets.images.CACHE_ALL_UP_TO` images; larger sets (a folder of OpenImages)
+keep only the last two, so that memory stays bounded.
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from ..params import check_choice, check_range
-from .images import CACHE_ALL_UP_TO, ImageSet
+from . import images as _images
+from .images import ImageSet
 
 SMALL_MODES = ("error", "upscale", "reflect", "torchvision-reflect")
 ORDERS = ("cycle", "shuffle")
-_RECENT = 32  # prepared images kept for sets larger than CACHE_ALL_UP_TO
+_RECENT = 2  # prepared images kept for sets larger than CACHE_ALL_UP_TO (a patch's params and pixels read it twice)
 
 
 @dataclass(frozen=True)
@@ -113,8 +115,8 @@ class PatchDataset(Dataset):
         check_range("length", self.length, 1, integer=True)
         self.seed = int(seed) if seed is not None else int(torch.randint(0, 2**31 - 1, (1,)).item())
         self._prepared: OrderedDict[int, torch.Tensor] = OrderedDict()
-        self._cache_size = len(images) if len(images) <= CACHE_ALL_UP_TO else _RECENT
-        self._perm: tuple[int, np.ndarray] | None = None
+        self._cache_size = len(images) if len(images) <= _images.CACHE_ALL_UP_TO else _RECENT
+        self._perms: OrderedDict[int, np.ndarray] = OrderedDict()  # the last few epochs' permutations
         self.order_seed = self.seed if order_seed is None else int(order_seed)
         self._batch_rng = np.random.default_rng(np.random.SeedSequence([self.seed, 1]))
         if not self.random_resized and small == "error":
@@ -206,9 +208,11 @@ class PatchDataset(Dataset):
         if self.order == "cycle":
             return index % n
         epoch = index // n
-        if self._perm is None or self._perm[0] != epoch:
-            self._perm = (epoch, np.random.default_rng(np.random.SeedSequence([self.order_seed, 2, epoch])).permutation(n))
-        return int(self._perm[1][index % n])
+        if epoch not in self._perms:
+            self._perms[epoch] = np.random.default_rng(np.random.SeedSequence([self.order_seed, 2, epoch])).permutation(n)
+            if len(self._perms) > 4:
+                self._perms.popitem(last=False)
+        return int(self._perms[epoch][index % n])
 
     def extract(self, p: PatchParams) -> torch.Tensor:
         """Cut, resize and flip a patch as ``p`` says: float ``(3, size, size)``."""

@@ -38,7 +38,7 @@ PERCEPTUAL_TERMS = ("lpips-alex", "none")
 
 
 class IllmDistortion(nn.Module):
-    """:math:`\rho(\hat x, x) = \lambda_{MSE}\,\mathrm{MSE} + \mathrm{LPIPS_{Alex}}`; call as ``rho(x, x_hat)``.
+    r""":math:`\rho(\hat x, x) = \lambda_{MSE}\,\mathrm{MSE} + \mathrm{LPIPS_{Alex}}`; call as ``rho(x, x_hat)``.
 
     Parameters
     ----------
@@ -112,7 +112,7 @@ class IllmDistortion(nn.Module):
         return out
 
     def forward(self, x: Tensor, x_hat: Tensor) -> Tensor:
-        """The batch mean of :math:`\rho` (a scalar to minimise)."""
+        r"""The batch mean of :math:`\rho` (a scalar to minimise)."""
         return self.terms(x, x_hat)["total"].mean()
 
     def train(self, mode: bool = True) -> IllmDistortion:

@@ -20,11 +20,12 @@ Architectures, per scale (see :class:`BananaConfig` and :class:`MNISTConfig`):
 
 :func:`train_compressor` runs one objective with :class:`perceptual_compression.training.Trainer`
 (seeded, checkpoint/resume, progress bar), Adam (or AdamW with a weight decay, the authors' MNIST optimizer)
-with an exponential learning-rate decay, gradient-norm clipping (``grad_clip``: 3 on our loss at the small scale;
-at the paper scale the authors' clip at 3 on *their* loss,
+with an exponential learning-rate decay (per step, or per epoch as the authors' scheduler steps), gradient-norm
+clipping (``grad_clip``: 3 on our loss at the small scale; at the paper scale the authors' clip at 3 on *their* loss,
 :func:`~perceptual_compression.losses.vic.clip_from_lossyless`), an optional warm-up
 of the rate weight and, given a validation set, the model of the best validation loss (the authors'
-best-validation checkpoint). The entropy models'
+best-validation checkpoint), or the model of the best training loss at the checks (their ``bestTrainLoss``
+checkpoint of the Sec. 5.1 runs). The entropy models'
 tail quantiles are found after training by bisection (:meth:`VectorPrior.update`), so CompressAI's
 auxiliary loss is not needed.
 """
@@ -332,9 +333,10 @@ class MNISTConfig:
     authors_clip: bool = False    # True: the authors' clip at 3 on their loss (clip_from_lossyless); False: 3 on ours
     lr_epoch_steps: int = 0       # > 0: the learning rate decays once per epoch of this many steps (else per step)
     rate_warmup_steps: int | None = None  # the rate warm-up's length in steps (None: rate_warmup of the steps)
-    # the model the Sec. 5.1 runs (VIC mild, VIC supervised, BINCE supervised) keep: "validation" (like the sweep's
-    # runs) or "train", the authors' bestTrainLoss checkpoint of bin/mnist/augmnist_aug.sh (the lowest loss of the
-    # last batch of an epoch, checked every val_every steps)
+    # the model the Sec. 5.1 runs of their own (VIC mild, VIC supervised, BINCE supervised) keep: "validation" (like
+    # the sweep's runs) or "train", the authors' bestTrainLoss checkpoint of bin/mnist/augmnist_aug.sh (the lowest
+    # loss of the last batch of an epoch, checked every val_every steps). Sec. 5.1's standard-augmentation VIC is
+    # the Fig. 6 sweep's run at beta_vic, selected by validation (the authors' script has its own run)
     sec51_selection: str = "validation"
     bince_separate_views: bool = False  # True: BINCE's two views in two forward passes, as the authors' code does
 

@@ -493,7 +493,7 @@ class PIM(nn.Module):
 
 
 def keras_init_(model: nn.Module) -> nn.Module:
-    """Re-initialise every convolution of ``model`` as Keras does by default (in place; returns ``model``).
+    r"""Re-initialise every convolution of ``model`` as Keras does by default (in place; returns ``model``).
 
     The reference networks are ``tf.keras`` ``Conv2D`` and ``Dense`` layers with their default initialisers,
     Glorot-uniform kernels (bound :math:`\sqrt{6/(\text{fan}_{in} + \text{fan}_{out})}`, fans counted over the

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..params import check_choice
 from ..quantizers.fixed_centers import FixedCenterQuantizer
 
 __all__ = ["ConvTranspose2d", "Encoder", "Decoder", "Critic", "RDPMnistCodec", "MnistClassifier", "LEAKY_SLOPE",
@@ -170,9 +171,7 @@ class MnistClassifier(nn.Module):
 
     def __init__(self, dropout: float = 0.5, psi: str = "conv") -> None:
         super().__init__()
-        if psi not in PSI_LAYERS:
-            raise ValueError(f"psi={psi!r} is not valid; valid values are: " + ", ".join(map(repr, PSI_LAYERS)))
-        self.psi = psi
+        self.psi = check_choice("psi", psi, PSI_LAYERS)
         self.conv1 = nn.Conv2d(1, 10, 5)
         self.conv2 = nn.Conv2d(10, 20, 5)
         self.drop2d = nn.Dropout2d(dropout)

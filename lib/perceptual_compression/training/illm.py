@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..datasets.patches import ORDERS as PATCH_ORDERS
 from ..losses.distortion import IllmDistortion
 from ..losses.rate_targeting import RateTargetSchedule
 from ..models.hific import HiFiCConfig
@@ -43,7 +44,7 @@ from .loop import Trainer, TrainingHistory
 SCALES = ("small", "paper")
 CROP_MODES = ("choice", "crop", "resized")
 PATCH_SMALL_MODES = ("upscale", "torchvision-reflect")  # what a plain training crop does with a smaller image
-PATCH_ORDERS = ("cycle", "shuffle")
+INDEX_SPACE = 1 << 40  # patches and batches are drawn by index, not enumerated
 
 
 def ramp_cosine(step: int, *, ramp_steps: int, total_steps: int, min_factor: float = 1e-12) -> float:
@@ -165,7 +166,7 @@ class TrainingPatches:
         check_choice("mode", mode, CROP_MODES)
         self.mode = mode
         self.seed = int(seed)
-        n = 1 << 40  # index space; patches are drawn by index, not enumerated
+        n = INDEX_SPACE
         # both crops visit the images in one order (order_seed): patch i is cut from the same image either way
         self.crops = PatchDataset(images, size, flip=flip, small=small, length=n, seed=seed, order=order,
                                   order_seed=seed) if mode in ("choice", "crop") else None
@@ -192,7 +193,7 @@ class _StepBatches(torch.utils.data.Dataset):
         self.patches, self.batch_size = patches, batch_size
 
     def __len__(self) -> int:
-        return 1 << 40
+        return INDEX_SPACE
 
     def __getitem__(self, step: int) -> Tensor:
         return self.patches.batch(int(step), self.batch_size)
@@ -204,7 +205,9 @@ class PrefetchedBatches:
 
     Batches are pure functions of the step, so the result does not depend on the workers: steps asked in
     sequence come from the prefetching stream; a step out of sequence (a resumed run) restarts it there.
-    ``workers=0`` cuts each batch when asked.
+    ``workers=0`` cuts each batch when asked. The workers hand batches over in shared memory (``/dev/shm``; two
+    batches per worker in flight, about 25 MB each for 16 patches of 256²): in a container with a small
+    ``/dev/shm`` give it more room or train with ``workers=0``.
     """
 
     def __init__(self, patches: TrainingPatches, batch_size: int, *, stop: int, workers: int = 0) -> None:
@@ -219,7 +222,7 @@ class PrefetchedBatches:
         if self._it is None or step != self._next:
             loader = torch.utils.data.DataLoader(_StepBatches(self.patches, self.batch_size), batch_size=None,
                                                  sampler=range(step, max(step + 1, self.stop)),
-                                                 num_workers=self.workers, prefetch_factor=4,
+                                                 num_workers=self.workers, prefetch_factor=2,
                                                  # its own generator: the workers' seeds are not drawn from
                                                  # torch's global one, which training's noise draws from
                                                  generator=torch.Generator().manual_seed(step))

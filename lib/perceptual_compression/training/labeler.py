@@ -34,7 +34,7 @@ from torch import Tensor, nn
 
 from ..models.vqvae_labeler import LabelerConfig, VQVAELabeler, codebook_usage
 from ..params import check_choice
-from .illm import TrainingPatches, ramp_cosine
+from .illm import PATCH_ORDERS, PATCH_SMALL_MODES, PrefetchedBatches, TrainingPatches, ramp_cosine
 from .loop import Trainer, TrainingHistory
 
 SCALES = ("small", "paper")
@@ -56,10 +56,15 @@ class LabelerTrainingConfig:
     perceptual: str = "lpips-vgg"
     grad_clip_norm: float = 1.0
     checkpoint_every: int = 10_000
+    small_images: str = "upscale"  # training crops as MS-ILLM's (IllmConfig.small_images, image_order, data_workers)
+    image_order: str = "cycle"
+    data_workers: int = 0
 
     def __post_init__(self) -> None:
         check_choice("scale", self.scale, SCALES)
         check_choice("perceptual", self.perceptual, ("lpips-vgg", "none"))
+        check_choice("small_images", self.small_images, PATCH_SMALL_MODES)
+        check_choice("image_order", self.image_order, PATCH_ORDERS)
         d = self.labeler.downsampling
         if self.steps < 1 or self.batch_size < 1 or self.crop_size % max(d, 64):
             raise ValueError(f"steps, batch_size >= 1 and crop_size a multiple of {max(d, 64)}")
@@ -78,7 +83,8 @@ class LabelerTrainingConfig:
         check_choice("scale", scale, SCALES)
         if scale == "paper":
             cfg = cls("paper", LabelerConfig.paper(spatial=spatial, codebook_size=codebook_size), steps=1_000_000,
-                      batch_size=8, crop_size=256)
+                      batch_size=8, crop_size=256, small_images="torchvision-reflect", image_order="shuffle",
+                      data_workers=8)
         else:
             cfg = cls("small", LabelerConfig.small(spatial=spatial, codebook_size=codebook_size), steps=80,
                       batch_size=4, crop_size=64, warmup_steps=10, checkpoint_every=0)
@@ -153,7 +159,9 @@ def train_labeler(images, config: LabelerTrainingConfig, *, seed: int = 0, label
     seed_everything(seed)
     labeler = (labeler or VQVAELabeler(config.labeler)).to(dev)
     distortion = (distortion or LabelerDistortion(config.lambda_mse, perceptual=config.perceptual)).to(dev)
-    patches = TrainingPatches(images, config.crop_size, seed=seed + 101)
+    patches = TrainingPatches(images, config.crop_size, seed=seed + 101, small=config.small_images,
+                              order=config.image_order)
+    batches = PrefetchedBatches(patches, config.batch_size, stop=config.steps, workers=config.data_workers)
     opt = torch.optim.AdamW(labeler.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, config.lr_factor)
     trainer = Trainer(modules={"labeler": labeler}, optimizers={"main": opt}, schedulers={"main": sched},
@@ -163,7 +171,7 @@ def train_labeler(images, config: LabelerTrainingConfig, *, seed: int = 0, label
     labeler.train()
 
     def step_fn(step: int) -> dict[str, Any]:
-        x = patches.batch(step, config.batch_size).to(dev)
+        x = batches(step).to(dev)
         out = labeler(x)
         terms = labeler_loss(out, x, distortion, config.labeler.beta)
         opt.zero_grad(set_to_none=True)

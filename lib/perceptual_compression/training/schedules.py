@@ -42,8 +42,9 @@ def exponential_decay(step: int, *, total_steps: int, decay: float, epoch_steps:
     ``epoch_steps > 0`` it falls once per epoch of that many steps, as ``torch.optim.lr_scheduler.ExponentialLR``
     stepped at the end of every epoch does (Lightning's default ``interval: "epoch"``; the Dubois et al. code,
     ``gamma = decay ** (-1 / epochs)``): ``decay ** (-(step // epoch_steps) / epochs)`` with
-    ``epochs = total_steps / epoch_steps``, so epoch 0 trains at the full rate and the last at ``decay ** (-(epochs - 1) / epochs)``.
-    Steps past ``total_steps`` keep the final factor.
+    ``epochs = total_steps / epoch_steps``, so epoch 0 trains at the full rate and the last (the ``ceil(epochs)``-th,
+    which may be partial) at ``decay ** (-(ceil(epochs) - 1) / epochs)``. Steps past ``total_steps`` keep the final
+    factor.
     """
     if total_steps <= 0 or epoch_steps < 0:
         raise ValueError("total_steps must be positive and epoch_steps >= 0")
