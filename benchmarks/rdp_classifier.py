@@ -74,7 +74,7 @@ def main() -> None:
 
     data = load_mnist()
     n = min(len(data["train_x"]), cfg.classifier_train_size or len(data["train_x"]))
-    ckpt = cache_dir() / "benchmarks" / f"rdp_classifier_{cfg.tag()}_s{args.seed}.pt"
+    ckpt = cache_dir() / "benchmarks" / f"rdp_classifier_{cfg.classifier_tag()}_s{args.seed}.pt"
     ckpt.parent.mkdir(parents=True, exist_ok=True)
     t0, c0 = time.perf_counter(), time.process_time()
     model = train_classifier(cfg, data, seed=args.seed, checkpoint=ckpt, device=run.device)

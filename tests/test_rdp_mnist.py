@@ -82,8 +82,13 @@ def test_psi_as_the_whole_second_row():
     assert block.features(x).shape == (4, 20, 4, 4) and torch.equal(block.features(x), expected)
     assert torch.equal(block(x), conv(x))
     assert RDPMnistConfig.for_scale("paper").psi == RDPMnistConfig.for_scale("small").psi == "conv"
-    assert RDPMnistConfig.for_scale("small").tag() != dataclasses.replace(RDPMnistConfig.for_scale("small"),
-                                                                         psi="block").tag()
+    small = RDPMnistConfig.for_scale("small")
+    block = dataclasses.replace(small, psi="block")
+    assert small.tag() != block.tag()
+    # the classifier's checkpoint is shared: its training does not depend on psi (or on the codecs' settings)
+    assert small.classifier_tag() == block.classifier_tag() == dataclasses.replace(small, grid=PAPER_GRID).classifier_tag()
+    assert small.classifier_tag() != dataclasses.replace(small, classifier_train_size=100).classifier_tag()
+    assert small.classifier_tag() != RDPMnistConfig.for_scale("paper").classifier_tag()
     with pytest.raises(ValueError, match="'conv', 'block'"):
         MnistClassifier(psi="pooled")
     with pytest.raises(ParameterError, match="'conv', 'block'"):

@@ -166,6 +166,13 @@ class RDPMnistConfig:
         payload = json.dumps({"v": _VERSION, **dataclasses.asdict(self)}, sort_keys=True, default=str)
         return hashlib.sha1(payload.encode()).hexdigest()[:10]
 
+    def classifier_tag(self) -> str:
+        """Short hash of the classifier's training settings only (names its checkpoint: a classifier is reused by
+        configs that differ elsewhere, e.g. in ``psi``, which reads its features but does not change its training)."""
+        payload = json.dumps({"v": _VERSION, "classifier": dataclasses.asdict(self.classifier),
+                              "classifier_train_size": self.classifier_train_size}, sort_keys=True, default=str)
+        return hashlib.sha1(payload.encode()).hexdigest()[:10]
+
 
 # ---------------------------------------------------------------------- data
 def load_mnist(device: torch.device | None = None) -> dict[str, torch.Tensor]:
