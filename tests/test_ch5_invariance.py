@@ -42,6 +42,30 @@ def test_mnist_specs_cover_fig6_and_sec51():
         ("VC", "standard"), ("VIC", "standard"), ("VIC", "mild"), ("VIC", "supervised"), ("BINCE", "supervised")}
     assert any(s.objective == "VIC" and s.augmentation == "standard" and math.isclose(s.beta, cfg.beta_vic)
                for s in specs)
+    assert {s.name for s in specs if s.sec51} == {"VIC mild", "VIC supervised", "BINCE supervised"}
+    # selecting Sec. 5.1's models by the training loss (the authors' script) gives it a standard VIC of its own
+    extra = [s for s in E.mnist_specs(cfg.with_(sec51_selection="train", val_every=5)) if s not in specs]
+    assert extra == [E.MNISTSpec("VIC standard", "VIC", "standard", cfg.beta_vic, sec51=True)]
+    assert "VIC standard" in {s.name for s in E.mnist_specs(MNISTConfig.for_scale("paper"))}
+
+
+def test_sec51_rows_prefer_the_sections_own_standard_run():
+    import pandas as pd
+
+    cfg = MNISTConfig.for_scale("small")
+    rows = [("VIC beta=10", "VIC", "standard", 10.0, False, 80.0), ("VIC beta=3", "VIC", "standard", 3.0, False, 60.0),
+            ("VIC mild", "VIC", "mild", 10.0, True, 120.0), ("VIC supervised", "VIC", "supervised", 1.0, True, 9.0),
+            ("BINCE supervised", "BINCE", "supervised", 300.0, True, 7.0)]
+    table = pd.DataFrame([{"run": r, "objective": o, "augmentation": a, "beta": b, "sec51": s, "rate_bits": rate,
+                           "mlp_error": rate / 1000} for r, o, a, b, s, rate in rows])
+    picked = E.sec51_rows(table, cfg)
+    assert {k: v["run"] for k, v in picked.items()} == {"mild": "VIC mild", "standard": "VIC beta=10",
+                                                         "supervised": "VIC supervised", "bince": "BINCE supervised"}
+    assert picked["standard"]["rate_bits"] == 80.0 and picked["supervised"]["beta"] == 1.0
+    own = pd.concat([table, pd.DataFrame([{"run": "VIC standard", "objective": "VIC", "augmentation": "standard",
+                                           "beta": 10.0, "sec51": True, "rate_bits": 75.0, "mlp_error": 0.05}])])
+    assert E.sec51_rows(own, cfg)["standard"] == {"run": "VIC standard", "beta": 10.0, "rate_bits": 75.0,
+                                                  "mlp_error": 0.05}
 
 
 def test_tiny_banana_sweep():

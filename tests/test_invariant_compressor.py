@@ -389,8 +389,9 @@ def test_mnist_runs_hold_out_a_validation_split(monkeypatch):
     assert seen["select_by_train_loss"] is False
     # the authors' Sec. 5.1 runs (augmnist_aug.sh) select by the training loss: no validation pairs, the same split
     by_train = cfg.with_(sec51_selection="train")
-    for spec, sec51 in ((E.MNISTSpec("VIC mild", "VIC", "mild", 10.0), True),
-                        (E.MNISTSpec("BINCE sup", "BINCE", "supervised", 10.0), True),
+    for spec, sec51 in ((E.MNISTSpec("VIC mild", "VIC", "mild", 10.0, sec51=True), True),
+                        (E.MNISTSpec("BINCE sup", "BINCE", "supervised", 10.0, sec51=True), True),
+                        (E.MNISTSpec("VIC standard", "VIC", "standard", 10.0, sec51=True), True),
                         (E.MNISTSpec("VIC", "VIC", "standard", 10.0), False)):
         E.train_mnist_run(spec, by_train, data, seed=3, progress=False)
         assert seen["select_by_train_loss"] is sec51 and (seen["validation"] is None) is sec51

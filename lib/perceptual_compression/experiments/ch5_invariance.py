@@ -23,6 +23,7 @@ import contextlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -292,19 +293,39 @@ class MNISTSpec:
     objective: str
     augmentation: str  # "standard" | "mild" | "supervised"
     beta: float        # the sweep value; the run trains with MNISTConfig.training_beta(objective, beta)
+    sec51: bool = False  # a run of Sec. 5.1's own (the authors' augmnist_aug.sh), not of the Fig. 6 sweep
 
 
 def mnist_specs(cfg: MNISTConfig) -> list[MNISTSpec]:
     """VC and VIC over ``cfg.betas`` (Fig. 6); VIC with the mild and supervised augmentations and BINCE with
-    the supervised one at a single beta (Sec. 5.1; VIC with the standard set is the sweep's ``beta_vic`` run)."""
+    the supervised one at a single beta (Sec. 5.1). Sec. 5.1's VIC with the standard set is the sweep's
+    ``beta_vic`` run, or, when Sec. 5.1 selects by the training loss (``cfg.sec51_selection == "train"``, the
+    authors' script), a run of its own ("VIC standard")."""
     specs = [MNISTSpec(f"{o} beta={b:g}", o, "standard", float(b)) for o in ("VC", "VIC") for b in cfg.betas]
     if not any(s.objective == "VIC" and math.isclose(s.beta, cfg.beta_vic) for s in specs):
         specs.append(MNISTSpec(f"VIC beta={cfg.beta_vic:g}", "VIC", "standard", cfg.beta_vic))
-    specs += [MNISTSpec("VIC mild", "VIC", "mild", cfg.beta_vic),
+    specs += [MNISTSpec("VIC mild", "VIC", "mild", cfg.beta_vic, sec51=True),
               MNISTSpec("VIC supervised", "VIC", "supervised",
-                        cfg.beta_vic if cfg.beta_supervised is None else cfg.beta_supervised),
-              MNISTSpec("BINCE supervised", "BINCE", "supervised", cfg.beta_bince)]
+                        cfg.beta_vic if cfg.beta_supervised is None else cfg.beta_supervised, sec51=True),
+              MNISTSpec("BINCE supervised", "BINCE", "supervised", cfg.beta_bince, sec51=True)]
+    if cfg.sec51_selection == "train":
+        specs.append(MNISTSpec("VIC standard", "VIC", "standard", cfg.beta_vic, sec51=True))
     return specs
+
+
+def sec51_rows(table: pd.DataFrame, cfg: MNISTConfig) -> dict[str, dict[str, Any]]:
+    """Sec. 5.1's compressors in :func:`mnist_table`: ``"mild"``, ``"standard"``, ``"supervised"`` (VIC) and
+    ``"bince"`` (BINCE, supervised augmentation), each ``{"run", "beta", "rate_bits", "mlp_error"}``. The standard
+    VIC is the Sec. 5.1 run of its own when there is one, else the Fig. 6 sweep's run at ``beta_vic``."""
+    out = {}
+    for aug in ("mild", "standard", "supervised"):
+        beta = cfg.beta_supervised if aug == "supervised" and cfg.beta_supervised is not None else cfg.beta_vic
+        m = table[(table.objective == "VIC") & (table.augmentation == aug) & np.isclose(table.beta, beta)]
+        m = m.sort_values("sec51", ascending=False, kind="stable")  # a run of Sec. 5.1's own first
+        out[aug] = m.iloc[0]
+    out["bince"] = table[(table.objective == "BINCE") & (table.augmentation == "supervised")].iloc[0]
+    return {k: {"run": r["run"], "beta": float(r["beta"]), "rate_bits": float(r["rate_bits"]),
+                "mlp_error": float(r["mlp_error"])} for k, r in out.items()}
 
 
 @dataclass
@@ -372,7 +393,7 @@ def train_mnist_run(spec: MNISTSpec, cfg: MNISTConfig, data: MNISTData, seed: in
     data = mnist_at_size(data, cfg.image_size)
     # the Sec. 5.1 runs of the authors' augmnist_aug.sh keep their best training-loss checkpoint (the 5% are
     # held out all the same)
-    by_train_loss = cfg.sec51_selection == "train" and spec.augmentation != "standard"
+    by_train_loss = cfg.sec51_selection == "train" and spec.sec51
     train_data, val = data, None
     if cfg.val_fraction:
         train_data, val_data = split_validation(data, cfg.val_fraction, seed)
@@ -583,6 +604,7 @@ def start_mnist(cfg: MNISTConfig, data: MNISTData, seed: int = 0, *, workers: in
 def mnist_table(runs: list[MNISTRun]) -> pd.DataFrame:
     return pd.DataFrame([{
         "run": r.spec.name, "objective": r.spec.objective, "augmentation": r.spec.augmentation, "beta": r.spec.beta,
+        "sec51": r.spec.sec51,
         "rate_bits": r.rate_bits, "coded_bits": r.coded_bits,
         "overhead_%": 100 * (r.coded_bits / r.rate_bits - 1) if r.rate_bits > 0 else math.nan,
         "coded_alone_bits": r.coded_alone_bits,

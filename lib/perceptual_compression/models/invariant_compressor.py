@@ -333,10 +333,10 @@ class MNISTConfig:
     authors_clip: bool = False    # True: the authors' clip at 3 on their loss (clip_from_lossyless); False: 3 on ours
     lr_epoch_steps: int = 0       # > 0: the learning rate decays once per epoch of this many steps (else per step)
     rate_warmup_steps: int | None = None  # the rate warm-up's length in steps (None: rate_warmup of the steps)
-    # the model the Sec. 5.1 runs of their own (VIC mild, VIC supervised, BINCE supervised) keep: "validation" (like
-    # the sweep's runs) or "train", the authors' bestTrainLoss checkpoint of bin/mnist/augmnist_aug.sh (the lowest
-    # loss of the last batch of an epoch, checked every val_every steps). Sec. 5.1's standard-augmentation VIC is
-    # the Fig. 6 sweep's run at beta_vic, selected by validation (the authors' script has its own run)
+    # the model the Sec. 5.1 runs (VIC mild, VIC supervised, BINCE supervised) keep: "validation" (like the sweep's
+    # runs; Sec. 5.1's standard VIC is then the Fig. 6 sweep's run at beta_vic) or "train", the authors'
+    # bestTrainLoss checkpoint of bin/mnist/augmnist_aug.sh (the lowest loss of the last batch of an epoch, checked
+    # every val_every steps), with a standard-augmentation VIC run of Sec. 5.1's own, as in their script
     sec51_selection: str = "validation"
     bince_separate_views: bool = False  # True: BINCE's two views in two forward passes, as the authors' code does
 
