@@ -228,7 +228,6 @@ def test_every_trainer_crops_as_its_config_says(monkeypatch):
     TrainingPatches and PrefetchedBatches (each run is stopped once these are built)."""
     import perceptual_compression.training.illm as illm_module
     import perceptual_compression.training.illm_finetune as ft_module
-    import perceptual_compression.training.labeler as lab_module
     from perceptual_compression.training.labeler import LabelerTrainingConfig, train_labeler
 
     class Built(Exception):
@@ -244,9 +243,8 @@ def test_every_trainer_crops_as_its_config_says(monkeypatch):
         seen["workers"] = workers
         raise Built
 
-    for module in (illm_module, ft_module, lab_module):
-        monkeypatch.setattr(module, "TrainingPatches", patches)
-        monkeypatch.setattr(module, "PrefetchedBatches", prefetched)
+    monkeypatch.setattr(illm_module, "TrainingPatches", patches)  # the three build them with illm.training_batches
+    monkeypatch.setattr(illm_module, "PrefetchedBatches", prefetched)
     imgs = [torch.rand(3, 96, 128, generator=torch.Generator().manual_seed(i)) for i in range(2)]
     pipeline = {"small_images": "torchvision-reflect", "image_order": "shuffle", "data_workers": 3}
     runs = [

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ..losses.vic import distortion_bits
+from ..training.schedules import exponential_decay
 from .invariant_compressor import InvariantCompressor, adam
 from .vector_prior import FactorizedPrior
 
@@ -191,7 +192,8 @@ def train_ensemble(ensemble: CompressorEnsemble, batch_fn: Callable[[int], tuple
     beta = torch.tensor([float(b) for b in betas], device=device)
     main = adam([p for n, p in ensemble.named_parameters() if not n.endswith("quantiles")], lr)
     decay = float(lr_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(main, lambda s: decay ** (-min(s, steps) / max(1, steps)))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        main, lambda s: exponential_decay(s, total_steps=max(1, steps), decay=decay))
 
     def step_fn(step: int) -> dict[str, torch.Tensor]:
         x, target = batch_fn(step)

@@ -102,8 +102,7 @@ class IllmConfig:
     def __post_init__(self) -> None:
         check_choice("scale", self.scale, SCALES)
         check_choice("crop_mode", self.crop_mode, CROP_MODES)
-        check_choice("small_images", self.small_images, PATCH_SMALL_MODES)
-        check_choice("image_order", self.image_order, PATCH_ORDERS)
+        check_crop_settings(self)
         if self.steps < 1 or self.batch_size < 1 or self.crop_size < 64 or self.crop_size % 64:
             raise ValueError("steps and batch_size must be positive, crop_size a multiple of 64")
 
@@ -231,6 +230,21 @@ class PrefetchedBatches:
         return next(self._it)
 
 
+def check_crop_settings(config) -> None:
+    """Validate a training config's ``small_images`` and ``image_order`` (pretraining, fine-tuning, labeler)."""
+    check_choice("small_images", config.small_images, PATCH_SMALL_MODES)
+    check_choice("image_order", config.image_order, PATCH_ORDERS)
+
+
+def training_batches(images, config, *, seed: int, stop: int, **patch_options: Any) -> PrefetchedBatches:
+    """The batches of a run: :class:`TrainingPatches` of ``config.crop_size`` cut as ``config.small_images`` and
+    ``config.image_order`` say (``patch_options``: its other arguments), ``config.batch_size`` at a time, by
+    ``config.data_workers`` processes up to step ``stop``."""
+    patches = TrainingPatches(images, config.crop_size, seed=seed, small=config.small_images,
+                              order=config.image_order, **patch_options)
+    return PrefetchedBatches(patches, config.batch_size, stop=stop, workers=config.data_workers)
+
+
 @dataclass
 class PretrainResult:
     """What :func:`pretrain` returns: the trained model (eval mode, entropy tables updated) and its history."""
@@ -285,11 +299,9 @@ def pretrain(
     distortion = distortion if distortion is not None else IllmDistortion(config.lambda_mse, perceptual=config.perceptual)
     distortion.to(dev)
     schedule = config.rate_schedule(rate)
-    patches = TrainingPatches(images, config.crop_size, mode=config.crop_mode, flip=config.flip,
-                              resized_scale=config.resized_scale, seed=seed, small=config.small_images,
-                              order=config.image_order)
     stop = config.steps if until is None else min(int(until), config.steps)
-    batches = PrefetchedBatches(patches, config.batch_size, stop=stop, workers=config.data_workers)
+    batches = training_batches(images, config, seed=seed, stop=stop, mode=config.crop_mode, flip=config.flip,
+                               resized_scale=config.resized_scale)
     main_opt, aux_opt, sched = make_optimizers(model, config)
     trainer = Trainer(
         modules={"model": model}, optimizers={"main": main_opt, "aux": aux_opt}, schedulers={"main": sched},

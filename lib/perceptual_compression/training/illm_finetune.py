@@ -40,7 +40,7 @@ from ..models.illm_discriminator import LAYOUTS, NORMS, PAPER_CHANNELS as UNET_P
 from ..models.patchgan import PAPER_CHANNELS as PATCHGAN_PAPER_CHANNELS, PatchGANDiscriminator
 from ..models.vqvae_labeler import VQVAELabeler
 from ..params import check_choice
-from .illm import PATCH_ORDERS, PATCH_SMALL_MODES, PrefetchedBatches, TrainingPatches
+from .illm import check_crop_settings, training_batches
 from .loop import Trainer, TrainingHistory
 
 SCALES = ("small", "paper")
@@ -89,8 +89,7 @@ class FinetuneConfig:
     def __post_init__(self) -> None:
         check_choice("scale", self.scale, SCALES)
         check_choice("norm", self.norm, NORMS)
-        check_choice("small_images", self.small_images, PATCH_SMALL_MODES)
-        check_choice("image_order", self.image_order, PATCH_ORDERS)
+        check_crop_settings(self)
         check_choice("unet_layout", self.unet_layout, LAYOUTS)
         if self.steps < 1 or self.batch_size < 1 or self.crop_size % 64:
             raise ValueError("steps and batch_size must be positive, crop_size a multiple of 64")
@@ -277,14 +276,12 @@ def finetune(model: nn.Module, images, *, discriminator: str, config: FinetuneCo
         disc.to(dev)
     step = AdversarialStep(model, discriminator, config, distortion=distortion, discriminator=disc,
                            labeler=labeler, lambda_d=lambda_d)
-    patches = TrainingPatches(images, config.crop_size, seed=seed + 202, small=config.small_images,
-                              order=config.image_order)
     modules = {"model": model, **({"discriminator": disc} if disc is not None else {})}
     optimizers = {"generator": step.g_opt, **({"discriminator": step.d_opt} if step.d_opt is not None else {})}
     trainer = Trainer(modules=modules, optimizers=optimizers, checkpoint_path=checkpoint_path,
                       checkpoint_every=config.checkpoint_every if checkpoint_path else 0, seed=seed,
                       progress=progress, desc=f"{discriminator} fine-tuning (λ_d={step.lambda_d:g})")
-    batches = PrefetchedBatches(patches, config.batch_size, stop=config.steps, workers=config.data_workers)
+    batches = training_batches(images, config, seed=seed + 202, stop=config.steps)
     history = trainer.run(lambda i: step(batches(i).to(dev)), config.steps)
     model.eval()
     model.update(force=True)

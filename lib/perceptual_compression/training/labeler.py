@@ -34,7 +34,7 @@ from torch import Tensor, nn
 
 from ..models.vqvae_labeler import LabelerConfig, VQVAELabeler, codebook_usage
 from ..params import check_choice
-from .illm import PATCH_ORDERS, PATCH_SMALL_MODES, PrefetchedBatches, TrainingPatches, ramp_cosine
+from .illm import check_crop_settings, ramp_cosine, training_batches
 from .loop import Trainer, TrainingHistory
 
 SCALES = ("small", "paper")
@@ -63,8 +63,7 @@ class LabelerTrainingConfig:
     def __post_init__(self) -> None:
         check_choice("scale", self.scale, SCALES)
         check_choice("perceptual", self.perceptual, ("lpips-vgg", "none"))
-        check_choice("small_images", self.small_images, PATCH_SMALL_MODES)
-        check_choice("image_order", self.image_order, PATCH_ORDERS)
+        check_crop_settings(self)
         d = self.labeler.downsampling
         if self.steps < 1 or self.batch_size < 1 or self.crop_size % max(d, 64):
             raise ValueError(f"steps, batch_size >= 1 and crop_size a multiple of {max(d, 64)}")
@@ -159,9 +158,7 @@ def train_labeler(images, config: LabelerTrainingConfig, *, seed: int = 0, label
     seed_everything(seed)
     labeler = (labeler or VQVAELabeler(config.labeler)).to(dev)
     distortion = (distortion or LabelerDistortion(config.lambda_mse, perceptual=config.perceptual)).to(dev)
-    patches = TrainingPatches(images, config.crop_size, seed=seed + 101, small=config.small_images,
-                              order=config.image_order)
-    batches = PrefetchedBatches(patches, config.batch_size, stop=config.steps, workers=config.data_workers)
+    batches = training_batches(images, config, seed=seed + 101, stop=config.steps)
     opt = torch.optim.AdamW(labeler.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, config.lr_factor)
     trainer = Trainer(modules={"labeler": labeler}, optimizers={"main": opt}, schedulers={"main": sched},
