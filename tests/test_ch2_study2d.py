@@ -149,6 +149,39 @@ def test_sensitivity_correlations_follow_the_definitions_of_obs_3_4():
     assert row["rho_Dr_noisy"] == pytest.approx(row["rho_Dr"], abs=1e-5)  # (up to float32 rounding of ranks)
 
 
+def test_rounded_displacement_sweep_counts_code_changes_where_the_cells_are():
+    """D_r through the coded map d(Q(e(x))): nonzero only where x2 leaves x1's cell; shared directions per delta."""
+    from scipy.stats import spearmanr
+
+    from perceptual_compression.analysis.induced_distances import perturb
+    from perceptual_compression.sources.student_t import StudentT2D
+
+    source = StudentT2D(nu=2.0, scale=(0.5, 0.2))
+    bank = s2d.TrainedBank(_HandMadeAE((0.5, 0.2)), [s2d.Member("L1", 1.0), s2d.Member("U", 1.0)], source, None, 0.1)
+    n, deltas = 4000, (0.01, 0.1)
+    rows = s2d.rounded_displacement_sweep(bank, n=n, deltas=deltas, seed=7)
+    assert [(r["member"], r["delta"]) for r in rows] == [("L1-λ1", 0.01), ("L1-λ1", 0.1)]  # L1 only by default
+    g = torch.Generator().manual_seed(7)
+    x1 = source.sample(n, generator=g).double()
+    u = perturb(torch.zeros_like(x1), 1.0, generator=g)
+    p1 = source.prob(x1).numpy()
+    top, bottom = p1 >= np.quantile(p1, 0.9), p1 <= np.quantile(p1, 0.1)
+    code = lambda x: torch.round(4 * torch.tanh(x / torch.tensor([0.5, 0.2]))) / 4  # noqa: E731
+    for row, delta in zip(rows, deltas):
+        x2 = x1 + delta * u
+        changed = (code(x1) != code(x2)).any(dim=1).numpy()
+        d_r = ((2 * code(x1) - 2 * code(x2)).norm(dim=1) / ((x1 - x2).norm(dim=1) / np.sqrt(2))).numpy()
+        assert row["changed"] == pytest.approx(changed.mean()) and 0 < row["changed"] < 1
+        assert row["changed_mode"] == pytest.approx(changed[top].mean())
+        assert row["changed_tail"] == pytest.approx(changed[bottom].mean())
+        assert row["rho_Dr_rounded"] == pytest.approx(spearmanr(d_r, p1)[0], abs=1e-9)
+        # tanh's cells are narrowest at the mode: codes change there most often, and D_r follows p(x1)
+        assert row["changed_mode"] > 3 * row["changed_tail"] and row["rho_Dr_rounded"] > 0.15
+    assert rows[1]["changed"] > rows[0]["changed"]  # a longer step leaves its cell more often
+    with pytest.raises(ValueError, match="positive"):
+        s2d.rounded_displacement_sweep(bank, n=10, deltas=(0.0,))
+
+
 class _CubicDecoderAE(_HandMadeAE):
     """The same encoder with the decoder d(y) = y^3, for which the noise in d(e(x) + u) does not cancel."""
 
@@ -396,3 +429,26 @@ def test_bank_clips_each_autoencoder_alone_unless_asked_for_the_joint_clip():
         s2d.train_bank(dataclasses.replace(_cfg(), clip="member"), progress=False)
     assert s2d.record_clip({"config": {"clip": "per-model"}}) == "per-model"
     assert s2d.record_clip({"config": {}}) == "joint"  # the records made before the setting
+
+
+def test_distortion_weight_normalisers_are_the_means_of_the_weights_under_the_source():
+    """E_p[p(x)^gamma] = integral of p^(1 + gamma), by quadrature over the plane with scipy's Student-t."""
+    from scipy import integrate
+    from scipy.stats import multivariate_t
+
+    from perceptual_compression.sources.student_t import StudentT2D
+
+    source = StudentT2D(nu=2.0, scale=(0.5, 0.2))
+    ref = multivariate_t(loc=[0.0, 0.0], shape=np.diag([0.25, 0.04]), df=2)
+
+    def mean_weight(gamma):
+        return integrate.dblquad(lambda y, x: ref.pdf([x, y]) ** (1 + gamma), -np.inf, np.inf, -np.inf, np.inf)[0]
+
+    norm = {gamma: s2d.distortion_weight_normalisers(source, gamma) for gamma in (0.1, 1.0)}
+    for gamma, n in norm.items():
+        assert n["L2"] == pytest.approx(mean_weight(gamma), rel=3e-3)
+    assert norm[0.1]["L2"] == pytest.approx(0.873, abs=1e-3) and norm[0.1]["L3"] == pytest.approx(1.19, abs=5e-3)
+    # the normalised weight p / E_p[p] (the gamma = 1 run): 0.75 at the median, below 0.1 for 18 % of the samples
+    x = source.sample(200_000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    w = (source.prob(x) / norm[1.0]["L2"]).numpy()
+    assert np.median(w) == pytest.approx(0.75, abs=0.01) and (w < 0.1).mean() == pytest.approx(0.18, abs=0.01)

@@ -29,7 +29,7 @@ from .study2d import (EQ13_PRINTED, centre_tail, clip_comparison, eq13_entry, fi
                       gamma1_entry, longer_entries, obs2_status, obs3_status, obs4_status, per_seed_centres,
                       rate_matched_entry,
                       run_ends, seed_entries, seed_table, study2d_correlations, study2d_entries, study2d_reading)
-from .factorized import (FIG4_RIGHT, contrast_entry, contrast_note, contrast_rows, contrast_status,
+from .factorized import (FIG4_RIGHT, LOW_CONTRAST, contrast_entry, contrast_note, contrast_rows, contrast_status,
                          factorized_entries, kept_entry, observation5_reading, rate_factor_entry)
 from .table1 import (ENTROPY_LIMITED_COLUMNS, block_mean_entry, entropy_limited_reading, entropy_limited_steps,
                      entropy_limited_table, noise_entry, noise_rows, soft_input_reading, table1_reading,
@@ -37,7 +37,7 @@ from .table1 import (ENTROPY_LIMITED_COLUMNS, block_mean_entry, entropy_limited_
 from .small_batch import small_batch_entry, small_batch_reading, small_batch_rows
 
 __all__ = [
-    "DIN_MIN_RHO", "ENTROPY_LIMITED_COLUMNS", "EQ13_PRINTED", "FIG4_RIGHT", "OBS1_MIN_RHO", "PAPER_DR", "REF",
+    "DIN_MIN_RHO", "ENTROPY_LIMITED_COLUMNS", "EQ13_PRINTED", "FIG4_RIGHT", "LOW_CONTRAST", "OBS1_MIN_RHO", "PAPER_DR", "REF",
     "TABLE1_LOSSES", "block_mean_entry", "centre_tail", "clip_comparison", "contrast_entry", "contrast_note",
     "contrast_rows",
     "contrast_status", "entropy_limited_reading", "entropy_limited_steps", "entropy_limited_table", "eq13_entry",

@@ -22,7 +22,8 @@ performance along the x-axis (Fig. 4 left, Fig. 14).
 One module per part; every name is also importable from this package (``ch2_study2d.train_bank``):
 
 - :mod:`.bank`: the families and members, :func:`train_bank`, :func:`load_bank`, :func:`member_rates`;
-- :mod:`.sensitivity`: Observations 2-4 (:func:`sensitivity_correlations`) and their course over training;
+- :mod:`.sensitivity`: Observations 2-4 (:func:`sensitivity_correlations`), Observation 3 with the coded map over
+  displacement sizes (:func:`rounded_displacement_sweep`), and their course over training;
 - :mod:`.cells`: the quantization cells and code vectors (Figs. 11-13);
 - :mod:`.relative`: Fig. 4 (left) and Fig. 14, paired by equal lambda or equal coded rate, over one bank or
   several seeds.
@@ -30,7 +31,7 @@ One module per part; every name is also importable from this package (``ch2_stud
 
 from .bank import (CLIP_MODES, FAMILIES, Member, TrainedBank, bank_members, distortion_weight_normalisers,
                    load_bank, member_rates, record_clip, train_bank)
-from .sensitivity import correlations_by_samples, sensitivity_correlations
+from .sensitivity import correlations_by_samples, rounded_displacement_sweep, sensitivity_correlations
 from .cells import pointwise_rate_distortion, quantization_cells
 from .relative import (across_seeds, as_printed_eq13, compare_banks, compare_pairings, fig4_summary, line_profiles,
                        rate_matched_relative, relative_from_profiles, relative_performance_along_x,
@@ -41,6 +42,7 @@ __all__ = [
     "compare_banks",
     "compare_pairings", "correlations_by_samples", "distortion_weight_normalisers", "fig4_summary", "line_profiles",
     "load_bank", "member_rates", "pointwise_rate_distortion", "quantization_cells", "rate_matched_relative",
-    "record_clip", "relative_from_profiles", "relative_performance_along_x", "sensitivity_correlations", "train_bank",
+    "record_clip", "relative_from_profiles", "relative_performance_along_x", "rounded_displacement_sweep",
+    "sensitivity_correlations", "train_bank",
     "without_collapsed_pairs",
 ]

@@ -193,8 +193,9 @@ def as_printed_eq13(rel, *, degree: int = 20) -> dict[str, object]:
 def without_collapsed_pairs(rel: dict, rates: list[dict], *, min_bits: float = 0.05) -> tuple[dict, list[float]]:
     """Fig. 4 (left) without the ``L1``/``L2`` pairs whose weighted member collapsed to (almost) zero rate.
 
-    With ``gamma = 1`` the weight is the density itself (median 0.40 over Student-t samples, against 0.91 for
-    ``p(x)^0.1``), so at the lowest lambdas ``lambda * p(x)`` is too small for the rate term: the ``L2`` member
+    With ``gamma = 1`` the weight is the density divided by its mean (``normalise_weights``): 3.0 at the mode, but
+    0.75 at its median over Student-t samples and below 0.1 for 18 % of them (the normalised ``p(x)^0.1``: median
+    1.04), so at the lowest lambdas the weighted distortion is too cheap for the rate term: the ``L2`` member
     maps every sample to one code, its coded rate is little more than the header and ``P = D / R`` divides by
     about zero. ``rel`` is
     :func:`relative_performance_along_x`'s result (or its JSON form), ``rates`` :func:`member_rates`'s. Returns
