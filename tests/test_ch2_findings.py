@@ -262,7 +262,7 @@ def test_the_committed_records_read_as_the_chapter_reports_them():
 
 # ------------------------------------------------------------------------------------ the build's own results
 def test_observation1_reading_takes_the_paper_noise_level():
-    obs1 = [{"distance": d, "sigma": s, "rho_sensitivity_logp": v}
+    obs1 = [{"distance": d, "sigma": s, "rho_sensitivity_logp": v, "rho_rmse_logp": s / 10}
             for d, s, v in [("NLPD", 1.0, 0.4), ("NLPD", 5.0, -0.9), ("MS-SSIM", 1.0, 0.1), ("MS-SSIM", 5.0, 0.9)]]
     rows, entries = cm.observation1_reading(obs1, 1.0, {"NLPD": 0.55, "MS-SSIM": 0.35})
     e = _added(entries)
@@ -270,6 +270,11 @@ def test_observation1_reading_takes_the_paper_noise_level():
     assert e["obs1_ms-ssim"].ours == 0.1 and e["obs1_ms-ssim"].status == "differs"  # 0.2 is the threshold
     assert [r["quantity"] for r in rows] == ["ρ(NLPD/RMSE, log p) at σ=1", "ρ(MS-SSIM/RMSE, log p) at σ=1",
                                               "ρ(RMSE/RMSE, log p)"]
+    # RMSE's own row reports no invented number: the ratio is constant; it gives RMSE's correlation at sigma = 1
+    assert rows[2]["book"] == "— (constant)" and rows[2]["note"].endswith("RMSE itself vs log p: 0.10 (Fig. 6, blue)")
+    rows, _ = cm.observation1_reading([{k: v for k, v in r.items() if k != "rho_rmse_logp"} for r in obs1], 1.0,
+                                      {"NLPD": 0.55})
+    assert rows[1]["note"] == "constant ratio: ρ undefined, 0 by definition"
 
 
 def _corr(dr):

@@ -48,9 +48,47 @@ def test_quantize_matches_metric_on_rounded_images():
     assert torch.allclose(ms_ssim(x, y, quantize=True), rounded, rtol=1e-5, atol=1e-6)
 
 
-def test_matches_pytorch_msssim_and_own_loop():
-    x = _photo()
+def _wang2003_ms_ssim(x, y):
+    """MS-SSIM as Wang et al. (2003) define it, in NumPy, for one image (C, H, W) in [0, 1] whose sides halve
+    evenly four times: 11-tap Gaussian window (sigma 1.5) over valid positions, K1 = 0.01, K2 = 0.03, 2x2 mean
+    pooling, the contrast-structure term at scales 1-4 and the full SSIM at scale 5, the published exponents,
+    averaged over channels."""
+    import numpy as np
+
+    w = np.exp(-((np.arange(11) - 5.0) ** 2) / (2 * 1.5 ** 2))
+    w /= w.sum()
+
+    def blur(a):
+        a = np.apply_along_axis(np.convolve, 1, a, w, mode="valid")
+        return np.apply_along_axis(np.convolve, 0, a, w, mode="valid")
+
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    exponents = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+    per_channel = []
+    for a, b in zip(x.double().numpy(), y.double().numpy()):
+        value = 1.0
+        for level, e in enumerate(exponents):
+            mu_a, mu_b = blur(a), blur(b)
+            var_a, var_b, cov = blur(a * a) - mu_a ** 2, blur(b * b) - mu_b ** 2, blur(a * b) - mu_a * mu_b
+            cs = (2 * cov + c2) / (var_a + var_b + c2)
+            if level < len(exponents) - 1:
+                value *= max(cs.mean(), 0.0) ** e
+                a = a.reshape(a.shape[0] // 2, 2, a.shape[1] // 2, 2).mean(axis=(1, 3))
+                b = b.reshape(b.shape[0] // 2, 2, b.shape[1] // 2, 2).mean(axis=(1, 3))
+            else:
+                lum = (2 * mu_a * mu_b + c1) / (mu_a ** 2 + mu_b ** 2 + c1)
+                value *= max((lum * cs).mean(), 0.0) ** e
+        per_channel.append(value)
+    return float(np.mean(per_channel))
+
+
+def test_matches_the_definition_pytorch_msssim_and_own_loop():
+    x = _photo(size=176)  # 176 = 11 * 2^4: every scale halves evenly
     y = _noise(x, 0.05)
+    want = _wang2003_ms_ssim(x[0], y[0])
+    assert 0.5 < want < 0.99  # a noisy photograph: far from both ends
+    assert ms_ssim(x, y).item() == pytest.approx(want, abs=2e-5)
+    assert _ms_ssim_fewer_levels(x, y, 1.0, 5).item() == pytest.approx(want, abs=2e-5)
     ref = pytorch_msssim.ms_ssim(x, y, data_range=1.0, size_average=False)
     assert torch.allclose(ms_ssim(x, y), ref)
     # the fewer-scales implementation, run with all five scales, reproduces the library exactly

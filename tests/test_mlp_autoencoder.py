@@ -20,6 +20,16 @@ def test_architecture_of_appendix_c():
     sizes = [(layer.in_features, layer.out_features) for layer in m.encoder.layers]
     assert sizes == [(2, 100), (100, 100), (100, 2)]
     assert [(layer.in_features, layer.out_features) for layer in m.decoder.layers] == [(2, 100), (100, 100), (100, 2)]
+    # softplus on the two hidden layers, a linear output: e(x) = W3 sp(W2 sp(W1 x + b1) + b2) + b3, written out
+    torch.manual_seed(0)
+    x = torch.randn(9, 2)
+    for mlp in (m.encoder, m.decoder):
+        (w1, b1), (w2, b2), (w3, b3) = [(layer.weight[0], layer.bias[0]) for layer in mlp.layers]
+        sp = torch.nn.functional.softplus
+        want = sp(sp(x @ w1 + b1) @ w2 + b2) @ w3 + b3
+        torch.testing.assert_close(mlp(x.unsqueeze(0))[0], want)
+    # a linear output can leave the softplus range: negative latents and reconstructions occur
+    assert (m.encode(x) < 0).any() and (m.decode(m.encode(x)) < 0).any()
 
 
 def test_noise_in_training_rounding_in_eval():
