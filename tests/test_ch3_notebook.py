@@ -30,3 +30,39 @@ def test_invalid_parameters_fail_at_once_naming_valid_values(params, needles, tm
     assert e.value.ename == "ParameterError"
     assert all(n in e.value.evalue for n in needles), e.value.evalue
     assert time.time() - start < 240
+
+
+def _code_cell_with(needle: str) -> str:
+    nb = json.loads(NB.read_text())
+    hits = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code" and needle in "".join(c["source"])]
+    assert len(hits) == 1, needle
+    return hits[0]
+
+
+def test_paper_checkpoint_name_holds_the_training_settings_tag(tmp_path, monkeypatch):
+    """The paper run's checkpoint is named after PIMConfig.tag(): other steps or init never reuse it."""
+    import ast
+    from types import SimpleNamespace
+
+    from perceptual_compression import paths
+    from perceptual_compression.models.pim_training import PIMConfig
+
+    monkeypatch.setenv(paths.ENV_CACHE, str(tmp_path))
+    tree = ast.parse(_code_cell_with("run_checkpoint("))
+    assign = next(n for n in tree.body if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "checkpoint")
+    expr = compile(ast.Expression(assign.value), "<cell>", "eval")
+
+    def name(scale, train_data="", images="kodak", **overrides):
+        env = {"paths": paths, "seed": 0, "scale": scale, "train_data": train_data,
+               "config": PIMConfig.for_scale(scale, **overrides), "images": SimpleNamespace(name=images)}
+        out = eval(expr, env)
+        return None if out is None else out.name
+
+    paper = PIMConfig.for_scale("paper")
+    assert name("small") is None                                    # the small build writes no checkpoint
+    assert name("paper") == f"ch3_pim_paper_v2_0_{paper.tag()}_stills_kodak.pt"
+    others = {name("paper", steps=60_000), name("paper", init="pytorch"), name("paper", images="embedded"),
+              name("paper", train_data="/data/frames")}
+    assert len(others) == 4 and name("paper") not in others
+    assert name("paper", steps=60_000) == f"ch3_pim_paper_v2_0_{PIMConfig.for_scale('paper', steps=60_000).tag()}_stills_kodak.pt"
+

@@ -29,6 +29,49 @@ def test_paper_architecture_matches_reference_config():
     assert a.receptive_radius == 8                   # four 5x5 convolutions
 
 
+def _conv_params(c_in: int, c_out: int, k: int = 1) -> int:
+    return c_in * c_out * k * k + c_out                 # kernel + bias
+
+
+def test_paper_architecture_builds_the_reference_networks():
+    """The built PIM() has the reference's layer widths and parameter counts (per subband, by formula)."""
+    from torch import nn
+
+    model = PIM()
+    count = lambda m: sum(p.numel() for p in m.parameters())
+    widths = lambda seq: [(m.in_channels, m.out_channels, m.kernel_size) for m in seq if isinstance(m, nn.Conv2d)]
+    # front end: per subband four 5x5 convolutions 3 -> 64 -> 64 -> 64 -> 3
+    cnn = _conv_params(3, 64, 5) + 2 * _conv_params(64, 64, 5) + _conv_params(64, 3, 5)
+    assert cnn == 214_595
+    assert len(model.frontend.cnns) == 8
+    for c in model.frontend.cnns:
+        assert widths(c) == [(3, 64, (5, 5)), (64, 64, (5, 5)), (64, 64, (5, 5)), (64, 3, (5, 5))]
+        assert count(c) == cnn
+    assert count(model.frontend) == 8 * cnn == 1_716_760
+    # marginal encoder: means through two ReLU layers of nmix * z_dim = 50 units and a linear output layer of 50
+    # (the reference declares that layer but skips it: a deliberate difference, see models/pim.py), mixture
+    # logits through two ReLU layers of nmix = 5 units and a linear layer of 5
+    mean_out = _conv_params(50, 50)
+    marginal = _conv_params(3, 50) + _conv_params(50, 50) + mean_out + _conv_params(3, 5) + 2 * _conv_params(5, 5)
+    assert (mean_out, marginal) == (2_550, 5_380)
+    for h in model.marginal.heads:
+        assert widths(h.mean_net) == [(3, 50, (1, 1)), (50, 50, (1, 1)), (50, 50, (1, 1))]
+        assert widths(h.mix_net) == [(3, 5, (1, 1)), (5, 5, (1, 1)), (5, 5, (1, 1))]
+        assert count(h) == marginal and count(h.mean_net[-1]) == mean_out
+    assert count(model.marginal) == 8 * marginal == 43_040
+    # joint encoder: two layers of z_dim = 10 units on f(x), each modulated by 3 -> 10 maps of f(y) (mul and add)
+    joint = _conv_params(3, 10) + _conv_params(10, 10) + 2 * 2 * _conv_params(3, 10)
+    assert joint == 310
+    for h in model.joint.heads:
+        assert widths(h.base) == [(3, 10, (1, 1)), (10, 10, (1, 1))]
+        assert widths(h.mul) == widths(h.add) == [(3, 10, (1, 1))] * 2
+        assert count(h) == joint
+    assert count(model.joint) == 8 * joint == 2_480
+    assert model.num_parameters() == 8 * (cnn + marginal + joint) == 1_762_280
+    # the reference pim-5 model: the same without the means' linear output layer
+    assert model.num_parameters() - 8 * mean_out == 1_741_880
+
+
 def test_front_end_subband_shapes():
     bands = SteerableFrontEnd(3, 1)(torch.rand(2, 3, 64, 48))
     assert [tuple(b.shape) for b in bands] == [

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
+
 import pytest
 import torch
 
 from perceptual_compression.datasets.frame_pairs import FramePairConfig, TranslatedImageSegments
 from perceptual_compression.models.pim import PIMArchitecture
-from perceptual_compression.models.pim_training import PIMConfig, scaled_anneal, scaled_boundaries, train_pim
+from perceptual_compression.models.pim_training import (
+    UNTAGGED_FIELDS,
+    PIMConfig,
+    scaled_anneal,
+    scaled_boundaries,
+    train_pim,
+)
 from perceptual_compression.params import ParameterError
 
 
@@ -34,6 +42,53 @@ def test_small_scale_keeps_relative_schedule_positions():
     assert c2.lr_boundaries == (500, 800) and c2.beta_anneal_steps == 500
     p2 = PIMConfig.for_scale("paper", steps=1000)
     assert p2.lr_boundaries == (500, 800) and p2.beta_anneal_steps == 100
+
+
+def test_tag_hashes_every_setting_that_changes_the_trained_weights():
+    p = PIMConfig.for_scale("paper")
+    # stable: the same settings give the same tag, in this process and in any other (regression values)
+    assert p.tag() == PIMConfig.for_scale("paper").tag() == "571e031911"
+    assert PIMConfig.for_scale("small").tag() == "29a40eb833"
+    # the notebook's steps parameter: 60 000 steps after a 100 000-step run name another checkpoint, whether the
+    # schedules follow the steps (for_scale) or not (steps alone changed)
+    assert PIMConfig.for_scale("paper", steps=60_000).tag() == "93c161317f"
+    assert replace(p, steps=60_000).tag() == "27cb2b48a6"
+    assert replace(p, init="pytorch").tag() == "1370d16ba4"
+    changed = {"steps": 60_000, "init": "pytorch", "batch_size": 32, "learning_rate": 2e-3,
+               "lr_boundaries": (40_000, 80_000), "lr_factors": (1.0, 0.5, 0.25), "beta_anneal_steps": 5_000,
+               "crop": 4, "calib_images": 8,  # calib_images: the images held out from training
+               "arch": replace(p.arch, z_dim=8), "frames": replace(p.frames, buffer_size=1_000)}
+    tags = [replace(p, **{k: v}).tag() for k, v in changed.items()]
+    assert len(set(tags)) == len(changed) and p.tag() not in tags
+    assert replace(p, arch=replace(p.arch, num_filters=(64, 64, 3))).tag() != p.tag()
+    assert replace(p, frames=replace(p.frames, patch=32)).tag() != p.tag()
+    # logging, checkpointing and calibration settings leave it alone
+    same = {"scale": "small", "calib_size": 168, "noise_levels": 20, "noise_range": (0.02, 0.5), "kld_samples": 4,
+            "checkpoint_every": 1_000}
+    assert set(same) == set(UNTAGGED_FIELDS) and set(UNTAGGED_FIELDS) <= {f.name for f in fields(PIMConfig)}
+    for k, v in same.items():
+        assert replace(p, **{k: v}).tag() == p.tag(), k
+
+
+def test_train_pim_refuses_a_checkpoint_of_other_settings_or_more_steps(tmp_path):
+    cfg = PIMConfig.for_scale("small", steps=4, batch_size=2, checkpoint_every=2,
+                              arch=PIMArchitecture(num_filters=(4, 4, 3), nmix=1, z_dim=4),
+                              frames=FramePairConfig(buffer_size=8))
+    ckpt = tmp_path / "pim.pt"
+    kw = dict(seed=0, checkpoint_path=ckpt, progress=False, device=torch.device("cpu"))
+    train_pim(cfg, _source(), **kw)
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    assert state["step"] == 4 and state["extra_state"]["settings_tag"] == replace(cfg, steps=0).tag()
+    with pytest.raises(ValueError, match="other PIM training settings"):
+        train_pim(replace(cfg, init="keras"), _source(), **kw)
+    with pytest.raises(ValueError, match="other PIM training settings"):
+        train_pim(replace(cfg, lr_boundaries=(1, 2)), _source(), **kw)
+    # fewer steps than the checkpoint holds: refused rather than returning a model trained longer
+    with pytest.raises(ValueError, match="at step 4, past the 2 steps"):
+        train_pim(replace(cfg, steps=2), _source(), **kw)
+    # the same settings resume (here: nothing left to train), whatever checkpoint_every is
+    _, hist = train_pim(replace(cfg, checkpoint_every=1), _source(), **kw)
+    assert hist.steps("loss").tolist() == list(range(4))
 
 
 def test_invalid_scale_names_valid_values():

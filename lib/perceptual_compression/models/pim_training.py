@@ -17,6 +17,9 @@ after which the bound on I(X; Y; Z) becomes positive and keeps growing.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -38,6 +41,12 @@ PAPER_STEPS = 100_000
 PAPER_LR_BOUNDARIES = (50_000, 80_000)
 PAPER_BETA_ANNEAL = 10_000
 SMALL_BETA_ANNEAL_FRACTION = 0.5  # see the module docstring
+
+# PIMConfig fields that do not change the trained weights, left out of ``PIMConfig.tag``: ``scale`` is a label (every
+# setting it selects is a field of its own), ``calib_size``, ``noise_levels``, ``noise_range`` and ``kld_samples``
+# act only after training (calibration and distance), and ``checkpoint_every`` does not change the result (a resumed
+# run ends bit for bit where an uninterrupted one ends). Every other field, and any field added later, is tagged.
+UNTAGGED_FIELDS = ("scale", "calib_size", "noise_levels", "noise_range", "kld_samples", "checkpoint_every")
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,17 @@ class PIMConfig:
                          "beta_anneal_steps": scaled_anneal(overrides["steps"], fraction)}
         return replace(cfg, **overrides) if overrides else cfg
 
+    def tag(self) -> str:
+        """Short, stable hash of every setting that changes the trained weights (names checkpoint files).
+
+        Architecture, initialisation, batch size, steps, learning rate and its drops, β ramp, crop, frame-pair
+        settings and ``calib_images`` (the images held out from training) enter it; the fields in
+        ``UNTAGGED_FIELDS`` do not. A run with other settings therefore never resumes, or returns, another run's
+        checkpoint (chapter 1's ``RDPMnistConfig.tag`` does the same).
+        """
+        payload = {k: v for k, v in dataclasses.asdict(self).items() if k not in UNTAGGED_FIELDS}
+        return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
     def learning_rate_at(self, step: int) -> float:
         return self.learning_rate * piecewise_constant(step, boundaries=self.lr_boundaries, factors=self.lr_factors)
 
@@ -107,8 +127,15 @@ def train_pim(config: PIMConfig, source: SegmentSource, *, seed: int = 0, device
     The history logs per step: ``loss`` (−objective), ``beta``, ``lr`` and the objective's parts
     ``i_zxy``, ``i_xz_y``, ``i_yz_x`` and ``ixyz`` (nats per position and subband). With a
     ``checkpoint_path``, checkpoints are written every ``config.checkpoint_every`` steps and a rerun
-    resumes where the last one stopped (model, optimiser, schedule, RNG and data-stream states).
+    resumes where the last one stopped (model, optimiser, schedule, RNG and data-stream states). A checkpoint
+    written with other settings (anything in ``config.tag()`` but ``steps``), or one already past ``config.steps``,
+    is refused with a ``ValueError`` instead of being resumed or returned; a run with the same settings and more
+    steps continues it. Name checkpoints after ``config.tag()``, as the chapter does, to give each setting its file.
     """
+    settings = replace(config, steps=0).tag()  # resuming with more steps is fine when nothing else differs
+    if checkpoint_path is not None and Path(checkpoint_path).is_file():
+        _check_resumable(torch.load(checkpoint_path, map_location="cpu", weights_only=False), config, settings,
+                         checkpoint_path)
     device = device or default_device()
     seed_everything(seed)
     model = PIM(config.arch)
@@ -121,7 +148,8 @@ def train_pim(config: PIMConfig, source: SegmentSource, *, seed: int = 0, device
     stream = FramePairStream(source, config.frames, seed=seed)
     trainer = Trainer(modules={"pim": model}, optimizers={"adam": opt}, schedulers={"lr": sched},
                       checkpoint_path=checkpoint_path, checkpoint_every=config.checkpoint_every, seed=seed,
-                      progress=progress, desc=f"PIM ({config.scale}, IXYZ)", streams={"frames": stream})
+                      progress=progress, desc=f"PIM ({config.scale}, IXYZ)", streams={"frames": stream},
+                      extra_state={"settings_tag": settings})
 
     def step_fn(step: int) -> dict:
         x, y = stream.batch(config.batch_size)
@@ -138,3 +166,16 @@ def train_pim(config: PIMConfig, source: SegmentSource, *, seed: int = 0, device
     history = trainer.run(step_fn, config.steps)
     model.eval()
     return model, history
+
+
+def _check_resumable(state: dict, config: PIMConfig, settings: str, path: str | Path) -> None:
+    """Refuse a checkpoint that ``train_pim(config)`` must not resume (see there)."""
+    saved = state.get("extra_state", {}).get("settings_tag")
+    if saved is not None and saved != settings:
+        raise ValueError(f"checkpoint {path} was written with other PIM training settings (settings tag {saved!r}, "
+                         f"these settings have {settings!r}); resuming it would mix two runs. Use a checkpoint "
+                         "path named after PIMConfig.tag(), or remove the file.")
+    if int(state.get("step", 0)) > config.steps:
+        raise ValueError(f"checkpoint {path} is at step {int(state['step'])}, past the {config.steps} steps asked for; "
+                         "returning it would report a model trained longer. Use a checkpoint path named after "
+                         "PIMConfig.tag(), or remove the file.")
