@@ -175,7 +175,7 @@ def one_thread():
 
 
 @pytest.mark.slow
-def test_a_short_training_run_lowers_the_loss_and_resumes(tmp_path, one_thread):
+def test_a_short_training_run_lowers_the_loss_and_a_finished_run_is_reloaded(tmp_path, one_thread):
     data = _synthetic_digits()
     cfg = _tiny()
     ckpt = tmp_path / "m.pt"
@@ -195,6 +195,102 @@ def test_a_short_training_run_lowers_the_loss_and_resumes(tmp_path, one_thread):
     _, _, hist3 = train_codec(cfg, 2, 4, 5.0, data, init=init, seed=0, device=torch.device("cpu"), progress=False)
     assert len(hist3.values("loss")) == 1 + 1  # 3 steps: logged at step 0 and at the last
     assert math.isfinite(hist3.last("w_batch"))
+
+
+class _Interrupted(RuntimeError):
+    pass
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lam", [0.0, 5.0])
+def test_a_run_interrupted_mid_way_resumes_to_the_uninterrupted_result(tmp_path, one_thread, monkeypatch, lam):
+    """A 20-step run checkpointed every 10 steps crashes during step 12; run again, it resumes from the step-10
+    checkpoint, runs only steps 10-19 and ends with the weights, optimizer moments and losses of an uninterrupted
+    20-step run (the decoder noise and gradient-penalty draws come from the restored global RNG, the batches from
+    EpochSampler's (seed, step) stream). λ = 5 also covers the critic term of the loss."""
+    from perceptual_compression.experiments import rdp_mnist as mod
+
+    data = _synthetic_digits()
+    cfg = _tiny(checkpoint_every=10)
+    cpu = torch.device("cpu")
+    init = None
+    if lam > 0:  # a λ > 0 run continues from a λ = 0 model (here, untrained weights)
+        torch.manual_seed(1)
+        init = {"codec": RDPMnistCodec(2, 4, cfg.width).state_dict(), "critic": Critic(cfg.width).state_dict()}
+        cfg = dataclasses.replace(cfg, continue_epochs=20 / 8)
+    ref_ckpt = tmp_path / "uninterrupted.pt"
+    # train_codec builds its networks before Trainer.run seeds the RNGs: their initial weights come from the
+    # caller's global RNG state, so both runs start from the same one
+    torch.manual_seed(7)
+    codec_ref, critic_ref, hist_ref = mod.train_codec(cfg, 2, 4, lam, data, init=init, checkpoint=ref_ckpt, seed=0,
+                                                      device=cpu, progress=False)
+
+    calls = []
+    real_critic_loss = mod.critic_loss
+
+    def counting_critic_loss(*a, **kw):  # one call per step (n_critic = 1)
+        calls.append(1)
+        if crash_at is not None and len(calls) == crash_at + 1:
+            raise _Interrupted("simulated interruption")
+        return real_critic_loss(*a, **kw)
+
+    monkeypatch.setattr(mod, "critic_loss", counting_critic_loss)
+    ckpt = tmp_path / "interrupted.pt"
+    crash_at = 12
+    torch.manual_seed(7)
+    with pytest.raises(_Interrupted):
+        mod.train_codec(cfg, 2, 4, lam, data, init=init, checkpoint=ckpt, seed=0, device=cpu, progress=False)
+    assert len(calls) == 13
+    assert torch.load(ckpt, map_location="cpu", weights_only=False)["step"] == 10  # the mid-run checkpoint
+
+    calls.clear()
+    crash_at = None
+    torch.manual_seed(123)  # the global RNG as a fresh process might leave it: resume must restore its own
+    codec, critic, hist = mod.train_codec(cfg, 2, 4, lam, data, init=init, checkpoint=ckpt, seed=0, device=cpu,
+                                          progress=False)
+    assert len(calls) == 10  # steps 10..19 only: resumed, not retrained
+    assert [r["step"] for r in hist.rows] == [r["step"] for r in hist_ref.rows] == [0, 10, 19]
+    for a, b in zip(hist.rows, hist_ref.rows):
+        assert a == b  # every logged loss, bit for bit
+    for got, ref in ((codec, codec_ref), (critic, critic_ref)):
+        sd, sd_ref = got.state_dict(), ref.state_dict()
+        assert sd.keys() == sd_ref.keys()
+        for k in sd:
+            assert torch.equal(sd[k], sd_ref[k]), k
+    # the optimizers' and schedulers' states at the end match too
+    final, final_ref = (torch.load(p, map_location="cpu", weights_only=False) for p in (ckpt, ref_ckpt))
+    assert final["step"] == final_ref["step"] == 20
+    for name in ("codec", "critic"):
+        o, o_ref = final["optimizers"][name]["state"], final_ref["optimizers"][name]["state"]
+        assert o.keys() == o_ref.keys()
+        for k in o:
+            for key in ("exp_avg", "exp_avg_sq", "step"):
+                assert torch.equal(o[k][key], o_ref[k][key]), (name, k, key)
+        assert final["schedulers"][name] == final_ref["schedulers"][name]
+
+
+def test_evaluate_codes_the_whole_test_set_but_measures_eval_size_digits():
+    """evaluate_codec: distortion and perception on the first eval_size test digits, the coded rate on every test
+    digit with the pmf from the first pmf_size training digits (what chapter 1's text says)."""
+    from perceptual_compression.experiments.rdp_mnist import _as_float, coded_rate, evaluate_codec
+
+    data = _synthetic_digits()
+    torch.manual_seed(0)
+    codec, critic = RDPMnistCodec(2, 4, 0.25).eval(), Critic(0.25).eval()
+    out = evaluate_codec(codec, critic, data, eval_size=40, coded=True, pmf_size=100, n_examples=2)
+    assert out["eval_digits"] == 40 and out["coded_digits"] == 128 == len(data["test_x"])
+    full = coded_rate(codec, data["train_x"], data["test_x"], 100)
+    assert out["coded_bits"] == full["coded"] and out["estimated_bits"] == full["estimated"]
+    assert out["coded_bits"] == pytest.approx(8 * full["bytes"] / 128)
+    first = coded_rate(codec, data["train_x"], data["test_x"][:40], 100)
+    assert first["coded"] != full["coded"]  # the same 40 digits' stream would be another rate
+    assert coded_rate(codec, data["train_x"], data["test_x"])["estimated"] != full["estimated"]  # pmf_size is used
+    # the distortion is over the first 40 digits only
+    torch.manual_seed(0)
+    with torch.no_grad():
+        x_hat = codec(_as_float(data["test_x"][:40]))
+    se = (x_hat - _as_float(data["test_x"][:40])).pow(2).flatten(1).sum(1)
+    assert out["sq_error"] == pytest.approx(float(se.mean()), rel=1e-5)
 
 
 def test_perception_index_uses_disjoint_halves():

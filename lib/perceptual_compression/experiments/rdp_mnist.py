@@ -412,6 +412,10 @@ def evaluate_codec(codec: RDPMnistCodec, critic: nn.Module, data: dict[str, torc
     Returns squared error per digit and MSE per pixel, the deep-feature term ``‖Ψ(x) − Ψ(x̂)‖²`` and eq. (11)
     with ``α = feature_alpha`` (when a classifier is given), the classifier's accuracy on the reconstructions,
     the perception index (footnote 7), the rates of :func:`coded_rate`, and ``n_examples`` decoded test digits.
+
+    ``eval_size`` limits the distortion, perception index and accuracy to the first ``eval_size`` test digits
+    (``eval_digits``); the coded rate is always that of the whole test set (``coded_digits``), with the pmf
+    estimated on the first ``pmf_size`` training digits (None: all).
     """
     torch.manual_seed(seed)  # the decoder's noise
     codec.eval()
@@ -441,7 +445,8 @@ def evaluate_codec(codec: RDPMnistCodec, critic: nn.Module, data: dict[str, torc
         out["accuracy"] = classifier_accuracy(classifier, x_hat, test_y[:n])
     if coded:
         rate = coded_rate(codec, data["train_x"], test_x, pmf_size)
-        out.update(nominal_bits=rate["nominal"], coded_bits=rate["coded"], estimated_bits=rate["estimated"])
+        out.update(nominal_bits=rate["nominal"], coded_bits=rate["coded"], estimated_bits=rate["estimated"],
+                   coded_digits=rate["digits"])
     else:
         out.update(nominal_bits=codec.nominal_bits)
     out["examples"] = x_hat[:n_examples, 0].numpy()
