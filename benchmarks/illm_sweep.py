@@ -4,7 +4,8 @@ The chapter's default build fine-tunes each decoder for 80 steps, too few for a 
 anything (the build says so). This script runs the same pipeline for longer, once, and writes the result
 for the chapter to show:
 
-1. the small No-GAN model of part 1 (same settings and seed as the chapter; cached, resumable);
+1. the small No-GAN model of part 1 (same settings and seed as the chapter; cached, resumable, under a name
+   that holds ``IllmConfig.tag()`` and the distortion's label, as the labelers' hold theirs);
 2. the small VQ-VAE labeler (``--labeler-steps``, default 1500);
 3. decoder fine-tuning without adversarial term, and with the ILLM and PatchGAN discriminators at each λ_d
    of ``--lambdas`` (``--steps`` each, default 800; the small scale's learning rates, or the paper's A.3
@@ -46,16 +47,30 @@ from perceptual_compression.training import seed_everything
 from perceptual_compression.training.illm import IllmConfig, pretrain
 from perceptual_compression.training.illm_finetune import (FinetuneConfig, distortion_and_fidelity, finetune,
                                                            reconstruct)
-from perceptual_compression.training.labeler import LabelerTrainingConfig, train_labeler
+from perceptual_compression.training.labeler import LabelerDistortion, LabelerTrainingConfig, train_labeler
 from run_record import RunRecord, add_run_arguments, rendered_from_record  # benchmarks/run_record.py
 
 ROOT = Path(__file__).resolve().parent
 
 
-def _labeler(train_images, spatial: int, codebook: int, steps: int, seed: int, device, cache: Path):
+def nogan_checkpoint(cache: Path, rate: float, seed: int, config: IllmConfig, distortion: IllmDistortion) -> Path:
+    """The cached No-GAN model's file: named after ``config.tag()`` with the distortion's label (LPIPS or its
+    offline fallback), so that other settings, or LPIPS weights that appear later, never reuse it."""
+    return cache / f"nogan_small_{rate}_s{seed}_{config.tag(distortion.label)}.pt"
+
+
+def labeler_checkpoint(cache: Path, config: LabelerTrainingConfig, distortion: LabelerDistortion, seed: int) -> Path:
+    """A cached labeler's file (labeler version 2), named after ``config.tag()`` with the distortion's label."""
+    lab = config.labeler
+    return cache / (f"labeler_v2_{lab.spatial}_{lab.codebook_size}_{config.steps}_s{seed}_"
+                    f"{config.tag(distortion.label)}.pt")
+
+
+def _labeler(train_images, spatial: int, codebook: int, steps: int, seed: int, device, cache: Path,
+             distortion: LabelerDistortion):
     cfg = LabelerTrainingConfig.for_scale("small", spatial=spatial, codebook_size=codebook, steps=steps)
-    return train_labeler(train_images, cfg, seed=seed, device=device, progress=True,
-                         checkpoint_path=cache / f"labeler_v2_{spatial}_{codebook}_{steps}_s{seed}.pt").labeler
+    return train_labeler(train_images, cfg, seed=seed, device=device, progress=True, distortion=distortion,
+                         checkpoint_path=labeler_checkpoint(cache, cfg, distortion, seed)).labeler
 
 
 def _markdown_table(df: pd.DataFrame) -> str:
@@ -120,7 +135,7 @@ def main() -> None:
     model = msillm_autoencoder(config.model)
     rho = IllmDistortion(config.lambda_mse, perceptual=config.perceptual)
     trained = pretrain(model, train_images, rate=args.rate, config=config, seed=args.seed, distortion=rho,
-                       checkpoint_path=cache / f"nogan_small_{args.rate}_s{args.seed}.pt", device=device)
+                       checkpoint_path=nogan_checkpoint(cache, args.rate, args.seed, config, rho), device=device)
     kodak = natural_images()
     originals, recons = reconstruct(trained.model, kodak, max_images=args.images)
 
@@ -145,6 +160,10 @@ def main() -> None:
     settings["labeler_version"] = 2  # 2: images in [-1, 1], VQ terms as element means, small restart jitter
     if args.illm_d_lr is not None:  # only when given, so that earlier caches keep their tags
         settings["illm_d_lr"] = args.illm_d_lr
+    lab_small = LabelerTrainingConfig.for_scale("small")  # eq. 10's distortion, shared by every labeler of the run
+    lab_rho = LabelerDistortion(lab_small.lambda_mse, perceptual=lab_small.perceptual)  # LPIPS-VGG or its fallback
+    if rho.uses_lpips or lab_rho.lpips is not None:  # only then, so that the earlier (offline) caches keep their tags
+        settings["distortions"] = [rho.label, lab_rho.label]
     tag = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
     rows_path = cache / f"{args.out.name}_{tag}.rows.json"  # finished runs with these settings, for resuming
     rows = json.loads(rows_path.read_text()) if rows_path.exists() else []
@@ -160,7 +179,7 @@ def main() -> None:
         labeler = None
         if kind == "illm":
             if lab not in labelers:
-                labelers[lab] = _labeler(train_images, *lab, args.labeler_steps, args.seed, device, cache)
+                labelers[lab] = _labeler(train_images, *lab, args.labeler_steps, args.seed, device, cache, lab_rho)
             labeler = labelers[lab]
         t0 = time.perf_counter()
         res = finetune(copy.deepcopy(trained.model), train_images, discriminator=kind, lambda_d=lam, labeler=labeler,

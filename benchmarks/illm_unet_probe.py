@@ -1,7 +1,8 @@
 """Chapter 4, part 2: how fast does the small ILLM U-Net learn the labeler's task on its own?
 
-The committed λ_d sweep (``benchmarks/illm_sweep.py``) shows the small U-Net calling every position fake at the
-paper's discriminator learning rate (4e-4). This probe trains the U-Net *alone* (no generator updates) on the
+The committed λ_d sweep (``benchmarks/illm_sweep.py``) shows the small U-Net, at the paper's discriminator
+learning rate (4e-4), separating real patches from reconstructions but never learning the labels of the real
+ones (its accuracy on real positions stays 0: the fake class outranks every label there). This probe trains the U-Net *alone* (no generator updates) on the
 loss of eq. 6 — real 128² patches against the labels of the sweep's labeler, the frozen No-GAN model's
 reconstructions against class 0 — and prints, every 50 steps, the cross-entropy of the real patches over the
 label classes only (the fake class left out), to compare with the labels' marginal entropy (the best a
@@ -31,7 +32,8 @@ from perceptual_compression.paths import cache_dir
 from perceptual_compression.training import seed_everything
 from perceptual_compression.training.illm import IllmConfig, TrainingPatches, pretrain
 from perceptual_compression.training.illm_finetune import FinetuneConfig, build_discriminator
-from perceptual_compression.training.labeler import LabelerTrainingConfig, train_labeler
+from perceptual_compression.training.labeler import LabelerDistortion, LabelerTrainingConfig, train_labeler
+from illm_sweep import labeler_checkpoint, nogan_checkpoint  # benchmarks/illm_sweep.py: the caches it shares
 
 
 def main() -> None:
@@ -48,12 +50,13 @@ def main() -> None:
     images = embedded_images()
     config = IllmConfig.for_scale("small")
     seed_everything(0)
-    model = pretrain(msillm_autoencoder(config.model), images, rate=args.rate, config=config, seed=0,
-                     distortion=IllmDistortion(config.lambda_mse, perceptual=config.perceptual),
-                     checkpoint_path=cache / f"nogan_small_{args.rate}_s0.pt", device="cpu").model.eval()
+    rho = IllmDistortion(config.lambda_mse, perceptual=config.perceptual)
+    model = pretrain(msillm_autoencoder(config.model), images, rate=args.rate, config=config, seed=0, distortion=rho,
+                     checkpoint_path=nogan_checkpoint(cache, args.rate, 0, config, rho), device="cpu").model.eval()
     lab_cfg = LabelerTrainingConfig.for_scale("small", spatial=32, codebook_size=1024, steps=args.labeler_steps)
-    labeler = train_labeler(images, lab_cfg, seed=0, device="cpu", progress=False,
-                            checkpoint_path=cache / f"labeler_v2_32_1024_{args.labeler_steps}_s0.pt").labeler.freeze()
+    lab_rho = LabelerDistortion(lab_cfg.lambda_mse, perceptual=lab_cfg.perceptual)
+    labeler = train_labeler(images, lab_cfg, seed=0, device="cpu", progress=False, distortion=lab_rho,
+                            checkpoint_path=labeler_checkpoint(cache, lab_cfg, lab_rho, 0)).labeler.freeze()
     ft = FinetuneConfig.for_scale("small")
     disc = build_discriminator("illm", ft, latent_features=model.latent_features, labeler=labeler)
     opt = torch.optim.AdamW(disc.parameters(), lr=args.lr, betas=ft.betas, weight_decay=ft.weight_decay)

@@ -25,3 +25,112 @@ def test_invalid_parameters_fail_at_once(params, tmp_path):
     if "train_data" in params:
         assert "embedded" in e.value.evalue and "kodak" in e.value.evalue
     assert time.time() - start < 240, "validation must come before any training"
+
+
+def _cell(cell_id: str) -> str:
+    import nbformat
+
+    nb = nbformat.read(ROOT / "book" / "ch4_illm.ipynb", as_version=4)
+    return next(c.source for c in nb.cells if c.get("id") == cell_id)
+
+
+def _expr(source: str, target: str):
+    """The compiled right-hand side of ``target = ...`` in ``source``."""
+    import ast
+
+    tree = ast.parse(source)
+    assign = next(n for n in ast.walk(tree) if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == target)
+    return compile(ast.Expression(assign.value), "<cell>", "eval")
+
+
+def _results_add_kwarg(source: str, key: str, kwarg: str):
+    """The compiled ``kwarg=`` expression of the ``results.add(key, ...)`` call in ``source`` (key: its literal or
+    f-string source)."""
+    import ast
+
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "results.add" and \
+                ast.unparse(node.args[0]) in (repr(key), key):
+            value = next(k.value for k in node.keywords if k.arg == kwarg)
+            return compile(ast.Expression(value), "<cell>", "eval")
+    raise AssertionError(f"no results.add({key!r}, ...)")
+
+
+def test_paper_checkpoint_name_holds_the_training_settings_tag_and_the_distortion(tmp_path, monkeypatch):
+    """The paper run's No-GAN checkpoint is named after IllmConfig.tag() with the distortion's label: a run with
+    other steps, learning rate, data, or without LPIPS never resumes (or returns) another run's weights."""
+    from types import SimpleNamespace
+
+    from perceptual_compression import paths
+    from perceptual_compression.training.illm import IllmConfig
+
+    monkeypatch.setenv(paths.ENV_CACHE, str(tmp_path))
+    expr = _expr(_cell("7eb1997b"), "checkpoint")
+    lpips, fallback = "150·MSE + LPIPS-Alex-lin", "150·MSE (fallback: LPIPS-Alex weights unavailable)"
+
+    def name(scale, label=lpips, train_data="embedded", **overrides):
+        env = {"paths": paths, "rate": 0.14, "seed": 0, "scale": scale, "train_data": train_data,
+               "config": IllmConfig.for_scale(scale, **overrides), "rho": SimpleNamespace(label=label)}
+        out = eval(expr, env)
+        return None if out is None else out.name
+
+    assert name("small") is None  # the small build writes no checkpoint
+    assert name("paper") == "ch4_nogan_paper_v3_0.14_0_27b110827b_embedded.pt"  # regression value
+    assert name("paper") == f"ch4_nogan_paper_v3_0.14_0_{IllmConfig.for_scale('paper').tag(lpips)}_embedded.pt"
+    others = {name("paper", steps=100_000), name("paper", label=fallback), name("paper", lr=1e-4),
+              name("paper", train_data="/data/openimages")}
+    assert len(others) == 4 and name("paper") not in others
+    assert name("paper", log_every=1, checkpoint_every=500, data_workers=0) == name("paper")  # no effect on weights
+
+
+def test_results_record_the_training_data_and_state_the_run_length():
+    from types import SimpleNamespace
+
+    from perceptual_compression.training.illm import IllmConfig
+    from perceptual_compression.training.illm_finetune import FinetuneConfig
+
+    import ast
+
+    setup = _cell("ee30e717")
+    call = next(n for n in ast.walk(ast.parse(setup)) if isinstance(n, ast.Call) and ast.unparse(n.func) == "dict")
+    assert {k.arg for k in call.keywords} == {"rate", "scale", "seed", "steps", "eval_images", "train_data", "official"}
+
+    part1 = _cell("e74790c9")
+    assert "a few hundred" not in part1
+    run_note, psnr_note = _expr(part1, "run_note"), _results_add_kwarg(part1, "psnr_at_target", "note")
+    for scale, steps, expected in (
+            ("small", 0, "small scale: 900 pretraining steps of 4 x 128² patches; trained on embedded photographs"),
+            ("small", 3000, "small scale: 3000 pretraining steps of 4 x 128² patches; trained on embedded photographs"),
+            ("paper", 100_000, "paper scale: 100000 pretraining steps of 16 x 256² patches; trained on openimages photographs")):
+        env = {"scale": scale, "config": IllmConfig.for_scale(scale, **({"steps": steps} if steps else {})),
+               "train_images": SimpleNamespace(name="embedded" if scale == "small" else "openimages")}
+        env["run_note"] = eval(run_note, env)
+        assert env["run_note"] == expected
+        tail = "; 1/10-width model: expected below the published curve" if scale == "small" else ""
+        assert eval(psnr_note, env) == expected + tail
+
+    part2 = _cell("8bd9fd25")
+    trend_note = _results_add_kwarg(part2, "lambda_d_tradeoff_illm", "note")
+    psnr2_note = _results_add_kwarg(part2, "f'{kind}_psnr_at_target'", "note")
+    for scale in ("small", "paper"):
+        env = {"scale": scale, "ft_config": FinetuneConfig.for_scale(scale), "config": IllmConfig.for_scale(scale),
+               "n_part2": 8}
+        ft_steps, steps = env["ft_config"].steps, env["config"].steps
+        assert eval(trend_note, env) == f"{scale} scale: {ft_steps} fine-tuning steps per run; 8 Kodak images"
+        assert eval(psnr2_note, env) == f"8 Kodak images; {scale} scale: {ft_steps} fine-tuning steps of the {steps}-step No-GAN model"
+
+
+def test_container_overhead_is_stated_for_every_target_rate():
+    """About 120 bytes per 768x512 Kodak image, relative to each of Table 3's targets (the notebook accepts all)."""
+    from perceptual_compression.losses.rate_targeting import RATE_TARGETS
+
+    text = " ".join(_cell("849ee9b1").split())
+    bpp = 120 * 8 / (768 * 512)
+    assert f"about {bpp:.4f} bpp" in text
+    assert sorted(RATE_TARGETS)[0] == 0.00875
+    stated = {0.00875: 28, 0.0175: 14, 0.035: 7, 0.07: 3.5, 0.14: 1.7, 0.3: 0.8, 0.45: 0.5, 0.9: 0.3}
+    assert set(stated) == set(RATE_TARGETS)
+    for target, pct in stated.items():
+        half_digit = 0.5 if pct >= 5 else 0.05  # the stated value is the overhead rounded to its last digit
+        assert abs(100 * bpp / target - pct) <= half_digit, (target, 100 * bpp / target)
+        assert f"{pct:g}%" in text

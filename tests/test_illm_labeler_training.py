@@ -107,3 +107,19 @@ def test_train_labeler_logs_eq10_learns_and_returns_a_frozen_nearest_code_labele
     expected = torch.where(vecs.gather(1, c[:, None])[:, 0] > 0, c, c + 8)
     assert torch.equal(hand.labels(x).reshape(-1), expected)
     assert math.isclose(float(vecs.norm(dim=1).min()), 1.0, rel_tol=1e-5)
+
+
+def test_labeler_config_tag_is_stable_and_holds_every_setting_that_changes_the_labeler():
+    small, paper = LabelerTrainingConfig.for_scale("small"), LabelerTrainingConfig.for_scale("paper")
+    assert (small.tag(), paper.tag()) == ("8bb1e42d91", "bf22b6e2de")  # regression values
+    assert paper.tag("1·MSE + LPIPS-VGG") == "71cdb9ffa0"
+    fallback = LabelerDistortion(1.0, perceptual="none").label
+    assert len({small.tag(), small.tag("1·MSE + LPIPS-VGG"), small.tag(fallback)}) == 3
+    changed = [LabelerTrainingConfig.for_scale("small", steps=1500), LabelerTrainingConfig.for_scale("small", lr=1e-3),
+               LabelerTrainingConfig.for_scale("small", spatial=16), LabelerTrainingConfig.for_scale("small", codebook_size=256),
+               LabelerTrainingConfig.for_scale("small", batch_size=8), LabelerTrainingConfig.for_scale("small", warmup_steps=20)]
+    tags = {c.tag() for c in changed}
+    assert len(tags) == len(changed) and small.tag() not in tags
+    same = [LabelerTrainingConfig.for_scale("small", checkpoint_every=7),
+            LabelerTrainingConfig.for_scale("small", data_workers=2)]
+    assert {c.tag() for c in same} == {small.tag()}

@@ -293,3 +293,47 @@ def test_pretrain_runs_logs_and_resumes_exactly(tmp_path):
     assert resumed.train_seconds > first.train_seconds > 0  # the first invocation's time is counted
     for (k, v), (_, w) in zip(full.model.state_dict().items(), resumed.model.state_dict().items()):
         assert torch.equal(v, w), k
+
+
+# ----------------------------------------------------------------------------- checkpoint names, step overrides
+LPIPS_LABEL = "150·MSE + LPIPS-Alex-lin"
+FALLBACK_LABEL = "150·MSE (fallback: LPIPS-Alex weights unavailable)"
+
+
+def test_config_tag_is_stable_and_holds_every_setting_that_changes_the_weights():
+    import dataclasses
+
+    from perceptual_compression.training.illm import UNTAGGED_FIELDS
+
+    small, paper = IllmConfig.for_scale("small"), IllmConfig.for_scale("paper")
+    # regression values: a change here means every cached checkpoint is retrained (say so when it is meant)
+    assert (small.tag(), paper.tag()) == ("e5df1df80f", "239e52d09b")
+    assert (paper.tag(LPIPS_LABEL), paper.tag(FALLBACK_LABEL)) == ("27b110827b", "739811706e")
+    assert small.tag(LPIPS_LABEL) == "02f879b536"
+    assert len({paper.tag(), paper.tag(LPIPS_LABEL), paper.tag(FALLBACK_LABEL)}) == 3
+    changed = [IllmConfig.for_scale("paper", steps=100_000), IllmConfig.for_scale("paper", lr=1e-4),
+               IllmConfig.for_scale("paper", warmup_steps=5_000), IllmConfig.for_scale("paper", batch_size=8),
+               IllmConfig.for_scale("paper", lambda_mse=100.0), IllmConfig.for_scale("paper", perceptual="none"),
+               IllmConfig.for_scale("paper", image_order="cycle"), IllmConfig.for_scale("paper", model=HiFiCConfig.small()),
+               IllmConfig.for_scale("paper", resized_scale=(0.5, 1.0))]
+    tags = {c.tag(LPIPS_LABEL) for c in changed}
+    assert len(tags) == len(changed) and paper.tag(LPIPS_LABEL) not in tags
+    same = [IllmConfig.for_scale("paper", log_every=1), IllmConfig.for_scale("paper", checkpoint_every=500),
+            IllmConfig.for_scale("paper", data_workers=0), IllmConfig.for_scale("paper", notes=("x",)),
+            IllmConfig.for_scale("paper", refit_quantiles=True), dataclasses.replace(paper, scale="small")]
+    assert {c.tag(LPIPS_LABEL) for c in same} == {paper.tag(LPIPS_LABEL)}
+    assert set(UNTAGGED_FIELDS) == {"scale", "checkpoint_every", "log_every", "data_workers", "refit_quantiles", "notes"}
+
+
+def test_small_warmup_and_notes_follow_a_steps_override():
+    big = IllmConfig.for_scale("small", steps=9_000)
+    assert big.warmup_steps == 90  # 1% of the run, not the default run's 9 steps (0.1%)
+    assert big.lr_factor(45) == pytest.approx(0.5) and big.lr_factor(90) == pytest.approx(1.0)
+    assert big.rate_schedule(0.14).early_steps == 450  # 5%
+    assert big.notes == ("small: 1/10-width HiFiC, 2 residual blocks, 9000 steps of 4x128² patches",)
+    assert IllmConfig.for_scale("small").warmup_steps == 9
+    assert IllmConfig.for_scale("small", steps=50).warmup_steps == 1  # never a zero-step ramp
+    assert IllmConfig.for_scale("small", steps=9_000, warmup_steps=7).warmup_steps == 7  # an explicit ramp wins
+    assert IllmConfig.for_scale("paper", steps=100_000).warmup_steps == 10_000  # the reference's fixed 10k ramp
+    ft = FinetuneConfig.for_scale("small", steps=800)
+    assert ft.notes == ("small: 800 steps of 4x128², the paper's learning rates, narrow discriminators",)

@@ -25,6 +25,8 @@ model this returns: ``model.freeze_encoder().freeze_bottleneck()`` and the same 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -45,6 +47,25 @@ SCALES = ("small", "paper")
 CROP_MODES = ("choice", "crop", "resized")
 PATCH_SMALL_MODES = ("upscale", "torchvision-reflect")  # what a plain training crop does with a smaller image
 INDEX_SPACE = 1 << 40  # patches and batches are drawn by index, not enumerated
+
+# IllmConfig fields that do not change the trained weights, left out of ``IllmConfig.tag``: ``scale`` is a label
+# (every setting it selects is a field of its own), ``checkpoint_every`` does not change the result (a resumed run
+# ends where an uninterrupted one ends), ``log_every`` only thins the history, ``data_workers`` only cuts the same
+# batches ahead of time (:class:`PrefetchedBatches`), ``refit_quantiles`` acts after training on the weights the
+# checkpoint holds (it is saved before :func:`pretrain` builds the entropy tables) and ``notes`` is free text. Every
+# other field, and any field added later, is tagged.
+UNTAGGED_FIELDS = ("scale", "checkpoint_every", "log_every", "data_workers", "refit_quantiles", "notes")
+
+
+def settings_tag(config, untagged: tuple[str, ...], distortion: str | None = None) -> str:
+    """10 hex digits of the sha1 of ``dataclasses.asdict(config)`` without the fields in ``untagged`` and, when
+    given, of ``distortion``: the label of the loss actually optimised (with LPIPS or its offline fallback, which
+    the config's ``perceptual`` field alone does not tell). Names checkpoint files, so that a run with other
+    settings never resumes, or returns, another run's checkpoint (chapter 3's ``PIMConfig.tag`` does the same)."""
+    payload = {k: v for k, v in asdict(config).items() if k not in untagged}
+    if distortion is not None:
+        payload["distortion"] = str(distortion)
+    return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
 def ramp_cosine(step: int, *, ramp_steps: int, total_steps: int, min_factor: float = 1e-12) -> float:
@@ -109,11 +130,11 @@ class IllmConfig:
     @classmethod
     def for_scale(cls, scale: str = "small", **overrides: Any) -> IllmConfig:
         """``"paper"``: the published recipe (181M-parameter model, 1M steps of batch 16 at 256², the reference's
-        2 GPUs × 8).
+        2 GPUs × 8). Its learning-rate ramp is the reference's fixed 10k steps, whatever ``steps`` is.
 
         ``"small"``: the same recipe on a CPU budget (about 3 min on one CPU thread) — the :meth:`HiFiCConfig.small`
         model, 900 steps of 4 patches of 128², the ramp and the rate-targeting early phase shrunk in proportion (1%
-        and 5% of the run), the paper's peak learning rate 3e-4. Smaller batches and more steps did better than
+        and 5% of the run, of an overridden ``steps`` too), the paper's peak learning rate 3e-4. Smaller batches and more steps did better than
         batch 8 (the reference's per GPU) for the same compute; 128² rather than 64² patches keep the hyper-latent
         larger than 1×1, without which the rate measured on training patches did not carry over to full images
         (Kodak rates twice the target). Every small run first sits on a plateau (the decoder outputs the mean image,
@@ -124,15 +145,28 @@ class IllmConfig:
         3e-4. Keyword ``overrides`` replace any field."""
         check_choice("scale", scale, SCALES)
         if scale == "paper":
+            # the reference's ramp is a fixed 10k steps (1% of its 1M): a ``steps`` override keeps it
             cfg = cls(scale="paper", model=HiFiCConfig.paper(), steps=1_000_000, batch_size=16, crop_size=256,
                       warmup_steps=10_000, checkpoint_every=10_000, log_every=100, refit_quantiles=False,
                       small_images="torchvision-reflect", image_order="shuffle", data_workers=8)
-        else:
-            steps = 900
-            cfg = cls(scale="small", model=HiFiCConfig.small(), steps=steps, batch_size=4, crop_size=128,
-                      warmup_steps=max(1, steps // 100), checkpoint_every=0, log_every=1,
-                      notes=("small: 1/10-width HiFiC, 2 residual blocks, 900 steps of 4x128² patches",))
+            return replace(cfg, **overrides) if overrides else cfg
+        # the small scale's ramp is 1% of the run and its notes name the run's length: both follow a ``steps``
+        # override (the rate-targeting early phase, 5%, is computed from ``steps`` by :meth:`rate_schedule`)
+        steps = int(overrides.get("steps", 900))
+        derived = {"warmup_steps": max(1, steps // 100),
+                   "notes": (f"small: 1/10-width HiFiC, 2 residual blocks, {steps} steps of 4x128² patches",)}
+        cfg = cls(scale="small", model=HiFiCConfig.small(), steps=steps, batch_size=4, crop_size=128,
+                  checkpoint_every=0, log_every=1, **derived)
         return replace(cfg, **overrides) if overrides else cfg
+
+    def tag(self, distortion: str | None = None) -> str:
+        """Short, stable hash of every setting that changes the trained weights (names checkpoint files).
+
+        Model, steps (the schedules span them), batch, crops, learning rates, warm-up, loss weights and data
+        order enter it; the fields in ``UNTAGGED_FIELDS`` do not. ``distortion``: the label of the distortion the
+        run optimises (:attr:`IllmDistortion.label`), which says whether LPIPS was used or its offline fallback.
+        """
+        return settings_tag(self, UNTAGGED_FIELDS, distortion)
 
     def rate_schedule(self, rate: float) -> RateTargetSchedule:
         """Table 3's λ schedule for ``rate``, early phase 5% of :attr:`steps` (the paper's 50k of 1M)."""

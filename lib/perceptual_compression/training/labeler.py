@@ -34,10 +34,14 @@ from torch import Tensor, nn
 
 from ..models.vqvae_labeler import LabelerConfig, VQVAELabeler, codebook_usage
 from ..params import check_choice
-from .illm import check_crop_settings, ramp_cosine, training_batches
+from .illm import check_crop_settings, ramp_cosine, settings_tag, training_batches
 from .loop import Trainer, TrainingHistory
 
 SCALES = ("small", "paper")
+# LabelerTrainingConfig fields that do not change the trained labeler, left out of its ``tag``: ``scale`` is a label
+# (every setting it selects is a field of its own), ``checkpoint_every`` does not change the result and
+# ``data_workers`` only cuts the same batches ahead of time. Every other field, and any field added later, is tagged.
+UNTAGGED_FIELDS = ("scale", "checkpoint_every", "data_workers")
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,13 @@ class LabelerTrainingConfig:
 
     def lr_factor(self, step: int) -> float:
         return ramp_cosine(step, ramp_steps=self.warmup_steps, total_steps=self.steps)
+
+    def tag(self, distortion: str | None = None) -> str:
+        """Short, stable hash of every setting that changes the trained labeler (names checkpoint files): the
+        labeler's architecture and codebook, steps, batch, crops, learning rate, ramp and loss weights, not the
+        fields in ``UNTAGGED_FIELDS``. ``distortion``: :attr:`LabelerDistortion.label`, which says whether LPIPS-VGG
+        was used or its offline fallback (see :func:`~perceptual_compression.training.illm.settings_tag`)."""
+        return settings_tag(self, UNTAGGED_FIELDS, distortion)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
