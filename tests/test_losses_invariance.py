@@ -103,18 +103,37 @@ def test_symmetric_info_nce_by_hand():
 
 
 def test_bince_loss_symmetric_option():
-    from perceptual_compression.losses.bince import info_nce_symmetric
+    """The authors' form on four codes whose cosines are known (the critic's projection replaced by the identity):
+    z = ((1, 0), (0, 1)), z+ = ((1, 0), (0.6, 0.8)). With inverse temperature t = 5 and E = 100, the positive's
+    cosine is lowered by s = log((2E - 2) / (2B - 2)) = log 99; each code against the three others, in closed form."""
+    critic = Critic(2)
+    critic.projection = torch.nn.Identity()
+    with torch.no_grad():
+        critic.log_inverse_temperature.fill_(math.log(5.0))
+    z, zp = torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([[1.0, 0.0], [0.6, 0.8]])
+    rate = torch.tensor([1.0, 3.0])
+    t, s = 5.0, math.log(99.0)
 
-    torch.manual_seed(0)
-    critic = Critic(6)
-    z, zp, rate = torch.randn(4, 6), torch.randn(4, 6), torch.rand(4) * 10
-    out = bince_loss(rate, z, zp, critic, beta=2.0, symmetric=True, effective_batch_size=100)
-    zs = torch.cat([z, zp])
-    nce = info_nce_symmetric(critic.cosines(zs, zs), critic.inverse_temperature(), effective_batch_size=100)
-    assert float(out["distortion"]) == pytest.approx(float(nce.mean() / math.log(2)), rel=1e-6)
-    assert float(out["loss"]) == pytest.approx(float((rate + 2.0 * nce / math.log(2)).mean()), rel=1e-6)
-    # the critic's scores are its inverse temperature times its cosines
-    torch.testing.assert_close(critic(z, zp), critic.inverse_temperature() * critic.cosines(z, zp))
+    def ce(pos, *others):   # -log softmax of the positive among the candidates, logits t * cosine
+        return -t * pos + math.log(math.exp(t * pos) + sum(math.exp(t * o) for o in others))
+
+    # pair 1: z1 against (z2: 0, z+1: 1 - s, z+2: 0.6); z+1 against (z1: 1 - s, z2: 0, z+2: 0.6)
+    pair1 = (ce(1 - s, 0.0, 0.6) + ce(1 - s, 0.0, 0.6)) / 2
+    # pair 2: z2 against (z1: 0, z+1: 0, z+2: 0.8 - s); z+2 against (z1: 0.6, z2: 0.8 - s, z+1: 0.6)
+    pair2 = (ce(0.8 - s, 0.0, 0.0) + ce(0.8 - s, 0.6, 0.6)) / 2
+    nce_bits = [pair1 / math.log(2), pair2 / math.log(2)]
+    out = {k: v.detach() for k, v in bince_loss(rate, z, zp, critic, beta=2.0, symmetric=True,
+                                                effective_batch_size=100).items()}
+    assert float(out["distortion"]) == pytest.approx((nce_bits[0] + nce_bits[1]) / 2, rel=1e-5)
+    assert float(out["rate"]) == pytest.approx(2.0)
+    assert float(out["loss"]) == pytest.approx(((1.0 + 2.0 * nce_bits[0]) + (3.0 + 2.0 * nce_bits[1])) / 2, rel=1e-5)
+    assert nce_bits[0] == pytest.approx(30.3315, abs=1e-4) and nce_bits[1] == pytest.approx(30.5400, abs=1e-4)
+    # without the correction (E = B) the positive's cosine is not lowered
+    plain = bince_loss(rate, z, zp, critic, beta=2.0, symmetric=True, effective_batch_size=2)
+    by_hand = ((ce(1, 0, 0.6) * 2) / 2 + (ce(0.8, 0, 0) + ce(0.8, 0.6, 0.6)) / 2) / 2 / math.log(2)
+    assert float(plain["distortion"].detach()) == pytest.approx(by_hand, rel=1e-5)
+    # the critic's scores are its inverse temperature times the cosines of its projections
+    torch.testing.assert_close(critic(z, zp).detach(), 5.0 * torch.tensor([[1.0, 0.6], [0.0, 0.8]]))
     with pytest.raises(ValueError, match="symmetric=True"):
         bince_loss(rate, z, zp, critic, beta=1.0, effective_batch_size=100)
 

@@ -34,41 +34,54 @@ def test_factorized_prior_quantizes_around_medians():
 
 
 def test_hyperprior_uses_its_means():
+    """The parameter decoder replaced by a linear map with known weights: scale ``softplus(b_c)`` and mean
+    ``0.5 * s_hat[c mod 10] + m_c`` for coordinate ``c``, so that the expected codes and bits are written without
+    ``gaussian_params`` (a bug such as ``means = scales`` or ``means = 0`` gives other codes and other bits)."""
     torch.manual_seed(1)
     prior = MeanScaleHyperprior(20, hidden=32).eval()
     assert prior.side_dim == 10
+    raw = torch.linspace(-1.0, 2.0, 20)
+    m = 0.3 + 0.07 * torch.arange(20.0)                  # fractional parts that no scale shares
+    lin = torch.nn.Linear(10, 40)
+    with torch.no_grad():
+        lin.weight.zero_()
+        lin.weight[20 + torch.arange(20), torch.arange(20) % 10] = 0.5
+        lin.bias.copy_(torch.cat([raw, m]))
+    prior.param_decoder = lin
     z = torch.randn(16, 20) * 3
     z_hat, bits = prior(z)
-    s_hat, _ = prior.entropy_bottleneck(prior.side(z).view(16, 10, 1, 1))
-    scales, means = prior.gaussian_params(s_hat.view(16, 10))
-    torch.testing.assert_close(z_hat, torch.round(z - means) + means)
-    assert torch.all(scales > 0) and torch.all(bits > 0)
-    # the rate, recomputed in float64 from its definition: side bits -log2 q(s_hat) plus, per coordinate,
-    # -log2 of the Gaussian N(mu, sigma) mass of the unit bin around z_hat, with CompressAI's bounds
-    # (sigma >= 0.11, likelihood >= 1e-9; here 47 of the 320 masses are below 1e-9, and sigma >= 0.6)
-    _, s_lik = prior.entropy_bottleneck(prior.side(z).view(16, 10, 1, 1))
-    side_bits = -torch.log2(s_lik.double()).flatten(1).sum(1)
+    # side information: s_hat and its bits from the side bottleneck
+    s_hat, s_lik = prior.entropy_bottleneck(prior.side(z).view(16, 10, 1, 1))
+    s_hat = s_hat.detach().view(16, 10)
+    side_bits = -torch.log2(s_lik.detach().double()).flatten(1).sum(1)
+    sigma = torch.tensor([math.log1p(math.exp(float(b))) for b in raw])   # softplus, by hand
+    mu = 0.5 * s_hat[:, torch.arange(20) % 10] + m
+    assert not torch.allclose(mu, sigma.expand(16, 20))
+    torch.testing.assert_close(z_hat, torch.round(z - mu) + mu)
+    assert not torch.equal(z_hat, torch.round(z - sigma) + sigma) and not torch.equal(z_hat, torch.round(z))
+    assert torch.all(bits > 0)
 
-    def z_bits(z_hat, scales, means):
-        v = (z_hat - means).double().abs()
-        sd = scales.double().clamp_min(0.11)
+    # the rate, in float64 from its definition: side bits -log2 q(s_hat) plus, per coordinate, -log2 of the
+    # Gaussian N(mu, sigma) mass of the unit bin around z_hat, with CompressAI's bounds (sigma >= 0.11,
+    # likelihood >= 1e-9)
+    def z_bits(sd):
+        v = (z_hat - mu).double().abs()
+        sd = sd.double().clamp_min(0.11)
         mass = torch.special.ndtr((0.5 - v) / sd) - torch.special.ndtr((-0.5 - v) / sd)
         return -torch.log2(mass.clamp_min(1e-9)).sum(1)
 
-    torch.testing.assert_close(bits.double(), side_bits + z_bits(z_hat, scales, means), rtol=1e-4, atol=1e-3)
+    torch.testing.assert_close(bits.double(), side_bits + z_bits(sigma.expand(16, 20)), rtol=1e-4, atol=1e-3)
     assert float(side_bits.min()) > 0
     # predicted scales far below the bound (softplus(-10) = 4.5e-5) are coded as sigma = 0.11
     with torch.no_grad():
-        prior.param_decoder[-1].weight[:20] = 0.0
-        prior.param_decoder[-1].bias[:20] = -10.0
-    z_hat, bits = prior(z)
-    scales, means = prior.gaussian_params(s_hat.view(16, 10))
-    assert float(scales.max()) < 1e-4
-    torch.testing.assert_close(bits.double(), side_bits + z_bits(z_hat, scales, means), rtol=1e-4, atol=1e-3)
-    torch.testing.assert_close(prior.estimate_bits(z), bits)
+        lin.bias[:20] = -10.0
+    z_hat2, bits2 = prior(z)
+    torch.testing.assert_close(z_hat2, z_hat)                # the scales do not move the grid
+    torch.testing.assert_close(bits2.double(), side_bits + z_bits(torch.full((16, 20), 0.11)), rtol=1e-4, atol=1e-3)
+    torch.testing.assert_close(prior.estimate_bits(z), bits2)
     # bits are per sample: permuting the batch permutes them (no batch statistics in eval mode)
     perm = torch.randperm(16, generator=torch.Generator().manual_seed(0))
-    torch.testing.assert_close(prior(z[perm])[1], bits[perm])
+    torch.testing.assert_close(prior(z[perm])[1], bits2[perm])
     with pytest.raises(ValueError, match="valid values"):
         make_prior("gmm", 4)
 

@@ -9,6 +9,11 @@
   on augmented test images (rate estimated and coded, linear and MLP probes on ``Z``, a linear probe on
   the decoded images of VC and VIC and, when ``MNISTConfig.recon_predictor == "resnet18"`` (the paper
   scale), the paper's ResNet-18 trained on those reconstructions, Bayes-risk check).
+- :func:`mnist_summary` — mean and standard deviation over the ``MNISTConfig.seeds`` runs of every spec
+  (:func:`mnist_jobs`); :func:`aurd_status`, :func:`fewer_bits` and :func:`sec51_status` — the status rules of
+  the results (like with like: the seeds' spread, equal β or no higher error).
+- Checkpoints are named by :func:`banana_checkpoint_name`, :func:`mnist_checkpoint_name` and
+  :func:`predictor_checkpoint_name`, with the configs' ``tag()``, so that other settings never resume a run.
 - :func:`bince_feature_compression` — Sec. 5.3's recipe (an entropy bottleneck over frozen features) on the
   chapter's own BINCE encoder.
 - :func:`check_parameters` — validation of the notebook's parameters (fails at once, naming valid values).
@@ -22,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 from pathlib import Path
 
@@ -38,6 +43,7 @@ from ..models.invariant_compressor import BananaConfig, InvariantCompressor, MNI
 from ..sources.banana import Banana, maximal_invariant, random_rotation, representative
 from ..evaluation.downstream import aurd, bayes_risk_check, cell_mean_regression, gaussian_distortion_bits, probe_error
 from ..evaluation.recon_predictor import ReconPredictorConfig, recon_predictor_error
+from ..training.tags import settings_hash
 
 RECON_PREDICTORS = ("linear", "resnet18")
 
@@ -76,6 +82,16 @@ def _ckpt(checkpoint_dir: str | Path | None, name: str) -> Path | None:
     if not checkpoint_dir:
         return None
     return Path(checkpoint_dir) / f"{name}.pt"
+
+
+def banana_checkpoint_name(cfg: BananaConfig, seed: int, member: tuple[str, float, int] | None = None) -> str:
+    """Checkpoint name of :func:`run_banana`'s training: the vectorised ensemble of every member (``member=None``,
+    the small scale) or one ``(objective, beta, seed index)`` member; both carry ``cfg.tag()``, so that other
+    settings (betas, steps, learning rate, widths, seeds, ...) never resume or return this run."""
+    if member is None:
+        return f"banana-v2-{cfg.scale}-{seed}-{cfg.tag()}"
+    obj, beta, s = member
+    return f"banana-v4-{cfg.scale}-{seed}-{obj}-{beta:g}-{s}-{cfg.tag()}"
 
 
 # ----------------------------------------------------------------------------------- banana (Fig. 5)
@@ -123,7 +139,8 @@ def run_banana(cfg: BananaConfig, seed: int = 0, *, progress: bool | None = None
 
         ens = CompressorEnsemble(k, (2,), cfg.z_dim, cfg.hidden, cfg.layers, init_seeds)
         train_ensemble(ens, batch, [bb for _, bb, _ in members], steps=cfg.steps, lr=cfg.lr, lr_decay=cfg.lr_decay,
-                       likelihood="gaussian", seed=seed, checkpoint_path=_ckpt(checkpoint_dir, f"banana-v2-{cfg.scale}-{seed}"),
+                       likelihood="gaussian", seed=seed,
+                       checkpoint_path=_ckpt(checkpoint_dir, banana_checkpoint_name(cfg, seed)),
                        progress=progress, desc=f"banana: {k} compressors", streams={"batches": g})
         models = [ens.member(i) for i in range(k)]
     else:
@@ -141,7 +158,7 @@ def run_banana(cfg: BananaConfig, seed: int = 0, *, progress: bool | None = None
                              streams={"batches": g}, weight_decay=cfg.weight_decay,
                              validation=val, validate_every=cfg.val_every, val_batch_size=2048,
                              lr_epoch_steps=cfg.lr_epoch_steps,
-                             checkpoint_path=_ckpt(checkpoint_dir, f"banana-v4-{cfg.scale}-{seed}-{obj}-{beta:g}-{s}"))
+                             checkpoint_path=_ckpt(checkpoint_dir, banana_checkpoint_name(cfg, seed, (obj, beta, s))))
             models.append(model)
     runs = [BananaRun(o, b, s, m) for (o, b, s), m in zip(members, models)]
     evaluate_banana(runs, cfg.n_test, seed)
@@ -208,6 +225,33 @@ def aurd_table(table: pd.DataFrame, rate: str = "rate_bits") -> pd.DataFrame:
         aurd_own=("aurd_own", "mean"), aurd_own_sem=("aurd_own", "sem"), runs=("seed", "count"))
     out.attrs["interval"] = (lo, hi)
     return out
+
+
+def aurd_status(aurd: pd.DataFrame, *, margin_sems: float = 2.0) -> dict[str, Any]:
+    """Whether VIC's AURD is below VC's (Fig. 5), judged against the spread over seeds.
+
+    ``aurd``: :func:`aurd_table`. Returns ``ratio`` (VIC / VC, on the common interval), ``ratio_sem`` (its standard
+    error from the two means' standard errors over seeds, to first order: ``ratio * sqrt((s_VIC / VIC)^2 +
+    (s_VC / VC)^2)``), ``status`` and ``reason``: ``"qualitative"`` if ``ratio < 1`` and ``|1 - ratio|`` exceeds
+    ``margin_sems`` standard errors, ``"differs"`` if ``ratio > 1`` by that margin, else ``"info"`` (inconclusive:
+    the gap is within the seeds' spread, or there is a single seed per objective and so no spread to judge it by).
+    """
+    vic, vc = aurd.loc["VIC"], aurd.loc["VC"]
+    ratio = float(vic["aurd_common"] / vc["aurd_common"])
+    runs = int(min(vic["runs"], vc["runs"]))
+    out: dict[str, Any] = {"ratio": ratio, "ratio_sem": math.nan, "runs": runs}
+    if not math.isfinite(ratio):
+        return {**out, "status": "info", "reason": "no common distortion interval: the AURDs do not compare"}
+    if runs < 2:
+        return {**out, "status": "info",
+                "reason": "inconclusive: one seed per objective, so no seed spread to judge the ratio by"}
+    sem = abs(ratio) * math.hypot(float(vic["aurd_common_sem"] / vic["aurd_common"]),
+                                  float(vc["aurd_common_sem"] / vc["aurd_common"]))
+    out["ratio_sem"] = sem
+    gap = f"|1 - ratio| = {abs(1 - ratio):.3g} vs {margin_sems:g} s.e. = {margin_sems * sem:.3g} ({runs} seeds)"
+    if not abs(1 - ratio) > margin_sems * sem:
+        return {**out, "status": "info", "reason": f"inconclusive: the gap is within the seeds' spread, {gap}"}
+    return {**out, "status": "qualitative" if ratio < 1 else "differs", "reason": gap}
 
 
 @torch.no_grad()
@@ -296,6 +340,31 @@ class MNISTSpec:
     sec51: bool = False  # a run of Sec. 5.1's own (the authors' augmnist_aug.sh), not of the Fig. 6 sweep
 
 
+def mnist_run_seeds(cfg: MNISTConfig, seed: int = 0) -> list[int]:
+    """The training seeds of every run: ``seed, seed + 1, ...``, ``cfg.seeds`` of them (the first is ``seed``
+    itself, so that one seed gives the runs it always gave)."""
+    if cfg.seeds < 1:
+        raise ValueError(f"seeds must be >= 1, not {cfg.seeds}")
+    return [seed + r for r in range(cfg.seeds)]
+
+
+def mnist_checkpoint_name(spec: MNISTSpec, cfg: MNISTConfig, seed: int) -> str:
+    """Checkpoint name of a compressor: the scale, the run's seed, the spec's name, objective, augmentation, β and
+    whether it is a Sec. 5.1 run, and ``cfg.tag()`` (every other setting that changes the weights)."""
+    return (f"mnist-v4-{cfg.scale}-{seed}-{spec.name.replace(' ', '_')}-{spec.objective}-{spec.augmentation}"
+            f"-beta{spec.beta:g}{'-sec51' if spec.sec51 else ''}-{cfg.tag()}")
+
+
+def predictor_checkpoint_name(spec: MNISTSpec, cfg: MNISTConfig, seed: int, pcfg: ReconPredictorConfig, *,
+                              fresh_augmentations: bool, eval_seed: int | None = None) -> str:
+    """Checkpoint name of the ResNet-18 trained on a compressor's reconstructions: the compressor's own name
+    (:func:`mnist_checkpoint_name`, with ``cfg.tag()``) and a hash of what the predictor trains on (its settings,
+    the number of training digits, fresh augmentations or the evaluation set of ``eval_seed``)."""
+    train_on = "fresh augmentations" if fresh_augmentations else f"evaluation set, seed {eval_seed}"
+    ptag = settings_hash({"predictor": asdict(pcfg), "n_train": cfg.n_train, "train_on": train_on})
+    return f"{mnist_checkpoint_name(spec, cfg, seed)}-resnet18-predictor-v4-{ptag}"
+
+
 def mnist_specs(cfg: MNISTConfig) -> list[MNISTSpec]:
     """VC and VIC over ``cfg.betas`` (Fig. 6); VIC with the mild and supervised augmentations and BINCE with
     the supervised one at a single beta (Sec. 5.1). Sec. 5.1's VIC with the standard set is the sweep's
@@ -324,8 +393,88 @@ def sec51_rows(table: pd.DataFrame, cfg: MNISTConfig) -> dict[str, dict[str, Any
         m = m.sort_values("sec51", ascending=False, kind="stable")  # a run of Sec. 5.1's own first
         out[aug] = m.iloc[0]
     out["bince"] = table[(table.objective == "BINCE") & (table.augmentation == "supervised")].iloc[0]
+    extra = [c for c in ("rate_bits_std", "mlp_error_std", "runs") if c in table.columns]   # of mnist_summary
     return {k: {"run": r["run"], "beta": float(r["beta"]), "rate_bits": float(r["rate_bits"]),
-                "mlp_error": float(r["mlp_error"])} for k, r in out.items()}
+                "mlp_error": float(r["mlp_error"]), **{c: float(r[c]) for c in extra}} for k, r in out.items()}
+
+
+def fewer_bits(a: dict[str, Any], b: dict[str, Any], *, error_tolerance: float = 0.01) -> tuple[str, str]:
+    """Whether compressor ``b`` (a VIC whose augmentation erases more of ``X``) needs fewer bits than ``a``, comparing
+    like with like. ``a``, ``b``: rows of :func:`sec51_rows`. Returns ``(status, reason)``.
+
+    A larger β weighs the distortion more, so it raises the rate (and lowers the error) by itself:
+
+    - equal β: the rates decide (``"qualitative"`` if ``b``'s is lower, else ``"differs"``);
+    - ``b`` at a lower β: a higher rate for ``b`` is ``"differs"`` (not lower even with the lower β); a lower one is
+      ``"qualitative"`` only if ``b``'s MLP error is at most ``a``'s (+ ``error_tolerance``), the lower rate then not
+      being bought with error, else ``"info"`` (the lower β alone may explain it);
+    - ``b`` at a higher β: a lower rate for ``b`` is ``"qualitative"``; a higher one is ``"info"`` if ``b``'s error is
+      lower than ``a``'s by more than ``error_tolerance`` (the higher β may buy it), else ``"differs"``.
+    """
+    ra, rb, ea, eb = a["rate_bits"], b["rate_bits"], a["mlp_error"], b["mlp_error"]
+    rates = f"{rb:.3g} vs {ra:.3g} bits"
+    if math.isclose(a["beta"], b["beta"]):
+        return ("qualitative" if rb < ra else "differs"), f"{rates} at equal β={a['beta']:g}"
+    betas = f"β={b['beta']:g} vs {a['beta']:g}"
+    errors = f"MLP error {eb:.3f} vs {ea:.3f}"
+    if b["beta"] < a["beta"]:
+        if rb >= ra:
+            return "differs", f"{rates} although at the lower {betas}"
+        if eb <= ea + error_tolerance:
+            return "qualitative", f"{rates} at {betas}, with no higher {errors}"
+        return "info", (f"{rates}, but at the lower {betas} and a higher {errors}: a lower β alone lowers the rate, "
+                        "so the rates do not compare")
+    if rb < ra:
+        return "qualitative", f"{rates} although at the higher {betas}"
+    if eb < ea - error_tolerance:
+        return "info", (f"{rates} at the higher {betas} with a lower {errors}: a higher β alone raises the rate, so "
+                        "the rates do not compare")
+    return "differs", f"{rates} at {betas} with no lower {errors}"
+
+
+def sec51_status(picked: dict[str, dict[str, Any]], *, num_classes: int = 10,
+                 error_tolerance: float = 0.01) -> dict[str, tuple[str, str]]:
+    """``(status, reason)`` of Sec. 5.1's three claims from :func:`sec51_rows`:
+
+    - ``"mnist_vic_rate_by_augmentation"``: the rate falls from the mild to the standard to the supervised set
+      (:func:`fewer_bits` for both steps: ``"differs"`` if either differs, ``"qualitative"`` if both hold, else
+      ``"info"``);
+    - ``"mnist_vic_supervised_rate"``: the supervised VIC needs fewer bits than the standard one (:func:`fewer_bits`);
+    - ``"mnist_bince_supervised_rate"``: BINCE with the supervised augmentation keeps the label with fewer bits than
+      the standard VIC. Its β weighs another distortion (InfoNCE bits), so β do not compare: ``"qualitative"`` if it
+      needs fewer bits at an MLP error no higher than the standard VIC's (+ ``error_tolerance``) and at most half
+      of chance (``(1 - 1 / num_classes) / 2``); ``"differs"`` if its error exceeds half of chance or it needs
+      more bits at no lower error; else ``"info"``.
+    """
+    mild, std, sup, bince = picked["mild"], picked["standard"], picked["supervised"], picked["bince"]
+    steps = [fewer_bits(mild, std, error_tolerance=error_tolerance),
+             fewer_bits(std, sup, error_tolerance=error_tolerance)]
+    statuses = [st for st, _ in steps]
+    order = "differs" if "differs" in statuses else "qualitative" if statuses == ["qualitative"] * 2 else "info"
+    out = {"mnist_vic_rate_by_augmentation": (order, f"mild -> standard: {steps[0][1]}; standard -> supervised: "
+                                                     f"{steps[1][1]}"),
+           "mnist_vic_supervised_rate": steps[1]}
+    bound = (1 - 1 / num_classes) / 2
+    rb, eb, rs, es = bince["rate_bits"], bince["mlp_error"], std["rate_bits"], std["mlp_error"]
+    text = (f"{rb:.3g} vs {rs:.3g} bits (standard VIC), MLP error {eb:.3f} vs {es:.3f}; "
+            f"chance {1 - 1 / num_classes:.2f}, bound {bound:.2f}")
+    if eb > bound or (rb >= rs and eb >= es - error_tolerance):
+        out["mnist_bince_supervised_rate"] = ("differs", text)
+    elif rb < rs and eb <= es + error_tolerance:
+        out["mnist_bince_supervised_rate"] = ("qualitative", text)
+    else:
+        out["mnist_bince_supervised_rate"] = ("info", text + ": a trade of rate against error, which no β decides")
+    return out
+
+
+def training_extent(cfg: MNISTConfig, n_images: int) -> str:
+    """What every VC/VIC compressor of ``cfg`` sees, for results notes: steps, batch and epochs over the
+    ``n_images`` training digits (less the held-out share ``cfg.val_fraction``) and the encoder."""
+    n = n_images - (max(1, round(cfg.val_fraction * n_images)) if cfg.val_fraction else 0)
+    epochs = cfg.steps * cfg.batch_size / n
+    amount = f"{epochs:.2f} of an epoch" if epochs < 1 else f"{epochs:.3g} epochs"
+    encoder = {"small_cnn": "a small CNN", "resnet18": "a ResNet-18"}.get(cfg.encoder, cfg.encoder)
+    return f"{cfg.scale} scale: {cfg.steps:,} steps of {cfg.batch_size} digits ({amount} of {n:,}) of {encoder}"
 
 
 @dataclass
@@ -344,6 +493,7 @@ class MNISTRun:
     conflicting_images: int = -1
     num_codes: int = 0
     extra: dict = field(default_factory=dict)
+    seed: int = 0                          # the run's training seed (one of mnist_run_seeds)
 
 
 @dataclass
@@ -354,6 +504,7 @@ class MNISTEvalSet:
     train_y: torch.Tensor
     test_x: torch.Tensor
     test_y: torch.Tensor
+    seed: int | None = None                # the seed of mnist_eval_set (None: built otherwise)
 
 
 def mnist_eval_set(data: MNISTData, cfg: MNISTConfig, seed: int = 0) -> MNISTEvalSet:
@@ -363,7 +514,8 @@ def mnist_eval_set(data: MNISTData, cfg: MNISTConfig, seed: int = 0) -> MNISTEva
     n_te = len(data.test_x) if cfg.n_test is None else min(cfg.n_test, len(data.test_x))
     idx = torch.randperm(len(data.train_x), generator=g)[:n_tr]
     aug = RandomAffine("standard")
-    return MNISTEvalSet(aug(data.train_x[idx], g), data.train_y[idx], aug(data.test_x[:n_te], g), data.test_y[:n_te])
+    return MNISTEvalSet(aug(data.train_x[idx], g), data.train_y[idx], aug(data.test_x[:n_te], g), data.test_y[:n_te],
+                        seed=seed)
 
 
 def split_validation(data: MNISTData, fraction: float, seed: int = 0) -> tuple[MNISTData, MNISTData]:
@@ -422,9 +574,9 @@ def train_mnist_run(spec: MNISTSpec, cfg: MNISTConfig, data: MNISTData, seed: in
                            bince_options=bince if spec.objective == "BINCE" else None,
                            lr_epoch_steps=cfg.lr_epoch_steps, rate_warmup_steps=cfg.rate_warmup_steps,
                            select_by_train_loss=by_train_loss, bince_separate_views=cfg.bince_separate_views,
-                           checkpoint_path=_ckpt(checkpoint_dir,
-                                                 f"mnist-v4-{cfg.scale}-{seed}-{spec.name.replace(' ', '_')}"))
-    return MNISTRun(spec, res.model, res.history, extra=dict(res.extra))  # best_step etc. when a model was selected
+                           checkpoint_path=_ckpt(checkpoint_dir, mnist_checkpoint_name(spec, cfg, seed)))
+    # extra: best_step etc. when a model was selected
+    return MNISTRun(spec, res.model, res.history, extra=dict(res.extra), seed=seed)
 
 
 @torch.no_grad()
@@ -503,22 +655,31 @@ def recon_resnet_error(run: MNISTRun, ev: MNISTEvalSet, cfg: MNISTConfig, seed: 
     else:
         x, y, augment = ev.train_x, ev.train_y, None
     model = run.model
+    name = predictor_checkpoint_name(run.spec, cfg, run.seed, pcfg, fresh_augmentations=data is not None,
+                                     eval_seed=ev.seed)
     with torch.enable_grad():
         out = recon_predictor_error(x, y, ev.test_x, ev.test_y, pcfg, reconstruct=lambda b: _reconstruct(model, b),
                                     augment=augment, seed=seed, progress=progress,
-                                    checkpoint_path=_ckpt(checkpoint_dir, f"mnist-{cfg.scale}-{seed}-"
-                                                          f"{run.spec.name.replace(' ', '_')}-resnet18-predictor-v4"))
+                                    checkpoint_path=_ckpt(checkpoint_dir, name))
     return out["error"]
+
+
+def mnist_jobs(cfg: MNISTConfig, seed: int = 0) -> list[tuple[MNISTSpec, int]]:
+    """Every ``(spec, training seed)`` to run: each spec of :func:`mnist_specs` with each seed of
+    :func:`mnist_run_seeds`, spec by spec."""
+    return [(spec, s) for spec in mnist_specs(cfg) for s in mnist_run_seeds(cfg, seed)]
 
 
 def run_mnist(cfg: MNISTConfig, data: MNISTData, seed: int = 0, *, progress: bool | None = None,
               checkpoint_dir: str | Path | None = None) -> tuple[list[MNISTRun], MNISTEvalSet]:
-    """Train and evaluate every run of :func:`mnist_specs`, one after the other in this process."""
+    """Train and evaluate every run of :func:`mnist_jobs` (each spec with each of ``cfg.seeds`` seeds), one after
+    the other in this process. Every run is evaluated on the same evaluation set (of ``seed``), its probes seeded
+    with the run's own seed."""
     ev = mnist_eval_set(data, cfg, seed)
     runs = []
-    for spec in mnist_specs(cfg):
-        run = train_mnist_run(spec, cfg, data, seed, progress=progress, checkpoint_dir=checkpoint_dir)
-        runs.append(evaluate_mnist_run(run, ev, cfg, seed, data=data, progress=progress, checkpoint_dir=checkpoint_dir))
+    for spec, s in mnist_jobs(cfg, seed):
+        run = train_mnist_run(spec, cfg, data, s, progress=progress, checkpoint_dir=checkpoint_dir)
+        runs.append(evaluate_mnist_run(run, ev, cfg, s, data=data, progress=progress, checkpoint_dir=checkpoint_dir))
     return runs, ev
 
 
@@ -542,8 +703,9 @@ _METRICS = ("rate_bits", "coded_bits", "coded_alone_bits", "linear_error", "mlp_
 _WORKER_CACHE: dict = {}
 
 
-def _mnist_job(spec: MNISTSpec, cfg: MNISTConfig, seed: int, checkpoint_dir: str | None) -> dict:
-    """One training + evaluation in a worker process (loads MNIST once per process; returns weights and metrics)."""
+def _mnist_job(spec: MNISTSpec, cfg: MNISTConfig, seed: int, run_seed: int, checkpoint_dir: str | None) -> dict:
+    """One training (seed ``run_seed``) + evaluation (on the evaluation set of ``seed``) in a worker process (loads
+    MNIST once per process; returns weights and metrics)."""
     torch.set_num_threads(1)
     key = (cfg.n_train, cfg.n_test, seed)
     if key not in _WORKER_CACHE:
@@ -551,8 +713,8 @@ def _mnist_job(spec: MNISTSpec, cfg: MNISTConfig, seed: int, checkpoint_dir: str
         data = load_mnist(download=False)
         _WORKER_CACHE[key] = (data, mnist_eval_set(data, cfg, seed))
     data, ev = _WORKER_CACHE[key]
-    run = evaluate_mnist_run(train_mnist_run(spec, cfg, data, seed, progress=False, checkpoint_dir=checkpoint_dir),
-                             ev, cfg, seed, data=data, progress=False, checkpoint_dir=checkpoint_dir)
+    run = evaluate_mnist_run(train_mnist_run(spec, cfg, data, run_seed, progress=False, checkpoint_dir=checkpoint_dir),
+                             ev, cfg, run_seed, data=data, progress=False, checkpoint_dir=checkpoint_dir)
     return {"state": _portable_state(run.model), "history": list(run.history.rows),
             "metrics": {k: getattr(run, k) for k in _METRICS}, "extra": run.extra}
 
@@ -569,10 +731,10 @@ class MNISTJobs:
 
         runs = []
         try:
-            for spec, fut in self._futures:
+            for (spec, run_seed), fut in self._futures:
                 out = fut.result()
                 run = MNISTRun(spec, _rebuild(self.cfg, spec, out["state"]), TrainingHistory(out["history"]),
-                               extra=out.get("extra", {}))
+                               extra=out.get("extra", {}), seed=run_seed)
                 for k, v in out["metrics"].items():
                     setattr(run, k, v)
                 runs.append(run)
@@ -583,7 +745,7 @@ class MNISTJobs:
 
 def start_mnist(cfg: MNISTConfig, data: MNISTData, seed: int = 0, *, workers: int = 2,
                 checkpoint_dir: str | Path | None = None) -> MNISTJobs:
-    """Start every run of :func:`mnist_specs` in ``workers`` single-threaded processes and return at once.
+    """Start every run of :func:`mnist_jobs` in ``workers`` single-threaded processes and return at once.
 
     Small models do not profit from intra-op threads, but independent runs do profit from separate cores:
     on a 2-core machine two workers halve the wall-clock time (the main process can meanwhile train the
@@ -592,19 +754,21 @@ def start_mnist(cfg: MNISTConfig, data: MNISTData, seed: int = 0, *, workers: in
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    specs = sorted(mnist_specs(cfg), key=lambda s: s.objective != "BINCE")   # the longest job first
+    jobs = mnist_jobs(cfg, seed)
+    order = {(spec.name, s): i for i, (spec, s) in enumerate(jobs)}
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     ckpt = str(checkpoint_dir) if checkpoint_dir else None
-    futures = [(spec, executor.submit(_mnist_job, spec, cfg, seed, ckpt)) for spec in specs]
-    order = {s.name: i for i, s in enumerate(mnist_specs(cfg))}
-    futures.sort(key=lambda sf: order[sf[0].name])
+    futures = [((spec, s), executor.submit(_mnist_job, spec, cfg, seed, s, ckpt))
+               for spec, s in sorted(jobs, key=lambda job: job[0].objective != "BINCE")]   # the longest jobs first
+    futures.sort(key=lambda jf: order[jf[0][0].name, jf[0][1]])
     return MNISTJobs(cfg, data, seed, futures, executor)
 
 
 def mnist_table(runs: list[MNISTRun]) -> pd.DataFrame:
+    """One row per run (each spec once per seed)."""
     return pd.DataFrame([{
         "run": r.spec.name, "objective": r.spec.objective, "augmentation": r.spec.augmentation, "beta": r.spec.beta,
-        "sec51": r.spec.sec51,
+        "sec51": r.spec.sec51, "seed": r.seed,
         "rate_bits": r.rate_bits, "coded_bits": r.coded_bits,
         "overhead_%": 100 * (r.coded_bits / r.rate_bits - 1) if r.rate_bits > 0 else math.nan,
         "coded_alone_bits": r.coded_alone_bits,
@@ -612,6 +776,23 @@ def mnist_table(runs: list[MNISTRun]) -> pd.DataFrame:
         "recon_resnet_error": r.recon_resnet_error, "bayes_error": r.bayes_error,
         "codes": r.num_codes,
     } for r in runs])
+
+
+_SPEC_COLUMNS = ["run", "objective", "augmentation", "beta", "sec51"]
+
+
+def mnist_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`mnist_table` with one row per spec: every metric's mean over the spec's seeds, its standard deviation
+    (``<metric>_std``, ``ddof=1``; NaN for a single seed) and the number of seeds (``runs``). With one seed per
+    spec the means are the runs' own values (what Fig. 6 and Sec. 5.1 are drawn from at every scale)."""
+    metrics = [c for c in table.columns if c not in _SPEC_COLUMNS + ["seed"]]
+    groups = table.groupby(_SPEC_COLUMNS, sort=False)
+    out = groups[metrics].mean()
+    std = groups[metrics].std(ddof=1)
+    for c in metrics:
+        out[f"{c}_std"] = std[c]
+    out["runs"] = groups.size()
+    return out.reset_index()
 
 
 @torch.no_grad()

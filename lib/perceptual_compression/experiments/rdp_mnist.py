@@ -33,8 +33,6 @@ passes over the training set ``1 + n_critic`` times per epoch.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +48,7 @@ from ..models.rdp_mnist import PSI_LAYERS, Critic, MnistClassifier, RDPMnistCode
 from ..params import check_choice
 from ..training import Trainer, default_device
 from ..training.schedules import piecewise_constant
+from ..training.tags import settings_hash
 
 __all__ = [
     "PAPER_GRID", "SCALES", "DISTORTIONS", "ClassifierConfig", "RDPMnistConfig", "EpochSampler", "load_mnist",
@@ -163,15 +162,13 @@ class RDPMnistConfig:
 
     def tag(self) -> str:
         """Short hash of every training setting (names checkpoint files, so changed settings never resume)."""
-        payload = json.dumps({"v": _VERSION, **dataclasses.asdict(self)}, sort_keys=True, default=str)
-        return hashlib.sha1(payload.encode()).hexdigest()[:10]
+        return settings_hash({"v": _VERSION, **dataclasses.asdict(self)})
 
     def classifier_tag(self) -> str:
         """Short hash of the classifier's training settings only (names its checkpoint: a classifier is reused by
         configs that differ elsewhere, e.g. in ``psi``, which reads its features but does not change its training)."""
-        payload = json.dumps({"v": _VERSION, "classifier": dataclasses.asdict(self.classifier),
-                              "classifier_train_size": self.classifier_train_size}, sort_keys=True, default=str)
-        return hashlib.sha1(payload.encode()).hexdigest()[:10]
+        return settings_hash({"v": _VERSION, "classifier": dataclasses.asdict(self.classifier),
+                              "classifier_train_size": self.classifier_train_size})
 
 
 # ---------------------------------------------------------------------- data

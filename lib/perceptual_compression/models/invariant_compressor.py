@@ -48,6 +48,7 @@ from ..losses.bince import Critic, bince_loss
 from ..losses.vic import beta_from_lossyless, clip_from_lossyless, distortion_bits, rate_distortion_loss
 from ..params import check_choice
 from ..training.schedules import exponential_decay
+from ..training.tags import settings_tag
 from .vector_prior import VectorPrior, make_prior
 
 SCALES = ("small", "paper")
@@ -219,6 +220,19 @@ def _check_scale(scale: str) -> None:
         raise ValueError(f"scale={scale!r} is not valid; valid values are: " + ", ".join(repr(s) for s in SCALES))
 
 
+#: :class:`BananaConfig` fields that do not change the trained weights, left out of :meth:`BananaConfig.tag`: the
+#: scale's name (checkpoint names carry it) and the size of the test set. The betas and the number of seeds stay
+#: in: every member's initial seed is its index in the list of (objective, beta, seed) members.
+BANANA_UNTAGGED_FIELDS = ("scale", "n_test")
+#: :class:`MNISTConfig` fields that do not change a compressor's weights, left out of :meth:`MNISTConfig.tag`: the
+#: scale's name, the number of repetitions (each run's name carries its own seed), the evaluation (probe-training
+#: and test images, probes, predictor on reconstructions, Sec. 5.3's feature compressor) and the β values that
+#: choose which runs exist (each run's name carries its own β, objective and augmentation).
+MNIST_UNTAGGED_FIELDS = ("scale", "seeds", "n_train", "n_test", "probe_steps", "probe_hidden", "recon_predictor",
+                         "feature_betas", "feature_steps", "feature_lr", "betas", "beta_vic", "beta_bince",
+                         "beta_supervised")
+
+
 @dataclass(frozen=True)
 class BananaConfig:
     """Banana experiments (Fig. 5). ``paper`` holds the authors' settings (bin/banana/banana_RD.sh)."""
@@ -267,6 +281,12 @@ class BananaConfig:
     def with_(self, **changes) -> "BananaConfig":
         return replace(self, **changes)
 
+    def tag(self) -> str:
+        """Short, stable hash of every setting that changes the trained weights (names checkpoint files, so that
+        a run with other settings never resumes, or returns, another run's checkpoint); the fields in
+        :data:`BANANA_UNTAGGED_FIELDS` do not enter it (as chapter 3's ``PIMConfig.tag``)."""
+        return settings_tag(self, BANANA_UNTAGGED_FIELDS)
+
     def latent_dim(self, objective: str) -> int:
         """The latent size of ``objective``'s compressor."""
         if objective not in ("VC", "VIC"):
@@ -302,7 +322,7 @@ class MNISTConfig:
     beta_vic: float                       # the single beta of the Sec. 5.1 runs and of the reconstructions
     beta_bince: float
     bince_steps: int
-    seeds: int
+    seeds: int                            # repetitions of every run (seeds seed, seed + 1, ...; mean ± std shown)
     n_train: int | None      # None: all 60,000 training images
     n_test: int | None
     probe_steps: int
@@ -371,7 +391,9 @@ class MNISTConfig:
             # config/main.yaml: AdamW_lr1e-3_w1e-5) with a 100x decay,
             # 100 epochs; 10 values of beta (code 1e-4..100 on the rate; the sweep's beta = 1/beta_code here,
             # which VC and BINCE divide by their factor_beta, 0.5 and 0.003);
-            # Fig. 6 shows 5 runs (the script sweeps 3 seeds); figure 1 uses beta_code = 0.1.
+            # Fig. 6 shows 5 runs (the script sweeps 3 seeds): every run is repeated with `seeds` = 5 seeds and
+            # the chapter reports mean and standard deviation (experiments.ch5_invariance.mnist_summary);
+            # figure 1 uses beta_code = 0.1.
             # 100 epochs of the 57,000 training images at batch 128 (drop_last off): 446 steps each, 44,600 in
             # all; ExponentialLR (gamma = 100 ** (-1 / 100)) stepped once per epoch; the rate's linear warm-up runs
             # over ceil(0.1 * max_steps) = 4,450 steps, their max_steps being 100 * (57,000 // 128) = 44,500
@@ -392,6 +414,12 @@ class MNISTConfig:
 
     def with_(self, **changes) -> "MNISTConfig":
         return replace(self, **changes)
+
+    def tag(self) -> str:
+        """Short, stable hash of every setting that changes a compressor's weights (with the run's own objective,
+        augmentation, β and seed it names the run's checkpoint); the fields in :data:`MNIST_UNTAGGED_FIELDS` do not
+        enter it."""
+        return settings_tag(self, MNIST_UNTAGGED_FIELDS)
 
     def build(self, objective: str) -> InvariantCompressor:
         if objective not in OBJECTIVES:

@@ -17,9 +17,6 @@ after which the bound on I(X; Y; Z) becomes positive and keeps growing.
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -30,6 +27,7 @@ from ..losses.ixyz import beta_schedule, ixyz_loss
 from ..params import check_choice
 from ..training import Trainer, TrainingHistory, default_device, seed_everything
 from ..training.schedules import piecewise_constant
+from ..training.tags import settings_tag
 from .pim import PIM, PIMArchitecture, keras_init_
 
 __all__ = ["SCALES", "INITS", "PIMConfig", "train_pim"]
@@ -103,8 +101,7 @@ class PIMConfig:
         ``UNTAGGED_FIELDS`` do not. A run with other settings therefore never resumes, or returns, another run's
         checkpoint (chapter 1's ``RDPMnistConfig.tag`` does the same).
         """
-        payload = {k: v for k, v in dataclasses.asdict(self).items() if k not in UNTAGGED_FIELDS}
-        return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:10]
+        return settings_tag(self, UNTAGGED_FIELDS)
 
     def learning_rate_at(self, step: int) -> float:
         return self.learning_rate * piecewise_constant(step, boundaries=self.lr_boundaries, factors=self.lr_factors)

@@ -25,8 +25,6 @@ model this returns: ``model.freeze_encoder().freeze_bottleneck()`` and the same 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -42,6 +40,7 @@ from ..losses.rate_targeting import RateTargetSchedule
 from ..models.hific import HiFiCConfig
 from ..params import check_choice
 from .loop import Trainer, TrainingHistory
+from .tags import settings_tag
 
 SCALES = ("small", "paper")
 CROP_MODES = ("choice", "crop", "resized")
@@ -57,15 +56,11 @@ INDEX_SPACE = 1 << 40  # patches and batches are drawn by index, not enumerated
 UNTAGGED_FIELDS = ("scale", "checkpoint_every", "log_every", "data_workers", "refit_quantiles", "notes")
 
 
-def settings_tag(config, untagged: tuple[str, ...], distortion: str | None = None) -> str:
-    """10 hex digits of the sha1 of ``dataclasses.asdict(config)`` without the fields in ``untagged`` and, when
-    given, of ``distortion``: the label of the loss actually optimised (with LPIPS or its offline fallback, which
-    the config's ``perceptual`` field alone does not tell). Names checkpoint files, so that a run with other
-    settings never resumes, or returns, another run's checkpoint (chapter 3's ``PIMConfig.tag`` does the same)."""
-    payload = {k: v for k, v in asdict(config).items() if k not in untagged}
-    if distortion is not None:
-        payload["distortion"] = str(distortion)
-    return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:10]
+def distortion_tag(config, untagged: tuple[str, ...], distortion: str | None = None) -> str:
+    """:func:`~perceptual_compression.training.tags.settings_tag` of ``config`` with, when given, ``distortion``: the
+    label of the loss actually optimised (with LPIPS or its offline fallback, which the config's ``perceptual``
+    field alone does not tell)."""
+    return settings_tag(config, untagged, None if distortion is None else {"distortion": str(distortion)})
 
 
 def ramp_cosine(step: int, *, ramp_steps: int, total_steps: int, min_factor: float = 1e-12) -> float:
@@ -166,7 +161,7 @@ class IllmConfig:
         order enter it; the fields in ``UNTAGGED_FIELDS`` do not. ``distortion``: the label of the distortion the
         run optimises (:attr:`IllmDistortion.label`), which says whether LPIPS was used or its offline fallback.
         """
-        return settings_tag(self, UNTAGGED_FIELDS, distortion)
+        return distortion_tag(self, UNTAGGED_FIELDS, distortion)
 
     def rate_schedule(self, rate: float) -> RateTargetSchedule:
         """Table 3's λ schedule for ``rate``, early phase 5% of :attr:`steps` (the paper's 50k of 1M)."""

@@ -34,7 +34,7 @@ from torch import Tensor, nn
 
 from ..models.vqvae_labeler import LabelerConfig, VQVAELabeler, codebook_usage
 from ..params import check_choice
-from .illm import check_crop_settings, ramp_cosine, settings_tag, training_batches
+from .illm import check_crop_settings, distortion_tag, ramp_cosine, training_batches
 from .loop import Trainer, TrainingHistory
 
 SCALES = ("small", "paper")
@@ -100,8 +100,8 @@ class LabelerTrainingConfig:
         """Short, stable hash of every setting that changes the trained labeler (names checkpoint files): the
         labeler's architecture and codebook, steps, batch, crops, learning rate, ramp and loss weights, not the
         fields in ``UNTAGGED_FIELDS``. ``distortion``: :attr:`LabelerDistortion.label`, which says whether LPIPS-VGG
-        was used or its offline fallback (see :func:`~perceptual_compression.training.illm.settings_tag`)."""
-        return settings_tag(self, UNTAGGED_FIELDS, distortion)
+        was used or its offline fallback (see :func:`~perceptual_compression.training.illm.distortion_tag`)."""
+        return distortion_tag(self, UNTAGGED_FIELDS, distortion)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
