@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import math
 import multiprocessing
@@ -54,6 +53,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from perceptual_compression.training.tags import settings_hash
 from perceptual_compression.datasets import natural_images
 from perceptual_compression.experiments import ch2_images as img
 from perceptual_compression.experiments.ch2_config import EntropyLimitedConfig
@@ -297,7 +297,7 @@ def settings_tag(args) -> str:
         settings["max_train_minutes"] = args.max_train_minutes
     if getattr(args, "noise", "uniform") != "uniform":  # runs on the paper's noise keep their cache tag
         settings["noise"] = args.noise
-    return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
+    return settings_hash(settings)
 
 
 def rescore(args) -> None:

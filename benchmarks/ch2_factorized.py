@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
-import json
 import multiprocessing
 import time
 import warnings
@@ -43,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from perceptual_compression.training.tags import settings_hash
 from perceptual_compression.assets import AssetUnavailableError
 from perceptual_compression.datasets import PatchDataset, embedded_images, natural_images
 from perceptual_compression.datasets.distortions import distorted_set
@@ -214,7 +213,7 @@ def main() -> None:
                               msssim_steps=args.msssim_steps, checkpoint_every=250, log_every=25)
     settings = {k: getattr(cfg, k) for k in ("n_low", "m_low", "patch_size", "batch_size", "steps", "lr",
                                              "msssim_steps")} | {"seed": args.seed}
-    tag = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
+    tag = settings_hash(settings)
     cache = cache_dir() / "benchmarks" / "ch2_factorized"
     cache.mkdir(parents=True, exist_ok=True)
     t_start, c_start = time.perf_counter(), time.process_time()

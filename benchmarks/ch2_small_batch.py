@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import multiprocessing
 import time
@@ -40,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from perceptual_compression.training.tags import settings_hash
 from perceptual_compression.datasets import PatchDataset, embedded_images, natural_images
 from perceptual_compression.experiments import ch2_images as img
 from perceptual_compression.experiments.ch2_config import SmallBatchConfig
@@ -109,7 +109,7 @@ def main() -> None:
                               eval_size=args.eval_size)
     settings = {k: getattr(cfg, k) for k in ("n", "m", "steps", "lr", "patch_size", "eval_every", "eval_images",
                                              "eval_size")}
-    tag = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
+    tag = settings_hash(settings)
     cache = cache_dir() / "benchmarks" / "ch2_small_batch"
     cache.mkdir(parents=True, exist_ok=True)
     t_start, c_start = time.perf_counter(), time.process_time()

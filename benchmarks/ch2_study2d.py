@@ -47,14 +47,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from perceptual_compression.training.tags import settings_hash
 from perceptual_compression.experiments import ch2_study2d as s2d
 from perceptual_compression.experiments.ch2_config import Ch2Config
 from perceptual_compression.paths import cache_dir
@@ -199,7 +198,7 @@ def main() -> None:
         settings["clip"] = args.clip
     if args.final_lr_factor != 1.0:  # so do runs at a constant learning rate
         settings["final_lr_factor"] = args.final_lr_factor
-    tag = hashlib.sha1(json.dumps(settings | {"seed": args.seed}, sort_keys=True).encode()).hexdigest()[:10]
+    tag = settings_hash(settings | {"seed": args.seed})
     cache = cache_dir() / "benchmarks" / "ch2_study2d"
     cache.mkdir(parents=True, exist_ok=True)
     t_start, c_start = time.perf_counter(), time.process_time()

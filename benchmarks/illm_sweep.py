@@ -31,13 +31,13 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
-import hashlib
 import json
 import time
 from pathlib import Path
 
 import pandas as pd
 
+from perceptual_compression.training.tags import settings_hash
 from perceptual_compression.datasets import embedded_images, natural_images
 from perceptual_compression.losses.distortion import IllmDistortion
 from perceptual_compression.models.hific import msillm_autoencoder
@@ -164,7 +164,7 @@ def main() -> None:
     lab_rho = LabelerDistortion(lab_small.lambda_mse, perceptual=lab_small.perceptual)  # LPIPS-VGG or its fallback
     if rho.uses_lpips or lab_rho.lpips is not None:  # only then, so that the earlier (offline) caches keep their tags
         settings["distortions"] = [rho.label, lab_rho.label]
-    tag = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
+    tag = settings_hash(settings)
     rows_path = cache / f"{args.out.name}_{tag}.rows.json"  # finished runs with these settings, for resuming
     rows = json.loads(rows_path.read_text()) if rows_path.exists() else []
     done = {(r["discriminator"], r["lambda_d"], r["norm"], r["labeler"]) for r in rows}

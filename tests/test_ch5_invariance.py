@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import pytest
@@ -119,17 +120,20 @@ def test_tiny_mnist_run_is_evaluated_end_to_end():
         assert run.coded_bits * 32 - run.rate_bits * 32 <= 8 * 15 + 64 + 0.02 * run.rate_bits * 32
         assert run.coded_alone_bits >= 8 * 15
         assert math.isfinite(run.recon_linear_error) == (spec.objective == "VIC")
-        # after 4 steps on noise the encoder barely tells the images apart: every image, train and test,
-        # is coded to the same Z (checked on the bitstream). Then every predictor is a constant, and on the
-        # balanced test labels (8 of each class) any constant is wrong 24 times in 32; the best function of
-        # a single code predicts the majority label of all 96 images.
+        # after 4 steps on noise the encoder barely tells the images apart: the 96 images, train and test, share a
+        # few codes (read back from the bitstream). The Bayes check, counted here by hand from those codes: the best
+        # function of the code predicts each code's majority label; an image conflicts when its code also holds
+        # another label
         codes = torch.cat([run.model.decompress(run.model.compress(x)) for x in (ev.train_x, ev.test_x)])
-        assert len(torch.unique(codes, dim=0)) == run.num_codes == 1
-        assert run.linear_error == run.mlp_error == 0.75
-        assert run.bayes_error == pytest.approx(1 - int(torch.bincount(labels).max()) / 96, abs=1e-12)
-        assert run.conflicting_images == 96
-        if spec.objective == "VIC":
-            assert run.recon_linear_error == 0.75
+        uniq, ids = torch.unique(codes, dim=0, return_inverse=True)
+        assert run.num_codes == len(uniq) < 10
+        per_code = [labels[ids == k] for k in range(len(uniq))]
+        majority = sum(int(torch.bincount(lab).max()) for lab in per_code)
+        assert run.bayes_error == pytest.approx(1 - majority / 96, abs=1e-12)
+        assert run.conflicting_images == sum(len(lab) for lab in per_code if len(torch.unique(lab)) > 1)
+        # on noise no probe does much better than chance (0.75 on the balanced test labels, 8 of each class)
+        for err in (run.linear_error, run.mlp_error) + ((run.recon_linear_error,) if spec.objective == "VIC" else ()):
+            assert 0.5 <= err <= 1.0 and err * 32 == pytest.approx(round(err * 32), abs=1e-9)
     table = E.mnist_table([run])
     assert {"coded_alone_bits", "recon_linear_error"} <= set(table.columns)
 
@@ -221,10 +225,11 @@ def test_paper_scale_adds_the_resnet18_on_reconstructions(monkeypatch):
     vic = E.evaluate_mnist_run(E.train_mnist_run(E.MNISTSpec("VIC", "VIC", "standard", 10.0), cfg, data, progress=False),
                                ev, cfg, data=data, progress=False)
     assert asked == ["small"]                      # the predictor's settings follow the chapter's scale
-    # every test image is coded to the same Z (3 steps on noise), so the ResNet sees one reconstruction and
-    # predicts one class: wrong on 12 of the 16 balanced test labels, whatever it learned
-    assert vic.num_codes == 1 and torch.equal(torch.bincount(ev.test_y), torch.tensor([4, 4, 4, 4]))
-    assert vic.recon_resnet_error == 0.75 and vic.recon_linear_error == 0.75
+    # after 3 steps on noise the test images share a few codes, so the ResNet sees a few reconstructions: its error
+    # is a count over the 16 balanced test labels (chance: 0.75)
+    assert vic.num_codes < 10 and torch.equal(torch.bincount(ev.test_y), torch.tensor([4, 4, 4, 4]))
+    for err in (vic.recon_resnet_error, vic.recon_linear_error):
+        assert 0.5 <= err <= 1.0 and err * 16 == pytest.approx(round(err * 16), abs=1e-9)
     # what the predictor is trained on is what a receiver decodes from the bitstream
     x = ev.test_x[:6]
     assert torch.allclose(E._reconstruct(vic.model, x).cpu(), E.reconstructions(vic, x).cpu(), atol=1e-6)
@@ -260,14 +265,14 @@ def test_mnist_error_rates_on_constructions_with_known_answers():
 
     spec, model, cfg, ev = _mnist_probe_setup()
     z_tr = model.decompress(model.compress(ev.train_x))   # the codes a receiver decodes
-    cfg = cfg.with_(probe_steps=300)                      # enough for the MLP probe to fit 64 separable points
+    cfg = cfg.with_(probe_steps=1000)                     # enough for the MLP probe to fit 64 separable points
 
     # 1. labels independent of the (noise) input: each of the 96 images has its own code, so the empirical Bayes
     # error is 0 (no two images conflict); the probes' errors are counts over the 32 test images
     run = E.evaluate_mnist_run(E.MNISTRun(spec, model), ev, cfg)
     assert run.num_codes == 96 and run.bayes_error == 0.0 and run.conflicting_images == 0
     for err in (run.linear_error, run.mlp_error):
-        assert 0.0 <= err <= 1.0 and (err * 32) == pytest.approx(round(err * 32), abs=1e-9)
+        assert 0.4 <= err <= 1.0 and (err * 32) == pytest.approx(round(err * 32), abs=1e-9)  # chance: 0.9
 
     # 2. labels a threshold on one code coordinate (separable by a hyperplane), tested on training images: both
     # probes separate them exactly, and Z determines the label (Bayes error 0) ...
@@ -330,12 +335,17 @@ def test_checkpoint_names_carry_the_tags_and_each_runs_own_settings():
     assert E.banana_checkpoint_name(banana, 3) == "banana-v2-small-3-8e1ec41280"
     assert E.banana_checkpoint_name(banana, 3, ("VIC", 16.0, 1)) == "banana-v4-small-3-VIC-16-1-8e1ec41280"
     mild = E.MNISTSpec("VIC mild", "VIC", "mild", 10.0, sec51=True)
-    assert E.mnist_checkpoint_name(mild, mnist, 2) == "mnist-v4-small-2-VIC_mild-VIC-mild-beta10-sec51-34ade953e6"
+    assert E.mnist_checkpoint_name(mild, mnist, 2) == "mnist-v5-small-2-VIC_mild-VIC-mild-beta10.0-sec51-34ade953e6"
     assert E.mnist_checkpoint_name(E.MNISTSpec("VIC mild", "VIC", "mild", 3.0, sec51=True), mnist, 2) != \
         E.mnist_checkpoint_name(mild, mnist, 2)                       # the spec's β is in the name
+    close = [E.MNISTSpec("VIC", "VIC", "standard", b) for b in (1 / 0.3, 3.33333)]  # equal to 6 digits
+    assert E.mnist_checkpoint_name(close[0], mnist, 2) != E.mnist_checkpoint_name(close[1], mnist, 2)
     pcfg = ReconPredictorConfig.for_scale("small")
     name = E.predictor_checkpoint_name(mild, mnist, 2, pcfg, fresh_augmentations=True)
-    assert name.startswith("mnist-v4-small-2-VIC_mild-VIC-mild-beta10-sec51-34ade953e6-resnet18-predictor-v4-")
+    assert name.startswith("mnist-v5-small-2-VIC_mild-VIC-mild-beta10.0-sec51-34ade953e6-resnet18-predictor-v4-")
+    # the predictor's own training seed is in its name (by default the compressor's)
+    assert E.predictor_checkpoint_name(mild, mnist, 2, pcfg, fresh_augmentations=True, predictor_seed=2) == name
+    assert E.predictor_checkpoint_name(mild, mnist, 2, pcfg, fresh_augmentations=True, predictor_seed=0) != name
     others = {E.predictor_checkpoint_name(mild, mnist.with_(lr=1e-3), 2, pcfg, fresh_augmentations=True),
               E.predictor_checkpoint_name(mild, mnist, 2, pcfg.with_(epochs=3), fresh_augmentations=True),
               E.predictor_checkpoint_name(mild, mnist.with_(n_train=50), 2, pcfg, fresh_augmentations=True),
@@ -362,16 +372,18 @@ def test_the_library_names_its_checkpoints_with_the_tags(monkeypatch, tmp_path):
     data, mcfg = _tiny_mnist()
     spec = E.MNISTSpec("VIC supervised", "VIC", "supervised", 1.0, sec51=True)
     run = E.train_mnist_run(spec, mcfg, data, 4, progress=False, checkpoint_dir=tmp_path)
-    assert paths == [tmp_path / f"mnist-v4-small-4-VIC_supervised-VIC-supervised-beta1-sec51-{mcfg.tag()}.pt"]
+    assert paths == [tmp_path / f"mnist-v5-small-4-VIC_supervised-VIC-supervised-beta1.0-sec51-{mcfg.tag()}.pt"]
     assert run.seed == 4
     seen = []
     monkeypatch.setattr(E, "recon_predictor_error", lambda *a, checkpoint_path, **kw: seen.append(checkpoint_path) or
                         {"error": 0.5})
     ev = E.mnist_eval_set(data, mcfg, seed=7)
     assert ev.seed == 7 and E.recon_resnet_error(run, ev, mcfg, 4, checkpoint_dir=tmp_path) == 0.5
+    assert E.recon_resnet_error(run, ev, mcfg, 9, checkpoint_dir=tmp_path) == 0.5  # a predictor of another seed
     pcfg = E.ReconPredictorConfig.for_scale("small")
     assert seen == [tmp_path / (E.predictor_checkpoint_name(spec, mcfg, 4, pcfg, fresh_augmentations=False,
-                                                            eval_seed=7) + ".pt")]
+                                                            eval_seed=7, predictor_seed=k) + ".pt") for k in (4, 9)]
+    assert seen[0] != seen[1]
     assert mcfg.tag() in seen[0].name
 
 
@@ -567,3 +579,32 @@ def test_results_notes_describe_the_training_of_the_scale_run():
         assert "E.training_extent(mnist_cfg" in code[cid]
         assert "0.85 of an epoch" not in code[cid] and "a few hundred steps" not in code[cid]
     assert "E.sec51_status(" in code["925ebb0f"] and "E.aurd_status(" in code["9408e97c"]
+
+
+def test_sec51_rows_refuses_a_table_of_several_seeds_per_run():
+    import pandas as pd
+
+    cfg = MNISTConfig.for_scale("small")
+    rows = [("VIC mild", "mild", cfg.beta_vic, True), ("VIC standard", "standard", cfg.beta_vic, False),
+            ("VIC supervised", "supervised", cfg.beta_supervised, True)]
+    table = pd.DataFrame([{"run": r, "objective": "VIC", "augmentation": a, "beta": b, "sec51": s51, "seed": seed,
+                           "rate_bits": 10.0 + seed, "mlp_error": 0.5} for r, a, b, s51 in rows for seed in (0, 1)]
+                         + [{"run": "BINCE", "objective": "BINCE", "augmentation": "supervised", "beta": 1.0,
+                             "sec51": True, "seed": seed, "rate_bits": 5.0, "mlp_error": 0.4} for seed in (0, 1)])
+    with pytest.raises(ValueError, match="mnist_summary"):
+        E.sec51_rows(table, cfg)
+    picked = E.sec51_rows(E.mnist_summary(table), cfg)  # the means over the two seeds
+    assert picked["mild"]["rate_bits"] == pytest.approx(10.5) and picked["mild"]["runs"] == 2
+
+
+
+def test_every_paper_run_and_seed_starts_from_its_own_initial_weights():
+    """The paper's "VC beta=3.33333" and "VC beta=33.3333" are anagrams; every (run, seed) has its own seed."""
+    cfg = MNISTConfig.for_scale("paper")
+    jobs = E.mnist_jobs(cfg, 0)
+    assert len(jobs) == cfg.seeds * len(E.mnist_specs(cfg))
+    inits = {E.run_init_seed(spec, s) for spec, s in jobs}
+    assert len(inits) == len(jobs)
+    a, b = E.MNISTSpec("VC beta=3.33333", "VC", "standard", 1.0), E.MNISTSpec("VC beta=33.3333", "VC", "standard", 1.0)
+    assert sorted(a.name) == sorted(b.name) and E.run_init_seed(a, 0) != E.run_init_seed(b, 0)
+    assert E.run_init_seed(a, 0) == int(hashlib.sha1(b'{"run": "VC beta=3.33333", "seed": 0}').hexdigest()[:10], 16)

@@ -351,17 +351,20 @@ def mnist_run_seeds(cfg: MNISTConfig, seed: int = 0) -> list[int]:
 def mnist_checkpoint_name(spec: MNISTSpec, cfg: MNISTConfig, seed: int) -> str:
     """Checkpoint name of a compressor: the scale, the run's seed, the spec's name, objective, augmentation, β and
     whether it is a Sec. 5.1 run, and ``cfg.tag()`` (every other setting that changes the weights)."""
-    return (f"mnist-v4-{cfg.scale}-{seed}-{spec.name.replace(' ', '_')}-{spec.objective}-{spec.augmentation}"
-            f"-beta{spec.beta:g}{'-sec51' if spec.sec51 else ''}-{cfg.tag()}")
+    return (f"mnist-v5-{cfg.scale}-{seed}-{spec.name.replace(' ', '_')}-{spec.objective}-{spec.augmentation}"
+            f"-beta{spec.beta!r}{'-sec51' if spec.sec51 else ''}-{cfg.tag()}")
 
 
 def predictor_checkpoint_name(spec: MNISTSpec, cfg: MNISTConfig, seed: int, pcfg: ReconPredictorConfig, *,
-                              fresh_augmentations: bool, eval_seed: int | None = None) -> str:
+                              fresh_augmentations: bool, eval_seed: int | None = None,
+                              predictor_seed: int | None = None) -> str:
     """Checkpoint name of the ResNet-18 trained on a compressor's reconstructions: the compressor's own name
-    (:func:`mnist_checkpoint_name`, with ``cfg.tag()``) and a hash of what the predictor trains on (its settings,
-    the number of training digits, fresh augmentations or the evaluation set of ``eval_seed``)."""
+    (:func:`mnist_checkpoint_name`, with ``cfg.tag()``; ``seed`` is the compressor's) and a hash of what the
+    predictor trains on (its settings, the number of training digits, fresh augmentations or the evaluation set of
+    ``eval_seed``) and of its own training seed (``predictor_seed``, default ``seed``)."""
     train_on = "fresh augmentations" if fresh_augmentations else f"evaluation set, seed {eval_seed}"
-    ptag = settings_hash({"predictor": asdict(pcfg), "n_train": cfg.n_train, "train_on": train_on})
+    ptag = settings_hash({"predictor": asdict(pcfg), "n_train": cfg.n_train, "train_on": train_on,
+                          "seed": seed if predictor_seed is None else predictor_seed})
     return f"{mnist_checkpoint_name(spec, cfg, seed)}-resnet18-predictor-v4-{ptag}"
 
 
@@ -385,7 +388,10 @@ def mnist_specs(cfg: MNISTConfig) -> list[MNISTSpec]:
 def sec51_rows(table: pd.DataFrame, cfg: MNISTConfig) -> dict[str, dict[str, Any]]:
     """Sec. 5.1's compressors in :func:`mnist_table`: ``"mild"``, ``"standard"``, ``"supervised"`` (VIC) and
     ``"bince"`` (BINCE, supervised augmentation), each ``{"run", "beta", "rate_bits", "mlp_error"}``. The standard
-    VIC is the Sec. 5.1 run of its own when there is one, else the Fig. 6 sweep's run at ``beta_vic``."""
+    VIC is the Sec. 5.1 run of its own when there is one, else the Fig. 6 sweep's run at ``beta_vic``. A table
+    with several seeds per run must be :func:`mnist_summary`'s (their means): picking one seed's row is refused."""
+    if "seed" in table.columns and table.duplicated(["run", "beta", "sec51"]).any():
+        raise ValueError("the table holds several seeds of a run: pass mnist_summary(table), their means")
     out = {}
     for aug in ("mild", "standard", "supervised"):
         beta = cfg.beta_supervised if aug == "supervised" and cfg.beta_supervised is not None else cfg.beta_vic
@@ -537,9 +543,16 @@ def _views(data: MNISTData, augmentation: str) -> ImageViews:
     return ImageViews(data.train_x, data.train_y, affine=RandomAffine(augmentation))
 
 
+def run_init_seed(spec: MNISTSpec, seed: int) -> int:
+    """The seed of a run's initial weights and of its training: a hash of the run's name and its seed. (A sum of
+    the name's characters, used before, gave the paper's anagram names "beta=3.33333" and "beta=33.3333" the
+    same initial weights and batches.)"""
+    return int(settings_hash({"run": spec.name, "seed": seed}), 16)
+
+
 def train_mnist_run(spec: MNISTSpec, cfg: MNISTConfig, data: MNISTData, seed: int = 0, *,
                     progress: bool | None = None, checkpoint_dir: str | Path | None = None) -> MNISTRun:
-    init = 1_000 * seed + sum(ord(c) for c in spec.name)
+    init = run_init_seed(spec, seed)
     torch.manual_seed(init)
     model = cfg.build(spec.objective)
     data = mnist_at_size(data, cfg.image_size)
@@ -656,7 +669,7 @@ def recon_resnet_error(run: MNISTRun, ev: MNISTEvalSet, cfg: MNISTConfig, seed: 
         x, y, augment = ev.train_x, ev.train_y, None
     model = run.model
     name = predictor_checkpoint_name(run.spec, cfg, run.seed, pcfg, fresh_augmentations=data is not None,
-                                     eval_seed=ev.seed)
+                                     eval_seed=ev.seed, predictor_seed=seed)
     with torch.enable_grad():
         out = recon_predictor_error(x, y, ev.test_x, ev.test_y, pcfg, reconstruct=lambda b: _reconstruct(model, b),
                                     augment=augment, seed=seed, progress=progress,

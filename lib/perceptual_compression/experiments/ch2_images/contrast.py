@@ -65,7 +65,8 @@ def contrast_performance(model_pairs: Sequence[tuple[object, object]], images: S
 def contrast_summary(res: dict, *, low_below: float = 0.5, high_above: float = 1.5) -> dict[str, float]:
     """The numbers the chapter reads from :func:`contrast_performance`: the minimum of the mean ratio (``min``)
     and its contrast (``alpha``), and the mean ratio below ``low_below`` (``low_mean``, the likely low-contrast
-    images) and above ``high_above`` (``high_mean``). The paper's claim is ``low_mean < high_mean``."""
+    images) and above ``high_above`` (``high_mean``). The status rule on them is
+    :func:`~perceptual_compression.experiments.ch2_findings.contrast_status` (below 1 at some low contrast)."""
     a, mean = np.asarray(res["alpha"], dtype=np.float64), np.asarray(res["mean"], dtype=np.float64)
     i = int(np.argmin(mean))
     return {"min": float(mean[i]), "alpha": float(a[i]), "low_mean": float(mean[a < low_below].mean()),
