@@ -4,6 +4,7 @@ in-process on the notebook's own source (the results' params, the discrete Theor
 from pathlib import Path
 
 import pytest
+from _notebook_cells import cell_source
 
 ROOT = Path(__file__).resolve().parents[1]
 NB = ROOT / "book" / "ch1_rdp.ipynb"
@@ -26,10 +27,7 @@ PARAMS_CELL, CHECK_CELL, SETUP_CELL, THEOREM2_DISCRETE_CELL = "7ff108cd", "5ad81
 
 
 def _cell_source(cell_id: str) -> str:
-    import json
-
-    nb = json.loads(NB.read_text())
-    return "".join(next(c for c in nb["cells"] if c.get("id") == cell_id)["source"])
+    return cell_source(NB, cell_id)
 
 
 def test_the_results_record_every_parameter_psi_included():

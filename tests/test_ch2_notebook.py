@@ -3,7 +3,6 @@ the pretrained-model cell ("The paper's setting: pretrained models"; CompressAI'
 it runs with small stand-in models and with a missing asset), and the cells that read committed runs continuing
 the factorized pairs (with the committed records, and without the models they continue)."""
 
-import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -27,13 +26,14 @@ from perceptual_compression.notebook import paper_vs_book  # noqa: E402
 from perceptual_compression.reference import paper_value  # noqa: E402
 from perceptual_compression.results import ChapterResults  # noqa: E402
 
+from _notebook_cells import cell_source  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 PRETRAINED_CELL = "9b3e6c40"
 
 
 def _cell_source(cell_id: str) -> str:
-    nb = json.loads((ROOT / "book" / "ch2_likelihood.ipynb").read_text())
-    return "".join(next(c for c in nb["cells"] if c.get("id") == cell_id)["source"])
+    return cell_source(ROOT / "book" / "ch2_likelihood.ipynb", cell_id)
 
 
 def _namespace(shown, notices):

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _notebook_cells import assignment, code_cell_with
 
 ROOT = Path(__file__).resolve().parents[1]
 NB = ROOT / "book" / "ch3_pim.ipynb"
@@ -32,25 +33,17 @@ def test_invalid_parameters_fail_at_once_naming_valid_values(params, needles, tm
     assert time.time() - start < 240
 
 
-def _code_cell_with(needle: str) -> str:
-    nb = json.loads(NB.read_text())
-    hits = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code" and needle in "".join(c["source"])]
-    assert len(hits) == 1, needle
-    return hits[0]
 
 
 def test_paper_checkpoint_name_holds_the_training_settings_tag(tmp_path, monkeypatch):
     """The paper run's checkpoint is named after PIMConfig.tag(): other steps or init never reuse it."""
-    import ast
     from types import SimpleNamespace
 
     from perceptual_compression import paths
     from perceptual_compression.models.pim_training import PIMConfig
 
     monkeypatch.setenv(paths.ENV_CACHE, str(tmp_path))
-    tree = ast.parse(_code_cell_with("run_checkpoint("))
-    assign = next(n for n in tree.body if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "checkpoint")
-    expr = compile(ast.Expression(assign.value), "<cell>", "eval")
+    expr = assignment(code_cell_with(NB, "run_checkpoint("), "checkpoint")
 
     def name(scale, train_data="", images="kodak", **overrides):
         env = {"paths": paths, "seed": 0, "scale": scale, "train_data": train_data,

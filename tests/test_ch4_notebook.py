@@ -4,6 +4,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _notebook_cells import assignment, cell_source, results_add_kwarg
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,32 +29,10 @@ def test_invalid_parameters_fail_at_once(params, tmp_path):
 
 
 def _cell(cell_id: str) -> str:
-    import nbformat
-
-    nb = nbformat.read(ROOT / "book" / "ch4_illm.ipynb", as_version=4)
-    return next(c.source for c in nb.cells if c.get("id") == cell_id)
+    return cell_source(ROOT / "book" / "ch4_illm.ipynb", cell_id)
 
 
-def _expr(source: str, target: str):
-    """The compiled right-hand side of ``target = ...`` in ``source``."""
-    import ast
-
-    tree = ast.parse(source)
-    assign = next(n for n in ast.walk(tree) if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == target)
-    return compile(ast.Expression(assign.value), "<cell>", "eval")
-
-
-def _results_add_kwarg(source: str, key: str, kwarg: str):
-    """The compiled ``kwarg=`` expression of the ``results.add(key, ...)`` call in ``source`` (key: its literal or
-    f-string source)."""
-    import ast
-
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Call) and ast.unparse(node.func) == "results.add" and \
-                ast.unparse(node.args[0]) in (repr(key), key):
-            value = next(k.value for k in node.keywords if k.arg == kwarg)
-            return compile(ast.Expression(value), "<cell>", "eval")
-    raise AssertionError(f"no results.add({key!r}, ...)")
+_expr, _results_add_kwarg = assignment, results_add_kwarg
 
 
 def test_paper_checkpoint_name_holds_the_training_settings_tag_and_the_distortion(tmp_path, monkeypatch):
