@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 from _notebook_cells import assignment, cell_source, results_add_kwarg
 
+from perceptual_compression.training.illm_finetune import finetune_run_name
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -60,6 +62,47 @@ def test_paper_checkpoint_name_holds_the_training_settings_tag_and_the_distortio
               name("paper", train_data="/data/openimages")}
     assert len(others) == 4 and name("paper") not in others
     assert name("paper", log_every=1, checkpoint_every=500, data_workers=0) == name("paper")  # no effect on weights
+
+
+def test_paper_labeler_and_fine_tuning_checkpoints_are_named_after_their_settings(tmp_path, monkeypatch):
+    """At scale="paper" the labeler and every fine-tuning run checkpoint (they can resume), each under a name that
+    holds its settings, its distortion, and, for a fine-tuning run, the No-GAN model and the labeler it builds on."""
+    from types import SimpleNamespace
+
+    from perceptual_compression import paths
+    from perceptual_compression.training.illm import IllmConfig
+    from perceptual_compression.training.illm_finetune import FinetuneConfig
+    from perceptual_compression.training.labeler import LabelerTrainingConfig
+
+    monkeypatch.setenv(paths.ENV_CACHE, str(tmp_path))
+    lab_expr, ft_expr = _expr(_cell("00d2ee04"), "lab_checkpoint"), _expr(_cell("d4db255c"), "ft_checkpoint")
+    lpips, vgg = "150·MSE + LPIPS-Alex-lin", "1·MSE + LPIPS-VGG"
+
+    def env(scale, ft_overrides=None, lab_label=vgg, train_data="embedded"):
+        lab_config = LabelerTrainingConfig.for_scale(scale)
+        return {"paths": paths, "rate": 0.14, "seed": 0, "scale": scale, "train_data": train_data,
+                "config": IllmConfig.for_scale(scale), "rho": SimpleNamespace(label=lpips),
+                "rho2": SimpleNamespace(label=lpips), "lab_config": lab_config,
+                "lab_rho": SimpleNamespace(label=lab_label), "lab_run": SimpleNamespace(distortion=SimpleNamespace(
+                    label=lab_label)), "ft_config": FinetuneConfig.for_scale(scale, **(ft_overrides or {})),
+                "finetune_run_name": finetune_run_name}
+
+    assert eval(lab_expr, env("small")) is None and eval(ft_expr, env("small")) is None  # the build keeps none
+    paper = env("paper")
+    lab_tag = LabelerTrainingConfig.for_scale("paper").tag(vgg)
+    assert eval(lab_expr, paper).name == f"ch4_labeler_paper_v1_0_{lab_tag}_embedded.pt"
+    assert eval(lab_expr, env("paper", lab_label="1·MSE (fallback: no LPIPS-VGG)")).name != eval(lab_expr, paper).name
+    name = lambda e, kind, lam: eval(ft_expr, e)(kind, lam).name  # noqa: E731
+    base = f"nogan-0.14-0-{IllmConfig.for_scale('paper').tag(lpips)}"
+    ft_tag = FinetuneConfig.for_scale("paper").tag(lpips)
+    assert name(paper, "illm", 0.008) == (f"ch4_finetune_paper_v1_illm-0.008_{ft_tag}_{base}_labeler-0-{lab_tag}"
+                                          "_embedded.pt")
+    assert name(paper, "none", 0.0) == f"ch4_finetune_paper_v1_none-0_{ft_tag}_{base}_embedded.pt"
+    runs = {name(paper, "illm", 0.008), name(paper, "illm", 0.128), name(paper, "patchgan", 0.008),
+            name(paper, "none", 0.0), name(env("paper", {"steps": 50_000}), "illm", 0.008),
+            name(env("paper", lab_label="1·MSE (fallback: no LPIPS-VGG)"), "illm", 0.008)}
+    assert len(runs) == 6  # every run, setting and labeler its own file
+    assert name(paper, "none", 0.0) == name(paper, "none", 0.5)  # "none" ignores lambda_d, as finetune does
 
 
 def test_results_record_the_training_data_and_state_the_run_length():

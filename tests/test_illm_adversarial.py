@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 import math
 
 import pytest
@@ -646,3 +647,52 @@ def test_reconstruct_is_what_the_image_codec_decodes(tiny_codec):
     with torch.no_grad():  # the padding reaches the kept pixels: replicating instead would change them
         other = tiny_codec(F.pad(x[None], (0, 7, 0, s - 5), mode="replicate"))["x_hat"][0, :, :x.shape[1], :x.shape[2]]
     assert not torch.allclose(recons[0], other.clamp(0, 1))
+
+
+def test_lambda_sweep_checkpoints_each_run_under_the_name_it_is_given(tiny_codec, tmp_path):
+    """With ``checkpoint_path``, every fine-tuning run writes its checkpoint under the name the callable gives it, and
+    a rerun resumes it (here: finds it finished) and returns the same weights."""
+    from perceptual_compression.datasets import embedded_images
+    from perceptual_compression.losses.distortion import IllmDistortion
+    from perceptual_compression.training.illm_finetune import finetune_run_name, lambda_sweep
+
+    cfg = replace(_config(), checkpoint_every=1)
+    asked = []
+
+    def path(kind, lam):
+        asked.append((kind, lam))
+        return tmp_path / (finetune_run_name(kind, lam, config=cfg, distortion="150·MSE", base="nogan") + ".pt")
+
+    kw = dict(runs=[("none", 0.0), ("patchgan", 0.01)], config=cfg, labeler=None, progress=False, fid=False,
+              distortion=IllmDistortion(150.0, perceptual="none"), checkpoint_path=path)
+    imgs = [torch.rand(3, 192, 192, generator=torch.Generator().manual_seed(0))]  # MS-SSIM needs > 160 px
+    _, first = lambda_sweep(copy.deepcopy(tiny_codec), embedded_images(), imgs, **kw)
+    assert asked == [("none", 0.0), ("patchgan", 0.01)]
+    tag = cfg.tag("150·MSE")
+    assert sorted(p.name for p in tmp_path.glob("*.pt")) == [f"none-0_{tag}_nogan.pt", f"patchgan-0.01_{tag}_nogan.pt"]
+    # mark a decoder weight in the "none" run's checkpoint: a rerun that resumes (finds the run finished) returns it
+    ckpt = tmp_path / f"none-0_{tag}_nogan.pt"
+    state = torch.load(ckpt, weights_only=False)
+    name = next(k for k, v in state["modules"]["model"].items() if "decoder" in k and v.is_floating_point())
+    state["modules"]["model"][name] = state["modules"]["model"][name] + 1.0
+    torch.save(state, ckpt)
+    _, again = lambda_sweep(copy.deepcopy(tiny_codec), embedded_images(), imgs, **kw)
+    marked = again[("none", 0.0)].state_dict()[name]
+    assert torch.equal(marked, first[("none", 0.0)].state_dict()[name] + 1.0)
+    for (k, a), b in zip(first[("patchgan", 0.01)].state_dict().items(), again[("patchgan", 0.01)].state_dict().values()):
+        assert torch.equal(a, b), k
+
+
+def test_finetune_run_names_hold_the_run_the_settings_and_what_it_builds_on():
+    from perceptual_compression.training.illm_finetune import FinetuneConfig, finetune_run_name
+
+    cfg = FinetuneConfig.for_scale("small")
+    tag = cfg.tag("D")
+    assert finetune_run_name("illm", 0.008, config=cfg, distortion="D", base="B", labeler="L") == f"illm-0.008_{tag}_B_L"
+    assert finetune_run_name("patchgan", 0.008, config=cfg, distortion="D", base="B", labeler="L") == f"patchgan-0.008_{tag}_B"
+    assert finetune_run_name("none", 0.3, config=cfg, distortion="D", base="B") == f"none-0_{tag}_B"
+    assert cfg.tag("D") != cfg.tag("E") and replace(cfg, steps=81).tag("D") != tag
+    assert replace(cfg, checkpoint_every=7, data_workers=2, notes=("x",)).tag("D") == tag  # no effect on the weights
+    assert replace(cfg, lambda_d=0.5).tag("D") != tag
+    with pytest.raises(ValueError, match="discriminator"):
+        finetune_run_name("hinge", 0.1, config=cfg, distortion="D", base="B")

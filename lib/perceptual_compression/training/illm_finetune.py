@@ -25,6 +25,7 @@ before and after fine-tuning: only the decoded image changes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ from ..models.illm_discriminator import LAYOUTS, NORMS, PAPER_CHANNELS as UNET_P
 from ..models.patchgan import PAPER_CHANNELS as PATCHGAN_PAPER_CHANNELS, PatchGANDiscriminator
 from ..models.vqvae_labeler import VQVAELabeler
 from ..params import check_choice
-from .illm import check_crop_settings, training_batches
+from .illm import check_crop_settings, distortion_tag, training_batches
 from .loop import Trainer, TrainingHistory
 
 SCALES = ("small", "paper")
@@ -55,6 +56,10 @@ LAMBDA_D_FID_MATCH = 0.0005
 #: and 2.6% of sliced Wasserstein distance.
 TREND_PSNR_MARGIN_DB = 0.2
 TREND_DISTANCE_MARGIN = 0.03
+# FinetuneConfig fields that do not change the fine-tuned weights, left out of ``FinetuneConfig.tag``: ``scale`` is a
+# label, ``checkpoint_every`` does not change the result, ``data_workers`` only cuts the same batches ahead of time
+# and ``notes`` is free text. Every other field, and any field added later, is tagged.
+UNTAGGED_FIELDS = ("scale", "checkpoint_every", "data_workers", "notes")
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,11 @@ class FinetuneConfig:
                       context_features=4, patchgan_channels=(16, 32, 64, 64), checkpoint_every=0,
                       notes=(f"small: {steps} steps of 4x128², the paper's learning rates, narrow discriminators",))
         return replace(cfg, **overrides) if overrides else cfg
+
+    def tag(self, distortion: str | None = None) -> str:
+        """Short, stable hash of every setting that changes the fine-tuned weights (names checkpoint files), not the
+        fields in ``UNTAGGED_FIELDS``; ``distortion``: the label of the distortion (LPIPS or its fallback)."""
+        return distortion_tag(self, UNTAGGED_FIELDS, distortion)
 
     def discriminator_lr(self, kind: str) -> float:
         check_choice("discriminator", kind, DISCRIMINATORS)
@@ -341,9 +351,22 @@ def distortion_and_fidelity(originals: list[Tensor], recons: list[Tensor], *, sw
     return out
 
 
+def finetune_run_name(kind: str, lambda_d: float, *, config: FinetuneConfig, distortion: str, base: str,
+                      labeler: str | None = None) -> str:
+    """The name of one fine-tuning run's checkpoint: the discriminator ``kind`` and ``lambda_d`` (exactly; ignored,
+    as by :func:`finetune`, for ``"none"``), ``config.tag(distortion)``, ``base`` (what identifies the stage-1 model
+    it starts from, e.g. its own name) and, for ``"illm"``, ``labeler`` (what identifies the labeler). A run with
+    other settings, another starting model or another labeler never resumes this one."""
+    check_choice("discriminator", kind, DISCRIMINATORS)
+    lam = "0" if kind == "none" else repr(float(lambda_d))
+    parts = [f"{kind}-{lam}", config.tag(distortion), base] + ([labeler or "nolabeler"] if kind == "illm" else [])
+    return "_".join(parts)
+
+
 def lambda_sweep(model: nn.Module, train_images, eval_images, *, runs: list[tuple[str, float]], config: FinetuneConfig,
                  labeler: VQVAELabeler | None, distortion: nn.Module, max_images: int | None = None, seed: int = 0,
                  fid: nn.Module | str | bool = "auto", progress: bool | None = None,
+                 checkpoint_path: Callable[[str, float], str | Path | None] | None = None,
                  ) -> tuple[Any, dict[tuple[str, float], nn.Module]]:
     """Fine-tune a copy of ``model`` for every ``(discriminator, lambda_d)`` of ``runs`` and evaluate each.
 
@@ -353,6 +376,8 @@ def lambda_sweep(model: nn.Module, train_images, eval_images, *, runs: list[tupl
     :func:`distortion_and_fidelity`; otherwise ``df.attrs["fid_skipped"]`` says why), the final
     ``d_loss``/``fake_acc`` where there is a discriminator, and ``seconds``) and the fine-tuned models keyed by ``(discriminator, lambda_d)``. The same ``seed`` is
     used for every run, so the runs differ only by the discriminator and λ_d. ``"none"`` runs ignore λ_d.
+    ``checkpoint_path(discriminator, lambda_d)``, when given, names each run's checkpoint (see
+    :func:`finetune_run_name`): a run then checkpoints every ``config.checkpoint_every`` steps and resumes.
     """
     import copy
     import time
@@ -369,7 +394,8 @@ def lambda_sweep(model: nn.Module, train_images, eval_images, *, runs: list[tupl
     for kind, lam in runs:
         t0 = time.perf_counter()
         res = finetune(copy.deepcopy(model), train_images, discriminator=kind, config=config, lambda_d=lam,
-                       labeler=labeler, distortion=distortion, seed=seed, progress=progress)
+                       labeler=labeler, distortion=distortion, seed=seed, progress=progress,
+                       checkpoint_path=checkpoint_path(kind, lam) if checkpoint_path is not None else None)
         seconds = time.perf_counter() - t0
         _, rec = reconstruct(res.model, eval_images, max_images=max_images)
         row = {"discriminator": kind, "lambda_d": lam if kind != "none" else 0.0,
