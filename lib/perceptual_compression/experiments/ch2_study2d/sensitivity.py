@@ -13,6 +13,24 @@ from ...analysis.induced_distances import induced_distances, perturb
 from .bank import TrainedBank
 
 
+def _member_maps(bank: TrainedBank, families: tuple[str, ...]):
+    """``(member, enc, dec, quant)`` for every member of ``families``: its encoder, decoder and quantizer on one
+    sample at a time (no bank axis), in float64. The sensitivities are differences of outputs at points a small
+    ``delta`` apart, which float32's 7 digits resolve only to about 1e-3 relative at delta = 1e-3 (up to 9 % on an
+    untrained model)."""
+    for k, member in enumerate(bank.members):
+        if member.family not in families:
+            continue
+        single = bank.model.extract(k).double()
+        yield (member, lambda v, m=single: m.encode(v)[0], lambda y, m=single: m.decode(y.unsqueeze(0))[0],
+               lambda y, m=single: m.quantize(y.unsqueeze(0))[0])
+
+
+def _deciles(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the 10% most probable points and of the 10% least probable ones."""
+    return p >= np.quantile(p, 0.9), p <= np.quantile(p, 0.1)
+
+
 @torch.no_grad()
 def sensitivity_correlations(bank: TrainedBank, *, n: int, delta: float, seed: int = 0,
                              families: tuple[str, ...] = ("L1",), noise_draws: int = 8) -> list[dict[str, float]]:
@@ -39,21 +57,13 @@ def sensitivity_correlations(bank: TrainedBank, *, n: int, delta: float, seed: i
     x1, x2, x2_axis = x1.to(dev), x2.to(dev), x2_axis.to(dev)
     noise = None  # (noise_draws, n, latent), drawn once the latent size is known
     rows = []
-    for k, member in enumerate(bank.members):
-        if member.family not in families:
-            continue
-        # in float64: the sensitivities are differences of outputs at points delta apart, which float32's
-        # 7 digits resolve only to about 1e-3 relative at delta = 1e-3 (up to 9 % on an untrained model)
-        single = bank.model.extract(k).double()
-        enc = lambda v: single.encode(v)[0]  # noqa: E731
-        dec = lambda y: single.decode(y.unsqueeze(0))[0]  # noqa: E731
-        quant = lambda y: single.quantize(y.unsqueeze(0))[0]  # noqa: E731
+    for member, enc, dec, quant in _member_maps(bank, families):
         cont = induced_distances(x1, x2, enc, dec, quantize=quant, self_quantized=True)
         rounded = induced_distances(x1, x2, enc, dec, quantize=quant, self_quantized=True,
                                     rec_quantized=True, inner_quantized=True)
         c = cont.spearman_with(p1)
         gain = cont.d_rec / (cont.rmse * math.sqrt(x1.shape[1]))
-        top, bottom = p1 >= np.quantile(p1, 0.9), p1 <= np.quantile(p1, 0.1)
+        top, bottom = _deciles(p1)
         r = rounded.spearman_with(p1)
         a = induced_distances(x1, x2_axis, enc, dec, quantize=quant).spearman_with(p1)
         y1, y2 = enc(x1), enc(x2)
@@ -124,17 +134,11 @@ def rounded_displacement_sweep(bank: TrainedBank, *, n: int, deltas, seed: int =
     x1 = bank.source.sample(n, generator=g).double()
     u = perturb(torch.zeros_like(x1), 1.0, generator=g)
     p1 = bank.source.prob(x1).numpy()
-    top, bottom = p1 >= np.quantile(p1, 0.9), p1 <= np.quantile(p1, 0.1)
+    top, bottom = _deciles(p1)
     dev = next(bank.model.parameters()).device
     x1, u = x1.to(dev), u.to(dev)
     rows = []
-    for k, member in enumerate(bank.members):
-        if member.family not in families:
-            continue
-        single = bank.model.extract(k).double()
-        enc = lambda v: single.encode(v)[0]  # noqa: E731
-        dec = lambda y: single.decode(y.unsqueeze(0))[0]  # noqa: E731
-        quant = lambda y: single.quantize(y.unsqueeze(0))[0]  # noqa: E731
+    for member, enc, dec, quant in _member_maps(bank, families):
         q1 = quant(enc(x1))
         for delta in deltas:
             x2 = x1 + delta * u
