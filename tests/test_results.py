@@ -398,7 +398,8 @@ def test_committed_level_profiles_rerun_the_5000_step_run():
                                              ("ch2_factorized_longer", "ch2_factorized_longer.json"),
                                              ("ch2_factorized_longer", "ch2_factorized_scratch.json"),
                                              ("illm_sweep", "illm_[sa][wb]*.json"),
-                                             ("rdp_classifier", "rdp_classifier.json"),
+                                             ("rdp_classifier", "rdp_classifier*.json"),
+                                             ("illm_unet_probe", "illm_unet_probe.json"),
                                              ("coding_benchmark", "*_benchmark.json"),
                                              ("ch2_study2d_trajectory", "ch2_study2d*_trajectory.json")])
 def test_committed_summaries_are_rendered_from_their_records(script, pattern):
