@@ -10,7 +10,7 @@ from torch import nn
 
 from perceptual_compression.experiments.rdp_mnist import (
     PAPER_GRID, EpochSampler, RDPMnistConfig, constant_distortion_curve, equi_perception_curve,
-    perception_index, shannon_curve, train_codec)
+    perception_index, shannon_curve, train_classifier, train_codec)
 from perceptual_compression.models.rdp_mnist import Critic, Decoder, Encoder, MnistClassifier, RDPMnistCodec
 from perceptual_compression.params import ParameterError
 
@@ -197,6 +197,28 @@ def test_a_short_training_run_lowers_the_loss_and_a_finished_run_is_reloaded(tmp
     assert math.isfinite(hist3.last("w_batch"))
 
 
+def test_initial_weights_depend_on_the_seed_not_on_the_callers_rng(one_thread):
+    """train_codec and train_classifier seed before they build their networks: a one-step run returns the same
+    weights whatever the caller drew before, and other weights for another seed."""
+    data = _synthetic_digits(n=64)
+    cfg = _tiny()
+    cfg = dataclasses.replace(cfg, base_epochs=0.0, classifier=dataclasses.replace(cfg.classifier, epochs=0.0))
+    cpu = torch.device("cpu")
+
+    def weights(seed, caller_seed):
+        torch.manual_seed(caller_seed)
+        codec, critic, hist = train_codec(cfg, 2, 4, 0.0, data, seed=seed, device=cpu, progress=False)
+        torch.manual_seed(caller_seed + 1)
+        clf = train_classifier(cfg, data, seed=seed, device=cpu, progress=False)
+        assert hist.steps("loss").tolist() == [0]  # one step (the least a run takes)
+        return [t.clone() for m in (codec, critic, clf) for t in m.state_dict().values()]
+
+    a, b, c = weights(0, 1), weights(0, 2), weights(1, 1)
+    assert len(a) == len(b) == len(c) > 0
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert sum(not torch.equal(x, y) for x, y in zip(a, c)) > len(a) // 2
+
+
 class _Interrupted(RuntimeError):
     pass
 
@@ -219,9 +241,7 @@ def test_a_run_interrupted_mid_way_resumes_to_the_uninterrupted_result(tmp_path,
         init = {"codec": RDPMnistCodec(2, 4, cfg.width).state_dict(), "critic": Critic(cfg.width).state_dict()}
         cfg = dataclasses.replace(cfg, continue_epochs=20 / 8)
     ref_ckpt = tmp_path / "uninterrupted.pt"
-    # train_codec builds its networks before Trainer.run seeds the RNGs: their initial weights come from the
-    # caller's global RNG state, so both runs start from the same one
-    torch.manual_seed(7)
+    torch.manual_seed(7)  # the caller's RNG state differs between the three calls: only seed=0 may matter
     codec_ref, critic_ref, hist_ref = mod.train_codec(cfg, 2, 4, lam, data, init=init, checkpoint=ref_ckpt, seed=0,
                                                       device=cpu, progress=False)
 
@@ -237,7 +257,7 @@ def test_a_run_interrupted_mid_way_resumes_to_the_uninterrupted_result(tmp_path,
     monkeypatch.setattr(mod, "critic_loss", counting_critic_loss)
     ckpt = tmp_path / "interrupted.pt"
     crash_at = 12
-    torch.manual_seed(7)
+    torch.manual_seed(8)
     with pytest.raises(_Interrupted):
         mod.train_codec(cfg, 2, 4, lam, data, init=init, checkpoint=ckpt, seed=0, device=cpu, progress=False)
     assert len(calls) == 13

@@ -46,7 +46,7 @@ from ..losses.deep_feature import DeepFeatureDistortion, squared_error
 from ..losses.wgan_gp import critic_loss, rdp_generator_loss, wasserstein_estimate
 from ..models.rdp_mnist import PSI_LAYERS, Critic, MnistClassifier, RDPMnistCodec
 from ..params import check_choice
-from ..training import Trainer, default_device
+from ..training import Trainer, default_device, seed_everything
 from ..training.schedules import piecewise_constant
 from ..training.tags import settings_hash
 
@@ -73,7 +73,9 @@ SCALES = ("small", "paper")
 DISTORTIONS = ("mse", "deep_feature")
 
 #: Bump when the networks or the training step change, so that old checkpoints are not resumed.
-_VERSION = 1
+#: 2: the codec, critic and classifier are built after seeding with the run's seed (before: from the caller's RNG
+#: state, so a λ = 0 model's and the classifier's initial weights depended on what the caller had drawn).
+_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -216,6 +218,7 @@ def train_classifier(cfg: RDPMnistConfig, data: dict[str, torch.Tensor], *, seed
     ccfg = cfg.classifier
     train_x, train_y = data["train_x"], data["train_y"]
     n = min(len(train_x), cfg.classifier_train_size or len(train_x))
+    seed_everything(seed)  # the initial weights depend on the seed alone, not on what the caller drew before
     model = MnistClassifier(psi=cfg.psi).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=ccfg.lr, momentum=ccfg.momentum)
     drop = ccfg.drop_step(n)
@@ -283,6 +286,7 @@ def train_codec(cfg: RDPMnistConfig, dim: int, L: int, lam: float, data: dict[st
     distortion_fn = _distortion_fn(cfg, distortion, classifier)
     train_x = data["train_x"]
     n = min(len(train_x), cfg.train_size or len(train_x))
+    seed_everything(seed)  # the initial weights depend on the seed alone, not on what the caller drew before
     codec = RDPMnistCodec(dim, L, cfg.width).to(device)
     critic = Critic(cfg.width).to(device)
     if init is not None:
