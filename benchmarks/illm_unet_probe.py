@@ -2,12 +2,12 @@
 
 The committed λ_d sweep (``benchmarks/illm_sweep.py``) shows the small U-Net, at the paper's discriminator
 learning rate (4e-4), separating real patches from reconstructions but never learning the labels of the real
-ones (its accuracy on real positions stays 0: the fake class outranks every label there). This probe trains the U-Net *alone* (no generator updates) on the
-loss of eq. 6 — real 128² patches against the labels of the sweep's labeler, the frozen No-GAN model's
-reconstructions against class 0 — and prints, every 50 steps, the cross-entropy of the real patches over the
-label classes only (the fake class left out), to compare with the labels' marginal entropy (the best a
-discriminator that ignores the image can do). It reuses the sweep's cached No-GAN model and labeler (run the
-sweep first, or they are trained here).
+ones (its accuracy on real positions stays 0: the fake class outranks every label there). This probe trains the
+U-Net *alone* (no generator updates) on the loss of eq. 6 — real 128² patches against the labels of the sweep's
+labeler, the frozen No-GAN model's reconstructions against class 0 — and records, every 50 steps, the
+cross-entropy of the real patches over the label classes only (the fake class left out), to compare with the
+labels' marginal entropy (the best a discriminator that ignores the image can do). It reuses the sweep's cached
+No-GAN model and labeler (run the sweep first, or they are trained here).
 
 Each learning rate starts from the same U-Net weights and sees the same patches. The record and its summary go
 to ``benchmarks/results/illm_unet_probe.{json,md}``; the chapter quotes them.
@@ -88,8 +88,9 @@ def render_markdown(result: dict) -> str:
     by_step = [{p["step"]: p for p in r["trajectory"]} for r in runs]
     md = [f"# {result['what']}", "", "<!-- results -->", "",
           f"The U-Net discriminator of chapter 4's small scale (channels {tuple(ft['unet_channels'])}, AdamW betas "
-          f"{tuple(ft['betas'])}, weight decay {ft['weight_decay']:g}, gradient norm clipped to {ft['grad_clip_norm']:g}) "
-          f"trained alone on eq. 6 for **{result['steps']} steps** of {ft['batch_size']} × {ft['crop_size']}² patches "
+          f"{tuple(ft['betas'])}, weight decay {ft['weight_decay']:g}, gradient norm clipped to "
+          f"{ft['grad_clip_norm']:g}) trained alone on eq. 6 for **{result['steps']} steps** of "
+          f"{ft['batch_size']} × {ft['crop_size']}² patches "
           f"of the embedded photographs: real patches against the labels of a labeler trained for "
           f"{result['labeler_steps']} steps ({result['labeler_spatial']}² × {result['num_labels']} codes), the "
           f"reconstructions of the frozen No-GAN model (small, {result['pretraining_steps']} steps, target "
@@ -106,7 +107,8 @@ def render_markdown(result: dict) -> str:
     h = runs[0]["label_entropy"]
     md += ["", f"The labels' marginal entropy over the batches seen: **{h:.3f} nats** (perplexity "
            f"{math.exp(h):.0f} of {result['num_labels']}), the cross-entropy of a discriminator that knows only the "
-           f"labels' frequencies; a uniform guess has ln {result['num_labels']} = {math.log(result['num_labels']):.3f}. "
+           f"labels' frequencies; a uniform guess has ln {result['num_labels']} = "
+           f"{math.log(result['num_labels']):.3f}. "
            "Last row's label cross-entropy minus that entropy: "
            + "; ".join(f"lr {r['lr']:g}: {r['trajectory'][-1]['label_ce'] - r['label_entropy']:+.2f} nats "
                        f"({r['seconds'] / 60:.1f} min)" for r in runs) + ".", "",
@@ -135,8 +137,9 @@ def main() -> None:
     images = embedded_images()
     config = IllmConfig.for_scale("small")
     seed_everything(0)
+    model = msillm_autoencoder(config.model)  # before LPIPS, whose construction draws random numbers (as illm_sweep.py)
     rho = IllmDistortion(config.lambda_mse, perceptual=config.perceptual)
-    model = pretrain(msillm_autoencoder(config.model), images, rate=args.rate, config=config, seed=0, distortion=rho,
+    model = pretrain(model, images, rate=args.rate, config=config, seed=0, distortion=rho,
                      checkpoint_path=nogan_checkpoint(cache, args.rate, 0, config, rho), device=device).model.eval()
     lab_cfg = LabelerTrainingConfig.for_scale("small", spatial=32, codebook_size=1024, steps=args.labeler_steps)
     lab_rho = LabelerDistortion(lab_cfg.lambda_mse, perceptual=lab_cfg.perceptual)

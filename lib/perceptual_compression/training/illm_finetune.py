@@ -288,10 +288,12 @@ def finetune(model: nn.Module, images, *, discriminator: str, config: FinetuneCo
     model.to(dev)
     if labeler is not None:
         labeler.to(dev)
-    distortion = (distortion if distortion is not None else IllmDistortion(config.lambda_mse)).to(dev)
     disc = build_discriminator(discriminator, config, latent_features=model.latent_features, labeler=labeler)
     if disc is not None:
         disc.to(dev)
+    # the default distortion after the discriminator: building LPIPS draws random numbers (its layers' initial
+    # values, before its weights load), which must not change the discriminator's initial weights
+    distortion = (distortion if distortion is not None else IllmDistortion(config.lambda_mse)).to(dev)
     step = AdversarialStep(model, discriminator, config, distortion=distortion, discriminator=disc,
                            labeler=labeler, lambda_d=lambda_d)
     modules = {"model": model, **({"discriminator": disc} if disc is not None else {})}
