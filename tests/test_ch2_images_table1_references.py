@@ -93,6 +93,21 @@ def test_nlpd_level_profiles_locate_the_block_means_in_the_coarse_bands():
     assert np.allclose(block[:2], grey[:2], rtol=0.02) and np.all(block[3:] < 0.9 * grey[3:])
 
 
+def test_block_mean_spread_of_noise_and_of_a_two_level_image():
+    """The centred block means' RMS: sqrt(1/12)/16 * sqrt(1 - 1/16) = 0.0175 for 64² U(0, 1) noise (16 blocks per
+    image), the half-step for an image whose left and right halves differ by one step, 0 for a flat one."""
+    x = img.uniform_noise_batch(512, 64, torch.Generator().manual_seed(0))
+    assert img.block_mean_spread(x) == pytest.approx((1 / 12) ** 0.5 / 16 * (15 / 16) ** 0.5, rel=0.01)
+    halves = torch.zeros(1, 3, 32, 64)
+    halves[..., 32:] = 0.4
+    assert img.block_mean_spread(halves) == pytest.approx(0.2, abs=1e-6)  # float32 means
+    assert img.block_mean_spread([torch.full((3, 32, 32), 0.7)]) == 0.0
+    assert img.block_mean_spread(halves + 0.1) == pytest.approx(0.2, abs=1e-6)  # the image's mean does not count
+    # the same centred block means as block_mean_fidelity's: a tenth of every deviation, a tenth of the spread
+    damped = 0.5 + 0.1 * (x[:8] - 0.5)
+    assert img.block_mean_spread(damped) == pytest.approx(0.1 * img.block_mean_spread(x[:8]), rel=1e-4)  # float32
+
+
 def test_block_mean_fidelity_reads_the_amplitude_of_the_coarse_structure():
     x = img.uniform_noise_batch(3, 64, torch.Generator().manual_seed(1))
     fid = img.block_mean_fidelity(x, {"identity": lambda v: v,

@@ -429,6 +429,12 @@ def test_bank_clips_each_autoencoder_alone_unless_asked_for_the_joint_clip():
         s2d.train_bank(dataclasses.replace(_cfg(), clip="member"), progress=False)
     assert s2d.record_clip({"config": {"clip": "per-model"}}) == "per-model"
     assert s2d.record_clip({"config": {}}) == "joint"  # the records made before the setting
+    # the command shown for a record says what repeating it needs today
+    old = {"config": {}, "command": "python benchmarks/ch2_study2d.py --steps 15000"}
+    assert s2d.record_command(old) == old["command"] + "  (recorded before --clip existed: repeat it with --clip joint)"
+    for rec in ({"config": {"clip": "per-model"}, "command": "python benchmarks/ch2_study2d.py"},
+                {"config": {"clip": "joint"}, "command": "python benchmarks/ch2_study2d.py --clip joint"}):
+        assert s2d.record_command(rec) == rec["command"]
 
 
 def test_distortion_weight_normalisers_are_the_means_of_the_weights_under_the_source():

@@ -522,3 +522,13 @@ def _committed_run(name):
     run = results_mod.committed_run(name)
     assert run is not None, name
     return run
+
+
+def test_every_committed_summary_is_on_the_benchmarks_page():
+    """book/benchmarks.md includes each committed run's summary (benchmarks/results/*.md), so none is left out of
+    the rendered book."""
+    page = (repo_root() / "book" / "benchmarks.md").read_text()
+    summaries = sorted(p.name for p in (repo_root() / "benchmarks" / "results").glob("*.md"))
+    assert len(summaries) > 40
+    missing = [name for name in summaries if f"```{{include}} ../benchmarks/results/{name}\n" not in page]
+    assert not missing, missing

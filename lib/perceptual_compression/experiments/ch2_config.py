@@ -178,7 +178,7 @@ class Ch2Config:
             # 2D study: 2500 steps of width 64 at lr 2e-3 (an earlier build ran 1200 steps of width 32). Committed
             # banks at these settings (benchmarks/results/ch2_study2d_small_*; L1, lambda 3/20/150): max
             # rho(D_in/RMSE, p) 0.32 / 0.30 for seeds 0 / 1 (0.53 / 0.33 with one clip over the bank; 0.16 at width
-            # 32 for 1200 steps); Fig. 4-left centre ratio 1.30 / 1.57 on 3500 points (the build's 1400: 1.28 for
+            # 32 for 1200 steps); Fig. 4-left centre ratio 1.30 / 1.57 on 3500 points (the build's 1400: 1.26 for
             # seed 0), 1.43 at width 32.
             study2d=Study2DConfig(
                 hidden=64, steps=2500, batch_size=256, lr=2e-3, final_lr_factor=0.1, lambdas=(3.0, 20.0, 150.0),

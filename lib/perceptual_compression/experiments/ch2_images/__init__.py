@@ -32,13 +32,14 @@ from .fine_tuning import fine_tuning_mean_ratio, fine_tuning_rows, healthy_pairs
 from .noise import NOISE_KINDS, NOISE_TILE, uniform_noise_batch
 from .quality_correlation import observation5
 from .small_batch import SmallBatchResult, small_batch_run
-from .table1_references import (GREY_MARGIN_DB, block_mean_fidelity, block_mean_scores, flat_grey_scores,
-                                nlpd_level_profiles, noise_objective_gains, reference_coders, table1_uniform_claim)
+from .table1_references import (GREY_MARGIN_DB, block_mean_fidelity, block_mean_scores, block_mean_spread,
+                                flat_grey_scores, nlpd_level_profiles, noise_objective_gains, reference_coders,
+                                table1_uniform_claim)
 
 __all__ = [
     "GREY_MARGIN_DB", "NOISE_KINDS", "NOISE_TILE", "SmallBatchResult", "block_mean_fidelity", "block_mean_scores",
-    "center_crops", "channel_letters", "contrast_factors", "contrast_mean_error", "contrast_performance",
-    "contrast_summary", "evaluate_codec", "fine_tuning_mean_ratio", "fine_tuning_rows", "flat_grey_scores",
+    "block_mean_spread", "center_crops", "channel_letters", "contrast_factors", "contrast_mean_error",
+    "contrast_performance", "contrast_summary", "evaluate_codec", "fine_tuning_mean_ratio", "fine_tuning_rows", "flat_grey_scores",
     "healthy_pairs", "image_quality", "kept_minima", "lost_channel_names", "lost_channel_report", "lost_channels",
     "mean_restored_psnr", "means_restored_factors", "msssim_channels", "nlpd_level_profiles", "noise_objective_gains",
     "observation5", "reference_coders", "restore_channel_means", "small_batch_run", "soft_quantized_psnr",

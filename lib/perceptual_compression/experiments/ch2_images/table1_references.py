@@ -133,14 +133,29 @@ def block_mean_fidelity(images: Sequence[Tensor] | Tensor, coders: dict[str, Cal
         a_all, b_all = [], []
         for x in images:
             x = x.unsqueeze(0) if x.dim() == 3 else x
-            a = F.avg_pool2d(x, factor)
-            b = F.avg_pool2d(code(x).clamp(0, 1), factor)
-            a_all.append((a - a.mean((-2, -1), keepdim=True)).flatten())
-            b_all.append((b - b.mean((-2, -1), keepdim=True)).flatten())
+            a_all.append(_centred_block_means(x, factor))
+            b_all.append(_centred_block_means(code(x).clamp(0, 1), factor))
         a, b = torch.cat(a_all).double(), torch.cat(b_all).double()
         out[name] = {"slope": float((a @ b) / (a @ a)), "std_ratio": float(b.norm() / a.norm()),
                      "corr": float((a @ b) / (a.norm() * b.norm()).clamp_min(1e-30))}
     return out
+
+
+def _centred_block_means(x: Tensor, factor: int) -> Tensor:
+    """The ``factor`` x ``factor`` block means of ``x`` (B, C, H, W), each centred on its image and channel's mean
+    over the blocks, flattened."""
+    m = F.avg_pool2d(x, factor)
+    return (m - m.mean((-2, -1), keepdim=True)).flatten()
+
+
+@torch.no_grad()
+def block_mean_spread(images: Sequence[Tensor] | Tensor, factor: int = 16) -> float:
+    """The amplitude of the coarse structure that :func:`block_mean_fidelity` compares: the standard deviation
+    (root mean square) of the ``factor`` x ``factor`` block means, each centred on its image and channel's mean,
+    pooled over blocks, channels and images. For i.i.d. U(0, 1) pixels and ``n`` blocks per image it is
+    ``sqrt(1/12) / factor * sqrt(1 - 1/n)`` in expectation (of the variance)."""
+    parts = [_centred_block_means(x.unsqueeze(0) if x.dim() == 3 else x, factor) for x in images]
+    return float(torch.cat(parts).double().pow(2).mean().sqrt())
 
 
 GREY_MARGIN_DB = 0.5

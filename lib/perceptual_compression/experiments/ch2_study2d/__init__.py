@@ -30,7 +30,7 @@ One module per part; every name is also importable from this package (``ch2_stud
 """
 
 from .bank import (CLIP_MODES, FAMILIES, Member, TrainedBank, bank_members, distortion_weight_normalisers,
-                   load_bank, member_rates, record_clip, train_bank)
+                   load_bank, member_rates, record_clip, record_command, train_bank)
 from .sensitivity import correlations_by_samples, rounded_displacement_sweep, sensitivity_correlations
 from .cells import pointwise_rate_distortion, quantization_cells
 from .relative import (across_seeds, as_printed_eq13, compare_banks, compare_pairings, fig4_summary, line_profiles,
@@ -42,7 +42,7 @@ __all__ = [
     "compare_banks",
     "compare_pairings", "correlations_by_samples", "distortion_weight_normalisers", "fig4_summary", "line_profiles",
     "load_bank", "member_rates", "pointwise_rate_distortion", "quantization_cells", "rate_matched_relative",
-    "record_clip", "relative_from_profiles", "relative_performance_along_x", "rounded_displacement_sweep",
-    "sensitivity_correlations", "train_bank",
+    "record_clip", "record_command", "relative_from_profiles", "relative_performance_along_x",
+    "rounded_displacement_sweep", "sensitivity_correlations", "train_bank",
     "without_collapsed_pairs",
 ]

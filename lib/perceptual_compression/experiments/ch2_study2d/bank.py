@@ -24,6 +24,15 @@ def record_clip(record: dict) -> str:
     return record["config"].get("clip", "joint")
 
 
+def record_command(record: dict) -> str:
+    """A committed 2D run's recorded command, with what repeating it needs today: the runs recorded before
+    ``--clip`` existed clipped over the whole bank, which is now ``--clip joint`` (the default is per autoencoder)."""
+    command = record["command"]
+    if record_clip(record) == "joint" and "--clip" not in command:
+        command += "  (recorded before --clip existed: repeat it with --clip joint)"
+    return command
+
+
 FAMILIES = {
     "L1": "R + λD (eq. 9)",
     "L2": "R + p(x)^0.1·λD (eq. 10)",
