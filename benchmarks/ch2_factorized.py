@@ -59,13 +59,20 @@ CONTRAST_PARTS = ("distortion_ratio", "rate_ratio", "bpp_perceptual", "bpp_mse",
 SPLIT_ALPHAS = (0.02, 0.1, 0.5, 1.0, 2.0)  # where the markdown summary splits the ratio into its factors
 
 
+def patch_seed(seed: int, rate: int) -> int:
+    """The seed of the patch stream of quality index ``rate`` in run ``seed``: ``rate`` itself for seed 0 (the
+    committed runs' streams), and no two (seed, rate) pairs share one (``seed + rate`` gave seed 1 at rate 0 the
+    batches of seed 0 at rate 1)."""
+    return seed * 1_000_003 + rate
+
+
 def train_rate(cfg: FactorizedConfig, rate: int, seed: int, threads: int | None, paths: dict[str, Path]) -> dict:
     """The MSE model of CompressAI's quality index ``rate``, then the MS-SSIM model fine-tuned from it; each
     saved at ``paths[dist]`` (skipped when already there). Returns this invocation's training seconds per
     distortion (None: the model was already saved); the saved file holds the model's training time in all."""
     if threads:
         torch.set_num_threads(threads)
-    patches = PatchDataset(embedded_images(), size=cfg.patch_size, flip=True, seed=seed + rate)
+    patches = PatchDataset(embedded_images(), size=cfg.patch_size, flip=True, seed=patch_seed(seed, rate))
     times = {}
     mse_model = None
     for dist, lmbda, steps in (("mse", cfg.lambdas_mse[rate], cfg.steps),

@@ -56,7 +56,7 @@ from perceptual_compression.experiments.ch2_config import FactorizedConfig
 from perceptual_compression.models.factorized_prior import factorized_prior
 from perceptual_compression.paths import cache_dir
 from perceptual_compression.training import kept_checkpoint_path
-from ch2_factorized import _load as load_model, config_of  # benchmarks/ch2_factorized.py: its models and config
+from ch2_factorized import _load as load_model, config_of, patch_seed  # benchmarks/ch2_factorized.py: its models, config, streams
 from run_record import RunRecord, add_run_arguments, rendered_from_record  # benchmarks/run_record.py
 
 ROOT = Path(__file__).resolve().parent
@@ -66,7 +66,7 @@ TABLE_ALPHAS = (0.02, 0.1, 0.5, 1.0, 2.0)  # the contrasts of the summary's colu
 def stream_after_mse(cfg: FactorizedConfig, rate: int, seed: int) -> PatchDataset:
     """The committed run's patch stream of quality index ``rate`` where its MS-SSIM fine-tuning began: after
     the ``cfg.steps`` batches of the MSE model's training (``ch2_factorized.py``'s ``train_rate``)."""
-    patches = PatchDataset(embedded_images(), size=cfg.patch_size, flip=True, seed=seed + rate)
+    patches = PatchDataset(embedded_images(), size=cfg.patch_size, flip=True, seed=patch_seed(seed, rate))
     for _ in range(cfg.steps):
         patches.batch(cfg.batch_size)
     return patches
@@ -82,7 +82,7 @@ def training_stream(cfg: FactorizedConfig, rate: int, seed: int, start: str) -> 
         raise ValueError(f"start={start!r} is not valid; valid values are: {', '.join(map(repr, STARTS))}")
     if start == "mse":
         return stream_after_mse(cfg, rate, seed)
-    return PatchDataset(embedded_images(), size=cfg.patch_size, flip=True, seed=seed + rate)
+    return PatchDataset(embedded_images(), size=cfg.patch_size, flip=True, seed=patch_seed(seed, rate))
 
 
 def fine_tune(cfg: FactorizedConfig, rate: int, seed: int, threads: int | None, mse_path: Path, ckpt: Path,

@@ -532,3 +532,15 @@ def test_every_committed_summary_is_on_the_benchmarks_page():
     assert len(summaries) > 40
     missing = [name for name in summaries if f"```{{include}} ../benchmarks/results/{name}\n" not in page]
     assert not missing, missing
+
+
+def test_factorized_patch_streams_keep_the_committed_seed_and_never_collide():
+    """benchmarks/ch2_factorized*.py: seed 0's stream for quality index r is seeded r (the committed runs), and no
+    two (seed, rate) pairs share a stream (seed + rate gave seed 1 / rate 0 the batches of seed 0 / rate 1)."""
+    patch_seed = load_script("ch2_factorized").patch_seed
+    assert [patch_seed(0, r) for r in range(8)] == list(range(8))
+    seeds = {patch_seed(s, r) for s in range(10) for r in range(8)}
+    assert len(seeds) == 80
+    for script, uses in (("ch2_factorized", 1), ("ch2_factorized_longer", 2)):  # every stream of both scripts
+        source = (repo_root() / "benchmarks" / f"{script}.py").read_text()
+        assert source.count("seed=patch_seed(seed, rate)") == uses and "seed + rate" not in source
