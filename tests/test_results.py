@@ -543,4 +543,4 @@ def test_factorized_patch_streams_keep_the_committed_seed_and_never_collide():
     assert len(seeds) == 80
     for script, uses in (("ch2_factorized", 1), ("ch2_factorized_longer", 2)):  # every stream of both scripts
         source = (repo_root() / "benchmarks" / f"{script}.py").read_text()
-        assert source.count("seed=patch_seed(seed, rate)") == uses and "seed + rate" not in source
+        assert source.count("seed=patch_seed(seed, rate)") == uses and "seed=seed + rate" not in source
