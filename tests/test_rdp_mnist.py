@@ -10,7 +10,7 @@ from torch import nn
 
 from perceptual_compression.experiments.rdp_mnist import (
     PAPER_GRID, EpochSampler, RDPMnistConfig, constant_distortion_curve, equi_perception_curve,
-    perception_index, shannon_curve, train_classifier, train_codec)
+    feature_term_ratios, perception_index, shannon_curve, train_classifier, train_codec)
 from perceptual_compression.models.rdp_mnist import Critic, Decoder, Encoder, MnistClassifier, RDPMnistCodec
 from perceptual_compression.params import ParameterError
 
@@ -444,3 +444,32 @@ def test_evaluate_on_mnist_reports_every_quantity(one_thread):
     assert out["deep_feature"] == pytest.approx(out["sq_error"] + 0.05 * out["feature_error"], rel=1e-5)
     assert 0.0 <= out["accuracy"] <= 1.0
     assert out["examples"].shape == (4, 28, 28)
+
+
+def test_feature_term_ratios_compare_the_two_readings_of_psi():
+    """The feature term under psi="conv" over the same under psi="block": exactly 4 when the convolution's output is
+    non-negative and constant on each 2×2 pooling window (max-pool keeps one of four equal values, leaky ReLU
+    leaves it), above 1 for a real classifier; features(x, psi) overrides the classifier's own reading."""
+    x = _synthetic_digits(n=16)["train_x"]
+
+    class Upsampled(MnistClassifier):  # Ψ_conv: 4×4 block means of the digit, each repeated over a 2×2 window
+        def _conv2(self, v):
+            return nn.functional.avg_pool2d(v, 7).repeat_interleave(2, -1).repeat_interleave(2, -2)
+
+    torch.manual_seed(0)
+    ratios = feature_term_ratios(Upsampled(), x)
+    assert ratios == pytest.approx({"blurred": 4.0, "mismatched": 4.0}, rel=1e-9)
+    clf = MnistClassifier().train()
+    real = feature_term_ratios(clf, x)
+    assert clf.training  # its mode is restored
+    assert set(real) == {"blurred", "mismatched"} and all(v > 1.5 for v in real.values())
+    block = MnistClassifier(psi="block")
+    block.load_state_dict(clf.state_dict())
+    clf.eval(), block.eval()
+    xf = x[:4].float() / 255
+    assert torch.equal(clf.features(xf, "block"), block.features(xf))
+    assert torch.equal(block.features(xf, "conv"), clf.features(xf)) and clf.features(xf).shape == (4, 20, 8, 8)
+    with pytest.raises(ParameterError, match="'conv', 'block'"):
+        clf.features(xf, "pool")
+    with pytest.raises(ValueError, match="at least two digits"):
+        feature_term_ratios(clf, x[:1])

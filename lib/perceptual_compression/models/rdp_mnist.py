@@ -184,19 +184,21 @@ class MnistClassifier(nn.Module):
     def _conv2(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv2(self.act(self.pool(self.conv1(x))))
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
+    def features(self, x: torch.Tensor, psi: str | None = None) -> torch.Tensor:
         """:math:`\\Psi(x)`: the output of the second convolutional layer, ``(B, 20, 8, 8)`` (supplement F), or with
         ``psi="block"`` the output of Table 3's whole second row, ``(B, 20, 4, 4)`` (max-pool and leaky ReLU; its
-        dropout is off in evaluation mode).
+        dropout is off in evaluation mode). ``psi`` overrides the classifier's own reading for this call.
 
         Our reading of "the outputs of the second convolutional layer" (the default): the convolution's own output.
-        Table 3's second row ends after dropout, max-pool and leaky ReLU (20×4×4); in a check with a briefly trained
-        classifier that term was 7-11 times smaller on blurred and on mismatched digits, so the paper's weight α =
-        5e-5 would leave it far below the squared error's ``1e-3``-scaled term, while this reading gives the two
-        terms comparable sizes. Dropout (channel-wise, rate 0.5 like the FC dropout) is our choice; Table 3 gives no
+        Table 3's second row ends after dropout, max-pool and leaky ReLU (20×4×4), and that term is several times
+        smaller (chapter 1 prints the factor for its classifier,
+        :func:`~perceptual_compression.experiments.rdp_mnist.feature_term_ratios`), so the paper's weight α = 5e-5
+        would leave it far below the squared error's ``1e-3``-scaled term, while this reading gives the two terms
+        comparable sizes. Dropout (channel-wise, rate 0.5 like the FC dropout) is our choice; Table 3 gives no
         rate."""
+        psi = self.psi if psi is None else check_choice("psi", psi, PSI_LAYERS)
         h = self._conv2(x)
-        return h if self.psi == "conv" else self.act(self.pool(self.drop2d(h)))
+        return h if psi == "conv" else self.act(self.pool(self.drop2d(h)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, 10)``."""
