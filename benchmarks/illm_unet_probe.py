@@ -112,6 +112,11 @@ def render_markdown(result: dict) -> str:
            "Last row's label cross-entropy minus that entropy: "
            + "; ".join(f"lr {r['lr']:g}: {r['trajectory'][-1]['label_ce'] - r['label_entropy']:+.2f} nats "
                        f"({r['seconds'] / 60:.1f} min)" for r in runs) + ".", "",
+           *([f"Cached models read: No-GAN `{ck['nogan']['file']}` "
+              f"({'from the cache' if ck['nogan']['from_cache'] else 'trained by this run'}), labeler "
+              f"`{ck['labeler']['file']}` ({'from the cache' if ck['labeler']['from_cache'] else 'trained by this run'}); "
+              "illm_sweep.py's runs of 2026-11-22 used models of the code of that day.", ""]
+             if (ck := result.get("checkpoints")) else []),
            f"Command: `{result['command']}`", "",
            f"{RunRecord.machine_line(result)} Run {result['date']}, {result['wall_s'] / 60:.1f} min in all.", ""]
     return "\n".join(md)
@@ -139,12 +144,16 @@ def main() -> None:
     seed_everything(0)
     model = msillm_autoencoder(config.model)  # before LPIPS, whose construction draws random numbers (as illm_sweep.py)
     rho = IllmDistortion(config.lambda_mse, perceptual=config.perceptual)
+    nogan_path = nogan_checkpoint(cache, args.rate, 0, config, rho)
+    nogan_cached = nogan_path.exists()
     model = pretrain(model, images, rate=args.rate, config=config, seed=0, distortion=rho,
-                     checkpoint_path=nogan_checkpoint(cache, args.rate, 0, config, rho), device=device).model.eval()
+                     checkpoint_path=nogan_path, device=device).model.eval()
     lab_cfg = LabelerTrainingConfig.for_scale("small", spatial=32, codebook_size=1024, steps=args.labeler_steps)
     lab_rho = LabelerDistortion(lab_cfg.lambda_mse, perceptual=lab_cfg.perceptual)
+    labeler_path = labeler_checkpoint(cache, lab_cfg, lab_rho, 0)
+    labeler_cached = labeler_path.exists()
     labeler = train_labeler(images, lab_cfg, seed=0, device=device, progress=False, distortion=lab_rho,
-                            checkpoint_path=labeler_checkpoint(cache, lab_cfg, lab_rho, 0)).labeler.freeze()
+                            checkpoint_path=labeler_path).labeler.freeze()
     ft = FinetuneConfig.for_scale("small")
     runs = []
     for lr in args.lr:
@@ -160,6 +169,9 @@ def main() -> None:
         "num_labels": labeler.num_labels, "distortion": rho.label,
         "finetune_config": {k: getattr(ft, k) for k in ("batch_size", "crop_size", "unet_channels", "betas",
                                                          "weight_decay", "grad_clip_norm")},
+        # the cached models it read (named after their settings; made by illm_sweep.py or by this script)
+        "checkpoints": {"nogan": {"file": nogan_path.name, "from_cache": nogan_cached},
+                        "labeler": {"file": labeler_path.name, "from_cache": labeler_cached}},
         "runs": runs, "command": run.command, **run.environment(),
         "wall_s": round(time.perf_counter() - t_start, 1),
     }

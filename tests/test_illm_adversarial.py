@@ -632,6 +632,22 @@ def test_committed_unet_probe_and_the_numbers_the_chapter_quotes():
     end_slow, end_fast = slow["trajectory"][-1]["label_ce"], fast["trajectory"][-1]["label_ce"]
     assert -0.1 < end_slow - H < 0 and end_fast - H < -1.0
     assert math.log(probe["num_labels"]) > H
+    # the cached models it read are the ones today's settings name (illm_sweep.py's names)
+    from pathlib import Path
+
+    from _benchmark_scripts import load_script
+    from perceptual_compression.losses.distortion import IllmDistortion
+    from perceptual_compression.training.illm import IllmConfig
+    from perceptual_compression.training.labeler import LabelerDistortion, LabelerTrainingConfig
+
+    sweep = load_script("illm_sweep")
+    cfg = IllmConfig.for_scale("small")
+    lab = LabelerTrainingConfig.for_scale("small", spatial=32, codebook_size=1024, steps=probe["labeler_steps"])
+    names = {"nogan": sweep.nogan_checkpoint(Path("."), probe["rate"], 0, cfg,
+                                             IllmDistortion(cfg.lambda_mse, perceptual=cfg.perceptual)).name,
+             "labeler": sweep.labeler_checkpoint(Path("."), lab, LabelerDistortion(lab.lambda_mse,
+                                                                                    perceptual=lab.perceptual), 0).name}
+    assert {k: v["file"] for k, v in probe["checkpoints"].items()} == names
     cells = _json.loads((repo_root() / "book" / "ch4_illm.ipynb").read_text())["cells"]
     text = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
     quoted = (f"falls from {first:.2f} nats to {end_slow:.2f} in {probe['steps']} steps at 4e-4", f"to {end_fast:.2f} at 2e-3",
