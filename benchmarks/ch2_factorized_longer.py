@@ -56,7 +56,7 @@ from perceptual_compression.experiments.ch2_config import FactorizedConfig
 from perceptual_compression.models.factorized_prior import factorized_prior
 from perceptual_compression.paths import cache_dir
 from perceptual_compression.training import kept_checkpoint_path
-from ch2_factorized import _load as load_model, config_of, patch_seed  # benchmarks/ch2_factorized.py: its models, config, streams
+from ch2_factorized import _load as load_model, config_of, patch_seed  # benchmarks/ch2_factorized.py
 from run_record import RunRecord, add_run_arguments, rendered_from_record  # benchmarks/run_record.py
 
 ROOT = Path(__file__).resolve().parent

@@ -15,7 +15,7 @@ to ``benchmarks/results/illm_unet_probe.{json,md}``; the chapter quotes them.
 Usage::
 
     python benchmarks/illm_unet_probe.py --threads 1              # the paper's 4e-4 and the illm_sweep_dlr run's 2e-3
-    python benchmarks/illm_unet_probe.py --lr 4e-4 --steps 800
+    python benchmarks/illm_unet_probe.py --lr 4e-4 --steps 800 --out /tmp/probe_800   # not the committed record
 """
 
 from __future__ import annotations
@@ -80,6 +80,10 @@ def probe(model, labeler, disc, patches, ft: FinetuneConfig, lr: float, steps: i
             "seconds": round(time.perf_counter() - t0, 1)}
 
 
+def _origin(checkpoint: dict) -> str:
+    return "from the cache" if checkpoint["from_cache"] else "trained by this run"
+
+
 def render_markdown(result: dict) -> str:
     """The summary .md of a probe, rendered from its JSON record alone (``--render`` rewrites a committed one)."""
     ft = result["finetune_config"]
@@ -112,10 +116,8 @@ def render_markdown(result: dict) -> str:
            "Last row's label cross-entropy minus that entropy: "
            + "; ".join(f"lr {r['lr']:g}: {r['trajectory'][-1]['label_ce'] - r['label_entropy']:+.2f} nats "
                        f"({r['seconds'] / 60:.1f} min)" for r in runs) + ".", "",
-           *([f"Cached models read: No-GAN `{ck['nogan']['file']}` "
-              f"({'from the cache' if ck['nogan']['from_cache'] else 'trained by this run'}), labeler "
-              f"`{ck['labeler']['file']}` ({'from the cache' if ck['labeler']['from_cache'] else 'trained by this run'}); "
-              "illm_sweep.py's runs of 2026-11-22 used models of the code of that day.", ""]
+           *([f"Cached models read: No-GAN `{ck['nogan']['file']}` ({_origin(ck['nogan'])}), labeler "
+              f"`{ck['labeler']['file']}` ({_origin(ck['labeler'])}).", ""]
              if (ck := result.get("checkpoints")) else []),
            f"Command: `{result['command']}`", "",
            f"{RunRecord.machine_line(result)} Run {result['date']}, {result['wall_s'] / 60:.1f} min in all.", ""]

@@ -38,3 +38,10 @@ def results_add_kwarg(source: str, key: str, kwarg: str):
             value = next(k.value for k in node.keywords if k.arg == kwarg)
             return compile(ast.Expression(value), "<cell>", "eval")
     raise AssertionError(f"no results.add({key!r}, ...)")
+
+
+def markdown_text(notebook: Path) -> str:
+    """Every markdown cell of ``notebook``, joined, with each run of whitespace (line breaks included) made one
+    space, so that a test can look for a sentence of the prose wherever the lines break."""
+    nb = json.loads(Path(notebook).read_text())
+    return " ".join(" ".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown").split())

@@ -276,12 +276,12 @@ def test_gaussian_indexes_equal_compressai_build_indexes(gaussian):
     assert torch.equal(gaussian_indexes(gaussian, scales), expected)
 
 
-@pytest.mark.parametrize("levels, low, high", [(64, 0.2, 0.9), (256, 0.05, 0.2)])
+@pytest.mark.parametrize("levels, low, high", [(64, 0.15, 0.35), (256, 0.05, 0.15)])
 def test_scale_table_costs_a_fraction_of_a_percent_on_calibrated_gaussian_latents(levels, low, high):
     """book/benchmarks.md, "Where the extra bits go": with residuals as large as their predicted scales, coding
-    with the table entry at or above each scale costs 0.2-0.9 % over the exact-scale information with CompressAI's
-    64 log-spaced scales and 0.05-0.2 % with 256. Bytes from one rANS stream of 100,000 latents against
-    -log2 of their probability under the exact Gaussian (integrated over each unit bin)."""
+    with the table entry at or above each scale costs about 0.2 % over the exact-scale information with CompressAI's
+    64 log-spaced scales and about 0.1 % with 256 (0.225 % and 0.108 % here). Bytes from one rANS stream of 100,000
+    latents against -log2 of their probability under the exact Gaussian (integrated over each unit bin)."""
     g = torch.Generator().manual_seed(0)
     n = 100_000
     scales = torch.exp(torch.empty(1, n, 1, 1).uniform_(math.log(0.5), math.log(50.0), generator=g))

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from _benchmark_scripts import load_script
+from _notebook_cells import markdown_text
 from perceptual_compression.paths import repo_root
 from perceptual_compression.results import ChapterResults, load_all, status_table
 from perceptual_compression.experiments import ch2_images, ch2_study2d
@@ -62,8 +63,7 @@ def test_chapter1_quotes_its_committed_classifier_runs():
     assert {**run["classifier_config"], "momentum": 0.0} == plain["classifier_config"]
     assert run["steps"] == plain["steps"] == 60_000 and run["seed"] == plain["seed"] == 0
     assert run["test_accuracy"] > 0.99 > plain["test_accuracy"]
-    cells = json.loads((repo_root() / "book" / "ch1_rdp.ipynb").read_text())["cells"]
-    text = " ".join(" ".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown").split())
+    text = markdown_text(repo_root() / "book" / "ch1_rdp.ipynb")
     assert f"reaches {plain['test_accuracy']:.2%} in our paper-scale run" in text
     assert f"recipe reaches **{run['test_accuracy']:.2%}**" in text
     assert f"`{plain['command']}`" in text and f"`{run['command']}`" in text

@@ -53,7 +53,8 @@ from ..training.tags import settings_hash
 __all__ = [
     "PAPER_GRID", "SCALES", "DISTORTIONS", "ClassifierConfig", "RDPMnistConfig", "EpochSampler", "load_mnist",
     "train_classifier", "classifier_accuracy", "feature_term_ratios", "train_codec", "evaluate_codec", "coded_rate",
-    "perception_index", "run_grid", "shannon_curve", "equi_perception_curve", "smoothing_spline", "constant_distortion_curve",
+    "perception_index", "run_grid", "shannon_curve", "equi_perception_curve", "smoothing_spline",
+    "constant_distortion_curve",
 ]
 
 #: Supplement Table 2: (dim, L, λ values) of the 98 encoder–decoder pairs.
@@ -271,8 +272,6 @@ def feature_term_ratios(classifier: MnistClassifier, x: torch.Tensor, *, blur_si
 
     if len(x) < 2:
         raise ValueError("feature_term_ratios needs at least two digits (one is compared with the next)")
-    was_training = classifier.training
-    classifier.eval()
     dev = next(classifier.parameters()).device
     x = _as_float(x).to(dev)
     k = 2 * math.ceil(3 * blur_sigma) + 1
@@ -281,9 +280,12 @@ def feature_term_ratios(classifier: MnistClassifier, x: torch.Tensor, *, blur_si
     def term(x_hat: torch.Tensor, psi: str) -> float:
         return float((classifier.features(x, psi) - classifier.features(x_hat, psi)).double().pow(2).sum())
 
-    out = {name: term(x_hat, "conv") / term(x_hat, "block") for name, x_hat in pairs.items()}
-    classifier.train(was_training)
-    return out
+    was_training = classifier.training
+    classifier.eval()
+    try:
+        return {name: term(x_hat, "conv") / term(x_hat, "block") for name, x_hat in pairs.items()}
+    finally:
+        classifier.train(was_training)
 
 
 # ---------------------------------------------------------------------- encoder/decoder training

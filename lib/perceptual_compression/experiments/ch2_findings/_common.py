@@ -3,7 +3,7 @@ places, the thresholds the paper does not give, and the shape of a status entry.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 REF = "ch2_likelihood"
@@ -21,11 +21,16 @@ def _entry(key: str, quantity: str, *, paper: Any, ours: Any, unit: str, source:
             "status": status, "note": note}
 
 
-def _source(run: dict, name: str) -> str:
-    """Where a committed record's number comes from: its file, date and the command that made it."""
-    return f"benchmarks/results/{name}.json ({run['date'][:10]}): `{run['command']}`"
+def _recorded(run: dict) -> str:
+    return run["command"]
 
 
-def _commands(runs: Sequence[dict]) -> str:
+def _source(run: dict, name: str, command: Callable[[dict], str] = _recorded) -> str:
+    """Where a committed record's number comes from: its file, date and the command that made it (``command``
+    reads it from the record; the 2D study's records pass ``ch2_study2d.record_command``)."""
+    return f"benchmarks/results/{name}.json ({run['date'][:10]}): `{command(run)}`"
+
+
+def _commands(runs: Sequence[dict], command: Callable[[dict], str] = _recorded) -> str:
     """The commands that made several committed records, each in backquotes."""
-    return "; ".join(f"`{r['command']}`" for r in runs)
+    return "; ".join(f"`{command(r)}`" for r in runs)

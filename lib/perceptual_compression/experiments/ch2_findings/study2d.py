@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ...reference import paper_value
+from ..ch2_study2d import record_command
 from ._common import DIN_MIN_RHO, PAPER_DR, REF, _commands, _entry, _source
 
 
@@ -117,7 +118,7 @@ def study2d_entries(run: dict, name: str = "ch2_study2d", *, suffix: str = "comm
     Fig. 4 (left)'s centre ratio. Keys end in ``suffix``; ``label`` names the run in each quantity."""
     corr, sm = study2d_correlations(run), run["summary"]
     ds, dr, din = (corr[k] for k in ("rho_Ds", "rho_Dr", "rho_Din"))
-    src = _source(run, name)
+    src = _source(run, name, record_command)
     rates_txt = "rates " + ", ".join(f"{v:.2f}" for v in corr["bits_per_sample"]) + " bits; "
     return [
         _entry(f"fig2_ds_{suffix}", f"ρ(D_s, p(x1)), range over rates ({label})",
@@ -197,7 +198,7 @@ def seed_entries(spread: dict, runs: Sequence[dict]) -> list[dict[str, Any]]:
                status=obs3_status(spread["rho_Dr"]),
                note="mean ± sd over seeds per lambda: " + ", ".join(
                    f"{lm:g}: {a:.2f} ± {b:.2f}" for lm, a, b in zip(spread["lambdas"], m["rho_Dr"], sd["rho_Dr"]))
-                    + "; " + _commands(runs)),
+                    + "; " + _commands(runs, record_command)),
         _entry("fig4_2d_centre_seeds",
                f"P_{{p^0.1}}/P near the centre, mean over rates, mean over {len(runs)} seeds (committed runs)",
                paper=paper_value(REF, "fig4_2d_max_average_gain"), ours=float(m["centre_mean"]), unit="ratio",
@@ -205,7 +206,7 @@ def seed_entries(spread: dict, runs: Sequence[dict]) -> list[dict[str, Any]]:
                note=f"per seed {per_seed_centres(spread)}; sd over seeds {sd['centre_mean']:.2f}; per lambda mean ± sd "
                     + ", ".join(f"{lm:g}: {a:.2f} ± {b:.2f}"
                                 for lm, a, b in zip(spread["lambdas"], m["centre_ratio"], sd["centre_ratio"]))
-                    + f"; tail median {m['tail_median']:.2f}; " + _commands(runs)),
+                    + f"; tail median {m['tail_median']:.2f}; " + _commands(runs, record_command)),
     ]
 
 
@@ -225,7 +226,7 @@ def longer_entries(ends: pd.DataFrame, runs: Sequence[dict]) -> list[dict[str, A
                status=obs3_status(ends["rho_Dr"]),
                note="at the end of each run, per lambda and seed: " + ", ".join(
                    f"{int(r.steps)} steps, λ {r['lambda']:g}, seed {int(r.seed)}: {r.rho_Dr:.2f}"
-                   for _, r in ends.iterrows()) + "; " + _commands(runs)),
+                   for _, r in ends.iterrows()) + "; " + _commands(runs, record_command)),
         _entry("fig2_din_longer",
                "max over rates and seeds of ρ(D_in/RMSE, p(x1)), banks trained at batch 4096 (committed runs)",
                paper=paper_value(REF, "fig2_rho_din_max"), ours=float(ends["rho_Din"].max()), unit="Spearman",
@@ -289,4 +290,4 @@ def gamma1_entry(rel: dict, collapsed: Sequence[float], run: dict) -> dict[str, 
         source="Sec. 5.1, Fig. 4 left (caption)", status=_ratio_status(centre, tail),
         note=f"lambdas {list(collapsed)} left out (their L2 member codes < 0.05 bits/sample); per lambda "
              + ", ".join(f"{lm:g}: {v:.2f}" for lm, v in zip(rel["lambdas"], raw[:, x < 1].mean(1)))
-             + f"; tail median {tail:.3g}; `{run['command']}`")
+             + f"; tail median {tail:.3g}; `{record_command(run)}`")

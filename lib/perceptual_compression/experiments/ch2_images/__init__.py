@@ -39,7 +39,8 @@ from .table1_references import (GREY_MARGIN_DB, block_mean_fidelity, block_mean_
 __all__ = [
     "GREY_MARGIN_DB", "NOISE_KINDS", "NOISE_TILE", "SmallBatchResult", "block_mean_fidelity", "block_mean_scores",
     "block_mean_spread", "center_crops", "channel_letters", "contrast_factors", "contrast_mean_error",
-    "contrast_performance", "contrast_summary", "evaluate_codec", "fine_tuning_mean_ratio", "fine_tuning_rows", "flat_grey_scores",
+    "contrast_performance", "contrast_summary", "evaluate_codec", "fine_tuning_mean_ratio", "fine_tuning_rows",
+    "flat_grey_scores",
     "healthy_pairs", "image_quality", "kept_minima", "lost_channel_names", "lost_channel_report", "lost_channels",
     "mean_restored_psnr", "means_restored_factors", "msssim_channels", "nlpd_level_profiles", "noise_objective_gains",
     "observation5", "reference_coders", "restore_channel_means", "small_batch_run", "soft_quantized_psnr",

@@ -28,7 +28,7 @@ def record_command(record: dict) -> str:
     """A committed 2D run's recorded command, with what repeating it needs today: the runs recorded before
     ``--clip`` existed clipped over the whole bank, which is now ``--clip joint`` (the default is per autoencoder)."""
     command = record["command"]
-    if record_clip(record) == "joint" and "--clip" not in command:
+    if "config" in record and record_clip(record) == "joint" and "--clip" not in command:
         command += "  (recorded before --clip existed: repeat it with --clip joint)"
     return command
 
