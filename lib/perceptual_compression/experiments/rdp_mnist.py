@@ -216,7 +216,10 @@ class EpochSampler:
 def train_classifier(cfg: RDPMnistConfig, data: dict[str, torch.Tensor], *, seed: int = 0,
                      checkpoint: Path | None = None, device: torch.device | None = None,
                      progress: bool | None = None) -> MnistClassifier:
-    """Train :class:`MnistClassifier` with SGD as in supplement F (returned in eval mode)."""
+    """Train :class:`MnistClassifier` with SGD as in supplement F (returned in eval mode).
+
+    Seeds the global random generators with ``seed`` before building the network (the training loop seeds them
+    again at its first step), so the result depends on ``seed`` alone; the caller's RNG state is not kept."""
     device = device or default_device()
     ccfg = cfg.classifier
     train_x, train_y = data["train_x"], data["train_y"]
@@ -308,6 +311,9 @@ def train_codec(cfg: RDPMnistConfig, dim: int, L: int, lam: float, data: dict[st
                 init: dict[str, dict] | None = None, checkpoint: Path | None = None, seed: int = 0,
                 device: torch.device | None = None, progress: bool | None = None):
     """Train one encoder–decoder pair (and its critic) on eq. (10); returns ``(codec, critic, history)``.
+
+    Seeds the global random generators with ``seed`` before building the networks (the training loop seeds them
+    again at its first step), so the result depends on ``seed`` alone; the caller's RNG state is not kept.
 
     ``init`` holds the state dicts (``{"codec": ..., "critic": ...}``) of the λ = 0 model that a λ > 0 run
     continues from. With ``checkpoint`` the run resumes from (or, if complete, just reloads) that file.
